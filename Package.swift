@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "sitevault",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "sitevault", targets: ["sitevault"]),
+        .library(name: "VaultRepository", targets: ["VaultRepository"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .target(name: "VaultCore"),
+        .target(name: "VaultCrypto", dependencies: [
+            "VaultCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
+        .target(name: "VaultStorage", dependencies: ["VaultCore"]),
+        .target(name: "VaultFileSystem", dependencies: ["VaultCore"]),
+        .target(name: "VaultRepository", dependencies: ["VaultCore", "VaultCrypto", "VaultStorage", "CZstd"]),
+        .target(name: "VaultArchiver", dependencies: ["VaultRepository", "VaultFileSystem"]),
+        .target(name: "VaultRestorer", dependencies: ["VaultRepository", "VaultFileSystem"]),
+        .target(name: "VaultMaintenance", dependencies: ["VaultRepository"]),
+        .target(name: "VaultTesting", dependencies: ["VaultRepository", "VaultArchiver", "VaultRestorer"]),
+        .executableTarget(name: "sitevault", dependencies: [
+            "VaultArchiver", "VaultRestorer", "VaultMaintenance",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCrypto"]),
+        .testTarget(name: "VaultRepositoryTests", dependencies: ["VaultRepository", "VaultTesting"]),
+        .testTarget(name: "VaultArchiverTests", dependencies: ["VaultArchiver", "VaultRestorer", "VaultTesting"]),
+        .testTarget(name: "VaultMaintenanceTests", dependencies: ["VaultMaintenance", "VaultArchiver", "VaultTesting"]),
+        .testTarget(name: "SitevaultCLITests", dependencies: ["VaultTesting"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,189 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import VaultCore
+import VaultFileSystem
+import VaultRepository
+
+/// What to back up and how to label it.
+public struct BackupOptions: Sendable {
+    public var paths: [String]
+    public var excludes: [String] = []
+    public var tags: [String] = []
+    public var hostname: String
+    public var username: String
+    /// Explicit parent snapshot; nil means "latest snapshot of the same host and paths".
+    public var parent: ID?
+    /// Files read at once.
+    public var concurrency = 3
+    public init(paths: [String], hostname: String, username: String) {
+        self.paths = paths; self.hostname = hostname; self.username = username
+    }
+}
+
+/// The result of a backup: the snapshot saved and any file that could not be read.
+public struct BackupResult: Sendable {
+    public var id: ID
+    public var snapshot: Snapshot
+    public var errors: [(path: String, message: String)]
+}
+
+/// Walks the file system and saves a snapshot. Unchanged files (same inode, size, mtime and ctime
+/// as in the parent snapshot) are not read again; unreadable files are reported and skipped.
+public final class Archiver: @unchecked Sendable {
+    // @unchecked: mutable counters live in `progress` and `summary` (guarded by `mutex`).
+    public let repository: Repository
+    public let options: BackupOptions
+    public let progress: BackupProgress
+    let writer: BlobWriter
+    let excludes: ExcludeMatcher
+    let semaphore: AsyncSemaphore
+    private let mutex = Mutex()
+    private var summary = BackupSummary()
+
+    public init(repository: Repository, options: BackupOptions, progress: BackupProgress = BackupProgress()) {
+        self.repository = repository
+        self.options = options
+        self.progress = progress
+        self.writer = BlobWriter(repository: repository)
+        self.excludes = ExcludeMatcher(options.excludes)
+        self.semaphore = AsyncSemaphore(max(1, options.concurrency))
+    }
+
+    /// Runs the backup and saves the snapshot. Throws before writing anything when a path is missing.
+    public func run() async throws -> BackupResult {
+        let start = monotonicSeconds()
+        let roots = try options.paths.map { p -> FilePath in
+            let fp = FilePath(p).absolute()
+            _ = try FileInfo.lstat(fp)
+            return fp
+        }
+        guard !roots.isEmpty else { throw VaultError(.invalidArgument, "nothing to back up: give at least one path") }
+        let pathStrings = roots.map(\.description).sorted()
+        var parentID = options.parent
+        if parentID == nil {
+            parentID = try repository.snapshots().last { $0.snapshot.hostname == options.hostname && $0.snapshot.paths == pathStrings }?.id
+        }
+        let parentTree = try parentID.flatMap { try repository.loadSnapshot($0).treeID }.map { try repository.loadTree($0) }
+
+        let rootTree = try await saveVirtual(roots: roots, depth: 0, parent: parentTree)
+        try writer.flush()
+        var s = mutex.withLock { summary }
+        let ws = writer.stats
+        s.bytesAdded = ws.bytesAdded; s.bytesStored = ws.bytesStored; s.blobsAdded = ws.blobsAdded; s.packsWritten = ws.packsWritten
+        let errors = progress.errors
+        s.errors = errors.count
+        s.durationSeconds = monotonicSeconds() - start
+        let snap = Snapshot(time: repository.clock.now(), tree: rootTree, paths: pathStrings, hostname: options.hostname,
+                            username: options.username, tags: options.tags, parent: parentID, excludes: options.excludes,
+                            summary: s, partial: !errors.isEmpty)
+        let id = try repository.saveSnapshot(snap)
+        return BackupResult(id: id, snapshot: snap, errors: errors)
+    }
+
+    /// Builds the directories leading to each root (e.g. "srv" → "app"), with their real metadata.
+    func saveVirtual(roots: [FilePath], depth: Int, parent: Tree?) async throws -> ID {
+        var groups: [[UInt8]: [FilePath]] = [:]
+        for r in roots where r.components.count > depth { groups[r.components[depth], default: []].append(r) }
+        var nodes: [Node] = []
+        if roots.contains(where: { $0.components.isEmpty }) {
+            // Backing up "/" itself.
+            return try await saveDirectory(FilePath("/"), parent: parent)
+        }
+        for (name, members) in groups.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            let prefix = FilePath([47] + members[0].components.prefix(depth + 1).joined(separator: [47]))
+            let info = try FileInfo.lstat(prefix)
+            let oldNode = parent?.nodes.first { $0.name == name }
+            let oldTree = try oldNode?.subtree.map { try repository.loadTree($0) }
+            if members.contains(where: { $0.components.count == depth + 1 }) {
+                nodes.append(try await saveEntry(prefix, name: name, info: info, old: oldNode))
+            } else {
+                var n = info.node(name: name)
+                n.subtree = try await saveVirtual(roots: members, depth: depth + 1, parent: oldTree)
+                nodes.append(n)
+            }
+        }
+        return try saveTree(Tree(nodes: nodes))
+    }
+
+    func saveTree(_ tree: Tree) throws -> ID {
+        try writer.save(.tree, tree.encode()).id
+    }
+
+    func recordError(_ path: FilePath, _ error: Error) {
+        let msg = (error as? VaultError)?.message ?? "\(error)"
+        progress.error(path: path.description, message: msg)
+    }
+
+    /// Saves one directory's tree (children processed concurrently) and returns its id.
+    func saveDirectory(_ dir: FilePath, parent: Tree?) async throws -> ID {
+        let names: [[UInt8]]
+        do { names = try FileSystem.list(dir) } catch {
+            recordError(dir, error)
+            names = []
+        }
+        mutex.withLock { summary.dirs += 1 }
+        var oldByName: [[UInt8]: Node] = [:]
+        if let parent { for n in parent.nodes { oldByName[n.name] = n } }
+        let nodes = try await withThrowingTaskGroup(of: Node?.self) { group -> [Node] in
+            for name in names {
+                let path = dir.appending(name)
+                if excludes.excludes(path: path, name: name) { continue }
+                let old = oldByName[name]
+                group.addTask {
+                    let info: FileInfo
+                    do { info = try FileInfo.lstat(path) } catch { self.recordError(path, error); return nil }
+                    do { return try await self.saveEntry(path, name: name, info: info, old: old) } catch let e as VaultError where e.code != .noSpace && e.code != .corrupt && e.code != .cancelled {
+                        self.recordError(path, e); return nil
+                    }
+                }
+            }
+            var out: [Node] = []
+            for try await n in group { if let n { out.append(n) } }
+            return out
+        }
+        return try saveTree(Tree(nodes: nodes))
+    }
+
+    /// Saves one entry of any type and returns its node.
+    func saveEntry(_ path: FilePath, name: [UInt8], info: FileInfo, old: Node?) async throws -> Node {
+        switch info.type {
+        case .directory:
+            var n = info.node(name: name)
+            n.xattrs = FileSystem.xattrs(path)
+            let oldTree: Tree?
+            if let sub = old?.subtree, old?.type == .directory { oldTree = try? repository.loadTree(sub) } else { oldTree = nil }
+            n.subtree = try await saveDirectory(path, parent: oldTree)
+            return n
+        case .file:
+            if let old, old.type == .file, old.inode == info.inode, old.size == info.size, old.mtime == info.mtime,
+               old.ctime == info.ctime, old.content.allSatisfy({ writer.isKnown($0) }) {
+                var n = old
+                n.name = name
+                mutex.withLock { summary.filesUnmodified += 1; summary.bytesProcessed += info.size }
+                progress.file(done: info.size, path: path.description)
+                return n
+            }
+            await semaphore.acquire()
+            defer { Task { await semaphore.release() } }
+            var n = info.node(name: name)
+            n.xattrs = FileSystem.xattrs(path)
+            n.content = try FileReader.chunks(path, size: info.size, chunker: repository.chunker, writer: writer, progress: progress)
+            mutex.withLock {
+                if old == nil { summary.filesNew += 1 } else { summary.filesChanged += 1 }
+                summary.bytesProcessed += info.size
+            }
+            progress.file(done: 0, path: path.description)
+            return n
+        case .symlink:
+            var n = info.node(name: name)
+            n.linkTarget = try FileSystem.readLink(path)
+            n.xattrs = FileSystem.xattrs(path)
+            return n
+        default:
+            var n = info.node(name: name)
+            n.xattrs = FileSystem.xattrs(path)
+            return n
+        }
+    }
+}

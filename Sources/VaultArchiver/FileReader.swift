@@ -1,0 +1,46 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import VaultCore
+import VaultFileSystem
+import VaultRepository
+
+/// Reads a file, cuts it into content-defined chunks and saves each new chunk.
+enum FileReader {
+    static func chunks(_ path: FilePath, size: UInt64, chunker: Chunker, writer: BlobWriter, progress: BackupProgress) throws -> [ID] {
+        let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+        guard fd >= 0 else { throw VaultError.posix("cannot open", path: path.description, errno: errno) }
+        defer { close(fd) }
+        let maxChunk = chunker.params.maxSize
+        // Small files are read whole; big ones through a window of two maximum chunks.
+        let capacity = size < UInt64(maxChunk) ? max(Int(size) + 1, 1) : 2 * maxChunk
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+        defer { buf.deallocate() }
+        var ids: [ID] = []
+        var start = 0, filled = 0
+        var eof = false
+        while true {
+            // Fill the window.
+            while !eof && filled < capacity {
+                let n = read(fd, buf.baseAddress! + filled, capacity - filled)
+                if n < 0 { if errno == EINTR { continue }; throw VaultError.posix("cannot read", path: path.description, errno: errno) }
+                if n == 0 { eof = true; break }
+                filled += n
+                progress.bytes(UInt64(n))
+            }
+            if start == filled && eof { break }
+            let avail = UnsafeRawBufferPointer(rebasing: buf[start..<filled])
+            if !eof && avail.count < maxChunk {
+                // Slide the remaining bytes to the front and read more.
+                memmove(buf.baseAddress!, buf.baseAddress! + start, filled - start)
+                filled -= start; start = 0
+                continue
+            }
+            let cut = chunker.cut(avail)
+            let chunk = UnsafeRawBufferPointer(rebasing: avail[0..<cut])
+            ids.append(try writer.save(.data, chunk).id)
+            start += cut
+        }
+        return ids
+    }
+}

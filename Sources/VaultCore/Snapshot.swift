@@ -1,0 +1,37 @@
+/// Totals recorded for a backup run.
+public struct BackupSummary: Codable, Hashable, Sendable {
+    public var filesNew = 0, filesChanged = 0, filesUnmodified = 0
+    public var dirs = 0
+    public var bytesProcessed: UInt64 = 0
+    public var bytesAdded: UInt64 = 0
+    public var bytesStored: UInt64 = 0
+    public var blobsAdded = 0
+    public var packsWritten = 0
+    public var errors = 0
+    public var durationSeconds = 0.0
+    public init() {}
+}
+
+/// A snapshot: the root tree plus where, when and by whom it was taken. Stored encrypted as JSON.
+public struct Snapshot: Codable, Hashable, Sendable {
+    public var version = 1
+    public var time: Timestamp
+    public var tree: String
+    public var paths: [String]
+    public var hostname: String
+    public var username: String
+    public var tags: [String]
+    public var parent: String?
+    public var excludes: [String]
+    public var summary: BackupSummary?
+    /// Set when some files could not be read; the snapshot holds everything else.
+    public var partial: Bool
+
+    public init(time: Timestamp, tree: ID, paths: [String], hostname: String, username: String, tags: [String] = [],
+                parent: ID? = nil, excludes: [String] = [], summary: BackupSummary? = nil, partial: Bool = false) {
+        self.time = time; self.tree = tree.hex; self.paths = paths; self.hostname = hostname; self.username = username
+        self.tags = tags; self.parent = parent?.hex; self.excludes = excludes; self.summary = summary; self.partial = partial
+    }
+
+    public var treeID: ID? { ID(hex: tree) }
+}

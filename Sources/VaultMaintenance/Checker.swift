@@ -1,0 +1,204 @@
+import Foundation
+import VaultCore
+import VaultCrypto
+import VaultRepository
+import VaultStorage
+
+/// One problem found by check, naming the file concerned.
+public struct CheckProblem: Codable, Sendable {
+    public var kind: String
+    public var file: String
+    public var message: String
+}
+
+/// The outcome of `check`: problems (damage), warnings (harmless leftovers), and the snapshots
+/// whose data is affected by the damage.
+public struct CheckReport: Codable, Sendable {
+    public var problems: [CheckProblem] = []
+    public var warnings: [CheckProblem] = []
+    public var affectedSnapshots: [String] = []
+    public var snapshotsChecked = 0
+    public var treesChecked = 0
+    public var packsChecked = 0
+    public var blobsRead = 0
+    public var bytesRead: UInt64 = 0
+    public var readData = false
+    public var ok: Bool { problems.isEmpty }
+}
+
+/// Verifies a repository: index files, pack headers against the index, every snapshot's trees
+/// and, with `readData`, every byte of every pack (hash, authentication, blob ids).
+public struct Checker: Sendable {
+    let repository: Repository
+    public init(repository: Repository) { self.repository = repository }
+
+    public func run(readData: Bool, progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> CheckReport {
+        var report = CheckReport()
+        report.readData = readData
+        let store = repository.store
+        // 1. Index files, one by one so a damaged one is named and the rest still used.
+        var index = MasterIndex()
+        for (name, _) in try store.list(.index) {
+            do {
+                let plain = try repository.loadSealed(.index, name)
+                for (pack, entries) in try IndexFormat.decode(plain, name: name) { index.add(pack: pack, entries: entries) }
+            } catch {
+                report.problems.append(CheckProblem(kind: "index", file: "index/\(name)", message: message(error)))
+            }
+        }
+        // 2. Packs: present, header readable and matching the index.
+        let stored = Dictionary(try store.list(.data).map { ($0.name, $0.size) }, uniquingKeysWith: { a, _ in a })
+        let byPack = index.entriesByPack()
+        var damagedBlobs = Set<ID>()
+        var damagedPacks = Set<ID>()
+        func damage(_ pack: ID, _ kind: String, _ msg: String) {
+            report.problems.append(CheckProblem(kind: kind, file: "data/\(pack.hex.prefix(2))/\(pack.hex)", message: msg))
+            damagedPacks.insert(pack)
+            for e in byPack[pack] ?? [] { damagedBlobs.insert(e.id) }
+        }
+        let packList = byPack.keys.sorted()
+        for pack in packList {
+            guard let size = stored[pack.hex] else { damage(pack, "pack-missing", "pack is missing"); continue }
+            do {
+                let header = try readHeader(pack, size: size)
+                let listed = Set(header.map(\.id))
+                let missing = (byPack[pack] ?? []).filter { !listed.contains($0.id) }
+                if !missing.isEmpty { damage(pack, "pack-header", "pack header does not list \(missing.count) blob(s) the index places there") }
+            } catch {
+                damage(pack, "pack-header", message(error))
+            }
+            report.packsChecked += 1
+        }
+        for name in stored.keys where ID(hex: name).map({ byPack[$0] == nil }) ?? true {
+            report.warnings.append(CheckProblem(kind: "pack-unreferenced", file: "data/\(name.prefix(2))/\(name)",
+                                                message: "pack is not in any index (left by an interrupted backup); prune removes it"))
+        }
+        // 3. Every byte.
+        if readData {
+            let todo = packList.filter { !damagedPacks.contains($0) }
+            let results = ConcurrentResults<(ID, String?, [ID], Int, UInt64)>(count: todo.count)
+            DispatchQueue.concurrentPerform(iterations: todo.count) { i in
+                let pack = todo[i]
+                results.set(i, verifyPack(pack, entries: byPack[pack] ?? []))
+                progress?(results.completed, todo.count)
+            }
+            for r in results.values {
+                guard let (pack, err, bad, blobs, bytes) = r else { continue }
+                report.blobsRead += blobs; report.bytesRead += bytes
+                if let err {
+                    report.problems.append(CheckProblem(kind: "pack-data", file: "data/\(pack.hex.prefix(2))/\(pack.hex)", message: err))
+                    damagedBlobs.formUnion(bad)
+                }
+            }
+        }
+        // 4. Snapshots and their trees.
+        var treeDamaged: [ID: Bool] = [:]
+        var seenProblem = Set<ID>()
+        func walk(_ tree: ID) -> Bool {
+            if let known = treeDamaged[tree] { return known }
+            treeDamaged[tree] = false
+            report.treesChecked += 1
+            var bad = false
+            if damagedBlobs.contains(tree) || index.lookup(tree) == nil {
+                if seenProblem.insert(tree).inserted && index.lookup(tree) == nil {
+                    report.problems.append(CheckProblem(kind: "tree-missing", file: "tree \(tree.hex)", message: "tree blob is not in any index"))
+                }
+                treeDamaged[tree] = true
+                return true
+            }
+            let t: Tree
+            do { t = try Tree.decode(try loadBlob(tree, index: index)) } catch {
+                if seenProblem.insert(tree).inserted { report.problems.append(CheckProblem(kind: "tree", file: "tree \(tree.hex)", message: message(error))) }
+                treeDamaged[tree] = true
+                return true
+            }
+            for n in t.nodes {
+                for c in n.content where damagedBlobs.contains(c) || index.lookup(c) == nil {
+                    if index.lookup(c) == nil && seenProblem.insert(c).inserted {
+                        report.problems.append(CheckProblem(kind: "blob-missing", file: "blob \(c.hex)", message: "data blob of \(n.displayName) is not in any index"))
+                    }
+                    bad = true
+                }
+                if let s = n.subtree, walk(s) { bad = true }
+            }
+            treeDamaged[tree] = bad
+            return bad
+        }
+        for (name, _) in try store.list(.snapshots) {
+            guard let id = ID(hex: name) else { continue }
+            report.snapshotsChecked += 1
+            do {
+                let snap = try repository.loadSnapshot(id)
+                guard let root = snap.treeID else { throw VaultError(.corrupt, "snapshot has no valid tree id") }
+                if walk(root) { report.affectedSnapshots.append(name) }
+            } catch {
+                report.problems.append(CheckProblem(kind: "snapshot", file: "snapshots/\(name)", message: message(error)))
+                report.affectedSnapshots.append(name)
+            }
+        }
+        report.affectedSnapshots.sort()
+        return report
+    }
+
+    func message(_ e: Error) -> String { (e as? VaultError)?.message ?? "\(e)" }
+
+    func loadBlob(_ id: ID, index: MasterIndex) throws -> [UInt8] {
+        guard let loc = index.lookup(id) else { throw VaultError(.damaged, "blob \(id.short) is not indexed") }
+        let sealed = try repository.store.load(Handle(.data, loc.pack.hex), offset: Int(loc.entry.offset), length: Int(loc.entry.length))
+        return try repository.decodeBlob(sealed, entry: loc.entry, pack: loc.pack)
+    }
+
+    /// Reads and opens a pack's header (the last 4 bytes give its length).
+    func readHeader(_ pack: ID, size: Int) throws -> [PackEntry] {
+        guard size >= 4 + AEAD.overhead else { throw VaultError(.corrupt, "pack is truncated (\(size) bytes)") }
+        let h = Handle(.data, pack.hex)
+        let lenBytes = try repository.store.load(h, offset: size - 4, length: 4)
+        var r = BinaryReader(lenBytes, what: "pack length")
+        let len = Int(try r.u32())
+        guard len + 4 <= size else { throw VaultError(.corrupt, "pack is truncated or its header length is damaged") }
+        let sealed = try repository.store.load(h, offset: size - 4 - len, length: len)
+        let header = try PackFormat.decodeHeader(try repository.key.open(sealed, what: "header of pack \(pack.short)"), pack: pack.short)
+        if let last = header.last, Int(last.offset) + Int(last.length) != size - 4 - len {
+            throw VaultError(.corrupt, "pack size does not match its header (truncated or extended)")
+        }
+        return header
+    }
+
+    /// Reads a whole pack: its hash must equal its name and every blob must open and match its id.
+    func verifyPack(_ pack: ID, entries: [PackEntry]) -> (ID, String?, [ID], Int, UInt64) {
+        let all = entries.map(\.id)
+        let bytes: [UInt8]
+        do { bytes = try repository.store.load(Handle(.data, pack.hex)) } catch { return (pack, message(error), all, 0, 0) }
+        if sha256ID(bytes) != pack {
+            // Find which blobs are still good so the damage is reported precisely.
+            var bad: [ID] = []
+            for e in entries {
+                let end = Int(e.offset) + Int(e.length)
+                guard end <= bytes.count, (try? repository.decodeBlob(Array(bytes[Int(e.offset)..<end]), entry: e, pack: pack)) != nil else {
+                    bad.append(e.id); continue
+                }
+            }
+            return (pack, "pack content does not match its name (SHA-256): the file was altered or damaged; \(bad.count) blob(s) unreadable", bad.isEmpty ? all : bad, entries.count, UInt64(bytes.count))
+        }
+        var bad: [ID] = []
+        for e in entries {
+            let end = Int(e.offset) + Int(e.length)
+            guard end <= bytes.count, (try? repository.decodeBlob(Array(bytes[Int(e.offset)..<end]), entry: e, pack: pack)) != nil else {
+                bad.append(e.id); continue
+            }
+        }
+        return (pack, bad.isEmpty ? nil : "\(bad.count) blob(s) fail authentication or do not match their id", bad, entries.count, UInt64(bytes.count))
+    }
+}
+
+/// Results written by concurrent workers, one slot each.
+final class ConcurrentResults<T>: @unchecked Sendable {
+    // @unchecked: slots are written under `mutex`.
+    private let mutex = Mutex()
+    private var slots: [T?]
+    private var _completed = 0
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ v: T) { mutex.withLock { slots[i] = v; _completed += 1 } }
+    var values: [T?] { mutex.withLock { slots } }
+    var completed: Int { mutex.withLock { _completed } }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import VaultCore
+import VaultCrypto
+import VaultStorage
+
+/// An open repository: the store, the unlocked master key and (once loaded) the index.
+/// Reading is safe from many threads; writing goes through a `BlobWriter` session.
+public final class Repository: @unchecked Sendable {
+    // @unchecked: `index` is replaced only by loadIndex()/addToIndex() under `mutex`.
+    public let store: BlobStore
+    public let key: MasterKey
+    public let config: RepositoryConfig
+    public let keyName: String
+    public let clock: VaultClock
+    public let compressor = Compressor()
+    public let chunker: Chunker
+    let mutex = Mutex()
+    private var _index = MasterIndex()
+
+    public var index: MasterIndex { mutex.withLock { _index } }
+
+    init(store: BlobStore, key: MasterKey, config: RepositoryConfig, keyName: String, clock: VaultClock) {
+        self.store = store; self.key = key; self.config = config; self.keyName = keyName; self.clock = clock
+        self.chunker = Chunker(seed: key.chunkerSeed)
+    }
+
+    /// Creates a new repository in `store` with one key for `password`.
+    public static func initialize(store: LocalStore, password: [UInt8], kdf: KDFParameters = .standard(),
+                                  clock: VaultClock, hostname: String, username: String) throws -> Repository {
+        guard !password.isEmpty else { throw VaultError(.invalidArgument, "an empty password is not allowed") }
+        try store.createLayout()
+        let master = MasterKey.random()
+        let now = clock.now()
+        let keyFile = try KeyFile.create(master: master, password: password, kdf: kdf, created: now, hostname: hostname, username: username)
+        let keyBytes = try JSONEncoder().encode(keyFile)
+        let keyName = sha256ID(Array(keyBytes)).hex
+        try store.save(Handle(.keys, keyName), bytes: Array(keyBytes))
+        let config = RepositoryConfig.make(key: master, created: now)
+        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try store.save(Handle(.config, ""), bytes: Array(try enc.encode(config)))
+        return Repository(store: store, key: master, config: config, keyName: keyName, clock: clock)
+    }
+
+    /// Opens a repository: checks the format version, then tries the password on every key file.
+    /// Throws `.repositoryNotFound`, `.unsupportedVersion` or `.wrongPassword`.
+    public static func open(store: BlobStore, password: [UInt8], clock: VaultClock) throws -> Repository {
+        let configBytes: [UInt8]
+        do { configBytes = try store.load(Handle(.config, "")) } catch let e as VaultError where e.code == .notFound {
+            throw VaultError(.repositoryNotFound, "no repository at \(store.location): create one with `sitevault init` or check --repo / SITEVAULT_REPOSITORY")
+        }
+        let config = try RepositoryConfig.parse(configBytes, location: store.location)
+        let keys = try store.list(.keys).map(\.name).sorted()
+        guard !keys.isEmpty else { throw VaultError(.corrupt, "\(store.location) has no key files: the repository cannot be opened") }
+        for name in keys {
+            let kf: KeyFile
+            do { kf = try JSONDecoder().decode(KeyFile.self, from: Data(try store.load(Handle(.keys, name)))) } catch { continue }
+            do {
+                let master = try kf.unlock(password: password)
+                try config.verify(key: master, location: store.location)
+                return Repository(store: store, key: master, config: config, keyName: name, clock: clock)
+            } catch let e as VaultError where e.code == .wrongPassword { continue }
+        }
+        throw VaultError(.wrongPassword, "wrong password: no key of \(store.location) opens with it")
+    }
+
+    // MARK: sealed files
+
+    /// Seals `plaintext` and stores it under the SHA-256 of the sealed bytes; returns that id.
+    @discardableResult
+    public func saveSealed(_ kind: FileKind, _ plaintext: [UInt8]) throws -> ID {
+        let sealed = try key.seal(plaintext)
+        let id = sha256ID(sealed)
+        try store.save(Handle(kind, id.hex), bytes: sealed)
+        return id
+    }
+
+    /// Loads and opens a sealed file, checking that its content matches its name.
+    public func loadSealed(_ kind: FileKind, _ name: String) throws -> [UInt8] {
+        let sealed = try store.load(Handle(kind, name))
+        if kind != .locks, let want = ID(hex: name), sha256ID(sealed) != want {
+            throw VaultError(.corrupt, "\(kind.rawValue)/\(name) is damaged: its content does not match its name", context: ["file": "\(kind.rawValue)/\(name)"])
+        }
+        return try key.open(sealed, what: "\(kind.rawValue)/\(name)")
+    }
+
+    // MARK: index
+
+    /// Loads every index file into memory. Damaged index files throw `.corrupt` naming the file.
+    public func loadIndex() throws {
+        var idx = MasterIndex()
+        for (name, _) in try store.list(.index) {
+            let plain = try loadSealed(.index, name)
+            for (pack, entries) in try IndexFormat.decode(plain, name: name) { idx.add(pack: pack, entries: entries) }
+            idx.files.insert(name)
+        }
+        mutex.withLock { _index = idx }
+    }
+
+    /// Adds freshly written packs to the in-memory index (their index file is written by the writer).
+    func addToIndex(pack: ID, entries: [PackEntry]) {
+        mutex.withLock { _index.add(pack: pack, entries: entries) }
+    }
+
+    public func hasBlob(_ id: ID) -> Bool { mutex.withLock { _index.contains(id) } }
+    public func lookup(_ id: ID) -> BlobLocation? { mutex.withLock { _index.lookup(id) } }
+
+    // MARK: blobs
+
+    /// Loads, authenticates, decompresses a blob and checks its id.
+    public func loadBlob(_ id: ID) throws -> [UInt8] {
+        guard let loc = lookup(id) else {
+            throw VaultError(.damaged, "blob \(id.short) is missing from the index", context: ["blob": id.hex])
+        }
+        let sealed = try store.load(Handle(.data, loc.pack.hex), offset: Int(loc.entry.offset), length: Int(loc.entry.length))
+        return try decodeBlob(sealed, entry: loc.entry, pack: loc.pack)
+    }
+
+    /// Opens a sealed blob read from `pack` and verifies it against `entry`.
+    public func decodeBlob(_ sealed: [UInt8], entry: PackEntry, pack: ID) throws -> [UInt8] {
+        let what = "blob \(entry.id.short) in pack \(pack.short)"
+        let opened = try key.open(sealed, what: what)
+        let plain = entry.compressed ? try opened.withUnsafeBytes { try compressor.decompress($0, rawLength: Int(entry.rawLength), what: what) } : opened
+        guard key.blobID(plain) == entry.id else {
+            throw VaultError(.corrupt, "\(what) does not match its id", context: ["blob": entry.id.hex, "pack": pack.hex])
+        }
+        return plain
+    }
+
+    public func loadTree(_ id: ID) throws -> Tree {
+        try Tree.decode(try loadBlob(id))
+    }
+
+    // MARK: snapshots
+
+    public func saveSnapshot(_ s: Snapshot) throws -> ID {
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        return try saveSealed(.snapshots, Array(try enc.encode(s)))
+    }
+
+    public func loadSnapshot(_ id: ID) throws -> Snapshot {
+        let plain = try loadSealed(.snapshots, id.hex)
+        do { return try JSONDecoder().decode(Snapshot.self, from: Data(plain)) } catch {
+            throw VaultError(.corrupt, "snapshot \(id.short) cannot be decoded", cause: error)
+        }
+    }
+
+    /// All snapshots, oldest first.
+    public func snapshots() throws -> [(id: ID, snapshot: Snapshot)] {
+        var out: [(ID, Snapshot)] = []
+        for (name, _) in try store.list(.snapshots) {
+            guard let id = ID(hex: name) else { continue }
+            out.append((id, try loadSnapshot(id)))
+        }
+        return out.sorted { ($0.1.time, $0.0) < ($1.1.time, $1.0) }
+    }
+
+    /// Finds a snapshot by "latest", a full id or a unique hex prefix.
+    public func findSnapshot(_ ref: String, host: String? = nil, paths: [String]? = nil) throws -> (id: ID, snapshot: Snapshot) {
+        if ref == "latest" {
+            let all = try snapshots().filter { s in (host == nil || s.snapshot.hostname == host) && (paths == nil || s.snapshot.paths == paths!) }
+            guard let last = all.last else { throw VaultError(.notFound, "the repository has no snapshot yet") }
+            return last
+        }
+        let names = try store.list(.snapshots).map(\.name).filter { $0.hasPrefix(ref.lowercased()) }
+        guard !ref.isEmpty, names.count == 1, let id = ID(hex: names[0]) else {
+            if names.count > 1 { throw VaultError(.invalidArgument, "snapshot prefix \(ref) is ambiguous: give more digits") }
+            throw VaultError(.notFound, "no snapshot \(ref) in the repository (see `sitevault snapshots`)")
+        }
+        return (id, try loadSnapshot(id))
+    }
+
+    public func removeSnapshot(_ id: ID) throws {
+        try store.remove(Handle(.snapshots, id.hex))
+    }
+
+    // MARK: keys
+
+    public func listKeys() throws -> [(name: String, key: KeyFile)] {
+        try store.list(.keys).map { ($0.name, try JSONDecoder().decode(KeyFile.self, from: Data(try store.load(Handle(.keys, $0.name))))) }
+    }
+
+    /// Adds a key file for another password; returns its name.
+    public func addKey(password: [UInt8], kdf: KDFParameters = .standard(), hostname: String, username: String) throws -> String {
+        guard !password.isEmpty else { throw VaultError(.invalidArgument, "an empty password is not allowed") }
+        let kf = try KeyFile.create(master: key, password: password, kdf: kdf, created: clock.now(), hostname: hostname, username: username)
+        let bytes = Array(try JSONEncoder().encode(kf))
+        let name = sha256ID(bytes).hex
+        try store.save(Handle(.keys, name), bytes: bytes)
+        return name
+    }
+
+    /// Removes a key; refuses to remove the key in use or the last key.
+    public func removeKey(_ prefix: String) throws -> String {
+        let names = try store.list(.keys).map(\.name).filter { $0.hasPrefix(prefix) }
+        guard names.count == 1 else { throw VaultError(.notFound, names.isEmpty ? "no key \(prefix)" : "key prefix \(prefix) is ambiguous") }
+        guard names[0] != keyName else { throw VaultError(.invalidArgument, "refusing to remove the key you opened the repository with; open it with another password first") }
+        try store.remove(Handle(.keys, names[0]))
+        return names[0]
+    }
+}

@@ -1,0 +1,207 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import VaultCore
+
+/// A repository in a local directory (or a mounted network share).
+/// Files are written to a temporary name, fsynced, renamed, and the directory fsynced.
+/// Files are created 0600 and folders 0700: a repository is never world-readable.
+public final class LocalStore: BlobStore, @unchecked Sendable {
+    // @unchecked: the only mutable state is `fdCache`, guarded by `lock`.
+    public let root: String
+    public var location: String { root }
+    private let lock = Mutex()
+    private var fdCache: [String: Int32] = [:]
+    private var fdOrder: [String] = []
+
+    public init(root: String) {
+        var r = root
+        while r.count > 1 && r.hasSuffix("/") { r.removeLast() }
+        self.root = r
+    }
+
+    deinit { for (_, fd) in fdCache { close(fd) } }
+
+    /// Creates the folder layout. Throws `.repositoryExists` if a config is already there.
+    public func createLayout() throws {
+        var st = stat()
+        if stat(root, &st) == 0 {
+            if access(root + "/config", F_OK) == 0 {
+                throw VaultError(.repositoryExists, "a repository already exists at \(root)")
+            }
+        } else {
+            try makeDirs(root)
+        }
+        for k in FileKind.allCases where k != .config { try makeDirs(root + "/" + k.rawValue) }
+        for i in 0..<256 { try makeDirs(root + "/data/" + Hex.encode([UInt8(i)])) }
+    }
+
+    private func makeDirs(_ path: String) throws {
+        if mkdir(path, 0o700) != 0 && errno != EEXIST {
+            let e = errno
+            if e == ENOENT, let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+                try makeDirs(String(path[..<slash]))
+                if mkdir(path, 0o700) == 0 || errno == EEXIST { return }
+            }
+            throw VaultError.posix("cannot create folder", path: path, errno: e)
+        }
+    }
+
+    public func path(_ h: Handle) -> String {
+        switch h.kind {
+        case .config: return root + "/config"
+        case .data: return root + "/data/" + String(h.name.prefix(2)) + "/" + h.name
+        default: return root + "/" + h.kind.rawValue + "/" + h.name
+        }
+    }
+
+    private func dir(_ h: Handle) -> String {
+        let p = path(h)
+        return String(p[..<p.lastIndex(of: "/")!])
+    }
+
+    public func save(_ h: Handle, bytes: UnsafeRawBufferPointer) throws {
+        let final = path(h)
+        let d = dir(h)
+        let tmp = d + "/.tmp-" + Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255) })
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd < 0 {
+            let e = errno
+            if e == ENOENT && h.kind != .config { try makeDirs(d); return try save(h, bytes: bytes) }
+            throw VaultError.posix("cannot create", path: tmp, errno: e)
+        }
+        var ok = false
+        defer { if !ok { close(fd); unlink(tmp) } }
+        var off = 0
+        while off < bytes.count {
+            let n = write(fd, bytes.baseAddress! + off, bytes.count - off)
+            if n < 0 { if errno == EINTR { continue }; throw VaultError.posix("cannot write", path: final, errno: errno) }
+            off += n
+        }
+        if fsync(fd) != 0 { throw VaultError.posix("cannot sync", path: final, errno: errno) }
+        ok = true
+        close(fd)
+        if rename(tmp, final) != 0 { let e = errno; unlink(tmp); throw VaultError.posix("cannot rename into", path: final, errno: e) }
+        try syncDir(d)
+    }
+
+    private func syncDir(_ d: String) throws {
+        let dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dfd >= 0 else { throw VaultError.posix("cannot open folder", path: d, errno: errno) }
+        defer { close(dfd) }
+        if fsync(dfd) != 0 && errno != EINVAL { throw VaultError.posix("cannot sync folder", path: d, errno: errno) }
+    }
+
+    public func load(_ h: Handle) throws -> [UInt8] {
+        let p = path(h)
+        let fd = open(p, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw VaultError.posix("cannot open", path: p, errno: errno) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw VaultError.posix("cannot stat", path: p, errno: errno) }
+        return try readFully(fd: fd, offset: 0, length: Int(st.st_size), path: p, exact: false)
+    }
+
+    public func load(_ h: Handle, offset: Int, length: Int) throws -> [UInt8] {
+        let p = path(h)
+        let fd = try cachedFD(p)
+        return try readFully(fd: fd, offset: offset, length: length, path: p, exact: true)
+    }
+
+    private func readFully(fd: Int32, offset: Int, length: Int, path: String, exact: Bool) throws -> [UInt8] {
+        var got = 0
+        let out = try [UInt8](unsafeUninitializedCapacity: length) { buf, count in
+            while got < length {
+                let n = pread(fd, buf.baseAddress! + got, length - got, off_t(offset + got))
+                if n < 0 { if errno == EINTR { continue }; count = got; throw VaultError.posix("cannot read", path: path, errno: errno) }
+                if n == 0 { break }
+                got += n
+            }
+            count = got
+        }
+        if exact && got < length {
+            throw VaultError(.corrupt, "\(path) is truncated: wanted \(length) bytes at offset \(offset), found \(got)", context: ["path": path])
+        }
+        return out
+    }
+
+    private func cachedFD(_ p: String) throws -> Int32 {
+        lock.lock(); defer { lock.unlock() }
+        if let fd = fdCache[p] { return fd }
+        let fd = open(p, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw VaultError.posix("cannot open", path: p, errno: errno) }
+        fdCache[p] = fd
+        fdOrder.append(p)
+        if fdOrder.count > 64 {
+            let old = fdOrder.removeFirst()
+            // Closing while another thread reads it would be unsafe; keep it open until deinit instead
+            // when it is the same path. Different paths: safe to close only if not in use, so we keep
+            // a generous cache and never close during a run.
+            _ = old
+        }
+        return fd
+    }
+
+    /// Forgets cached descriptors of a file (after it is removed or rewritten).
+    private func dropFD(_ p: String) {
+        lock.lock(); defer { lock.unlock() }
+        if let fd = fdCache.removeValue(forKey: p) { close(fd); fdOrder.removeAll { $0 == p } }
+    }
+
+    public func size(_ h: Handle) throws -> Int {
+        var st = stat()
+        let p = path(h)
+        guard stat(p, &st) == 0 else { throw VaultError.posix("cannot stat", path: p, errno: errno) }
+        return Int(st.st_size)
+    }
+
+    public func exists(_ h: Handle) throws -> Bool { access(path(h), F_OK) == 0 }
+
+    public func list(_ kind: FileKind) throws -> [(name: String, size: Int)] {
+        if kind == .config { return (try? exists(Handle(.config, ""))) == true ? [("config", try size(Handle(.config, "")))] : [] }
+        let base = root + "/" + kind.rawValue
+        var dirs = [base]
+        if kind == .data { dirs = (0..<256).map { base + "/" + Hex.encode([UInt8($0)]) } }
+        var out: [(String, Int)] = []
+        for d in dirs {
+            guard let dp = opendir(d) else {
+                if errno == ENOENT { continue }
+                throw VaultError.posix("cannot list", path: d, errno: errno)
+            }
+            defer { closedir(dp) }
+            while let ent = readdir(dp) {
+                let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in String(cString: raw.bindMemory(to: CChar.self).baseAddress!) }
+                if name.hasPrefix(".") { continue }
+                var st = stat()
+                if stat(d + "/" + name, &st) != 0 { continue }
+                out.append((name, Int(st.st_size)))
+            }
+        }
+        return out
+    }
+
+    public func remove(_ h: Handle) throws {
+        let p = path(h)
+        dropFD(p)
+        if unlink(p) != 0 && errno != ENOENT { throw VaultError.posix("cannot remove", path: p, errno: errno) }
+        try syncDir(dir(h))
+    }
+
+    /// Removes temporary files left by interrupted saves (called by prune).
+    public func removeStaleTemporaries() throws -> Int {
+        var n = 0
+        var dirs = FileKind.allCases.filter { $0 != .config && $0 != .data }.map { root + "/" + $0.rawValue }
+        dirs += (0..<256).map { root + "/data/" + Hex.encode([UInt8($0)]) }
+        dirs.append(root)
+        for d in dirs {
+            guard let dp = opendir(d) else { continue }
+            defer { closedir(dp) }
+            while let ent = readdir(dp) {
+                let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in String(cString: raw.bindMemory(to: CChar.self).baseAddress!) }
+                if name.hasPrefix(".tmp-") && unlink(d + "/" + name) == 0 { n += 1 }
+            }
+        }
+        return n
+    }
+}
+

@@ -1,0 +1,31 @@
+import ArgumentParser
+import VaultCore
+import VaultMaintenance
+import VaultRepository
+
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check", abstract: "Verify the repository's integrity.",
+        discussion: "Always checks index files, pack headers and every snapshot's trees; --read-data also reads and authenticates every byte. On damage it names the damaged files and the snapshots affected, and exits with 4.")
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: .long, help: "Read and verify every pack file.") var readData = false
+
+    func run() async throws {
+        let ctx = Context(global)
+        try await runReporting(ctx.output) {
+            let repo = try ctx.openRepository()
+            let lock = try ctx.lock(repo, exclusive: false, operation: "check")
+            defer { lock.release() }
+            let report = try await ctx.output.withProgress({ "checking…" }) { try Checker(repository: repo).run(readData: readData) }
+            ctx.output.emit(report)
+            for w in report.warnings { ctx.output.line("warning: \(w.file): \(w.message)") }
+            for p in report.problems { ctx.output.warn("damage: \(p.file): \(p.message)") }
+            if !report.affectedSnapshots.isEmpty {
+                ctx.output.warn("snapshots affected: " + report.affectedSnapshots.map { String($0.prefix(8)) }.joined(separator: " "))
+            }
+            ctx.output.line("checked \(report.snapshotsChecked) snapshot(s), \(report.treesChecked) tree(s), \(report.packsChecked) pack(s)" +
+                            (readData ? ", read \(formatBytes(report.bytesRead)) in \(report.blobsRead) blob(s)" : ""))
+            ctx.output.line(report.ok ? "no errors were found" : "the repository is damaged: \(report.problems.count) problem(s)")
+            return report.ok ? Exit.success : Exit.damaged
+        }
+    }
+}

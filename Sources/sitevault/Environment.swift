@@ -1,0 +1,114 @@
+import Foundation
+import VaultCore
+import VaultCrypto
+import VaultRepository
+import VaultStorage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options every command that touches a repository takes.
+import ArgumentParser
+
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Repository location (default: $SITEVAULT_REPOSITORY).")
+    var repo: String?
+
+    @Option(name: .long, help: "File holding the repository password (default: $SITEVAULT_PASSWORD_FILE, then $SITEVAULT_PASSWORD).")
+    var passwordFile: String?
+
+    @Flag(name: .long, help: "Print machine-readable JSON on standard output.")
+    var json = false
+
+    @Flag(name: [.short, .long], help: "Print only errors.")
+    var quiet = false
+
+    @Option(name: .long, help: "Seconds to wait for a conflicting lock to go away (default 0: fail at once).")
+    var retryLock: Double = 0
+}
+
+/// The process environment, read once by the executable and passed down as values.
+struct Context {
+    let options: GlobalOptions
+    let env: [String: String]
+    let hostname: String
+    let username: String
+    let clock: VaultClock = SystemClock()
+    var output: Output
+
+    init(_ options: GlobalOptions) {
+        self.options = options
+        env = ProcessInfo.processInfo.environment
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, 255)
+        hostname = String(cString: buf)
+        if let pw = getpwuid(geteuid()) { username = String(cString: pw.pointee.pw_name) } else { username = String(geteuid()) }
+        output = Output(json: options.json, quiet: options.quiet)
+    }
+
+    var repositoryPath: String {
+        get throws {
+            guard let r = options.repo ?? env["SITEVAULT_REPOSITORY"], !r.isEmpty else {
+                throw VaultError(.invalidArgument, "no repository given: pass --repo PATH or set SITEVAULT_REPOSITORY")
+            }
+            return r
+        }
+    }
+
+    /// KDF cost: the standard one, unless the test suite asks for a cheap one explicitly.
+    var kdf: KDFParameters {
+        env["SITEVAULT_INSECURE_TEST_KDF"] == "1" ? .insecureForTests() : .standard()
+    }
+
+    func password(confirm: Bool = false) throws -> [UInt8] {
+        if let f = options.passwordFile ?? env["SITEVAULT_PASSWORD_FILE"] {
+            return try Password.fromFile(f)
+        }
+        if let p = env["SITEVAULT_PASSWORD"] { return Array(p.utf8) }
+        if isatty(0) == 1 { return try Password.prompt("Repository password: ", confirm: confirm) }
+        throw VaultError(.invalidArgument, "no password given: use --password-file, SITEVAULT_PASSWORD_FILE or SITEVAULT_PASSWORD")
+    }
+
+    func openRepository() throws -> Repository {
+        let store = LocalStore(root: try repositoryPath)
+        let repo = try Repository.open(store: store, password: try password(), clock: clock)
+        return repo
+    }
+
+    func lock(_ repo: Repository, exclusive: Bool, operation: String) throws -> RepositoryLock {
+        try RepositoryLock.acquire(repo, exclusive: exclusive, operation: operation, hostname: hostname, username: username,
+                                   wait: options.retryLock)
+    }
+}
+
+enum Password {
+    static func fromFile(_ path: String) throws -> [UInt8] {
+        guard let d = FileManager.default.contents(atPath: path) else {
+            throw VaultError(.invalidArgument, "cannot read password file \(path): check that it exists and is readable")
+        }
+        var b = Array(d)
+        while let last = b.last, last == 10 || last == 13 { b.removeLast() }
+        guard !b.isEmpty else { throw VaultError(.invalidArgument, "password file \(path) is empty") }
+        return b
+    }
+
+    /// Reads a password from the terminal with echo off.
+    static func prompt(_ text: String, confirm: Bool) throws -> [UInt8] {
+        func readOne(_ label: String) -> [UInt8] {
+            FileHandle.standardError.write(label.data(using: .utf8)!)
+            var old = termios()
+            tcgetattr(0, &old)
+            var noEcho = old
+            noEcho.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(0, TCSANOW, &noEcho)
+            defer { tcsetattr(0, TCSANOW, &old); FileHandle.standardError.write("\n".data(using: .utf8)!) }
+            return Array((readLine(strippingNewline: true) ?? "").utf8)
+        }
+        let p = readOne(text)
+        if confirm {
+            guard readOne("Repeat password: ") == p else { throw VaultError(.invalidArgument, "the passwords do not match") }
+        }
+        guard !p.isEmpty else { throw VaultError(.invalidArgument, "an empty password is not allowed") }
+        return p
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import VaultCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The only place that prints: human text, JSON, and progress lines on a terminal.
+struct Output {
+    let json: Bool
+    let quiet: Bool
+
+    func line(_ s: String) {
+        guard !json && !quiet else { return }
+        print(s)
+    }
+
+    func warn(_ s: String) {
+        FileHandle.standardError.write(("sitevault: " + s + "\n").data(using: .utf8)!)
+    }
+
+    func emit<T: Encodable>(_ value: T) {
+        guard json else { return }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        if let d = try? enc.encode(value), let s = String(data: d, encoding: .utf8) { print(s) }
+    }
+
+    var showsProgress: Bool { !json && !quiet && isatty(2) == 1 }
+
+    /// Runs `body` while a thread redraws `status()` on standard error twice a second (terminals only).
+    func withProgress<T>(_ status: @escaping @Sendable () -> String, _ body: () async throws -> T) async rethrows -> T {
+        guard showsProgress else { return try await body() }
+        let ticker = ProgressTicker(status)
+        ticker.start()
+        defer { ticker.stop() }
+        return try await body()
+    }
+}
+
+final class ProgressTicker: @unchecked Sendable {
+    // @unchecked: `running` is guarded by `mutex`.
+    let status: @Sendable () -> String
+    let mutex = Mutex()
+    var running = true
+    let start0 = monotonicSeconds()
+    init(_ status: @escaping @Sendable () -> String) { self.status = status }
+    func start() {
+        Thread { [self] in
+            while mutex.withLock({ running }) {
+                let t = Int(monotonicSeconds() - start0)
+                let text = "\r\u{1B}[K[\(t / 60):\(String(format: "%02d", t % 60))] " + status()
+                FileHandle.standardError.write(text.data(using: .utf8)!)
+                usleep(500_000)
+            }
+        }.start()
+    }
+    func stop() {
+        mutex.withLock { running = false }
+        FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!)
+    }
+}
+
+func formatBytes(_ n: UInt64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var v = Double(n), i = 0
+    while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
+    return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
+}
+
+/// Runs a command body, turning library errors into a message and a documented exit code.
+func runReporting(_ output: Output, _ body: () async throws -> Int32) async throws {
+    let code: Int32
+    do {
+        code = try await body()
+    } catch let e as VaultError {
+        if output.json {
+            output.emit(["error": ["code": e.code.rawValue, "message": e.description]])
+        }
+        output.warn("error: " + e.description)
+        throw ExitCodeError(Exit.code(for: e))
+    }
+    if code != 0 { throw ExitCodeError(code) }
+}
+
+import ArgumentParser
+typealias ExitCodeError = ExitCode
+extension ExitCode {
+    init(_ v: Int32) { self.init(rawValue: v) }
+}

@@ -1,0 +1,29 @@
+import ArgumentParser
+import VaultCore
+import VaultMaintenance
+import VaultRepository
+
+struct PruneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove data no snapshot uses.",
+        discussion: "Takes an exclusive lock. Crash-safe: new index and repacked data are written before anything is deleted.")
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: .long, help: "Show what would be removed, remove nothing.") var dryRun = false
+
+    func run() async throws {
+        let ctx = Context(global)
+        try await runReporting(ctx.output) {
+            let repo = try ctx.openRepository()
+            let lock = try ctx.lock(repo, exclusive: true, operation: "prune")
+            defer { lock.release() }
+            let report = try Pruner(repository: repo).run(dryRun: dryRun)
+            ctx.output.emit(report)
+            printPrune(ctx.output, report)
+            return Exit.success
+        }
+    }
+}
+
+func printPrune(_ out: Output, _ r: PruneReport) {
+    out.line("\(r.dryRun ? "would remove" : "removed") \(r.packsRemoved) pack(s) and \(r.unreferencedPacksRemoved) unreferenced pack(s), repacked \(r.packsRepacked), kept \(r.packsKept)")
+    out.line("\(r.dryRun ? "would free" : "freed") \(formatBytes(r.bytesRemoved)) (\(r.blobsRemoved) blob(s))")
+}

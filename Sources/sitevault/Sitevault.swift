@@ -1,0 +1,43 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@_silgen_name("mallopt") private func c_mallopt(_ param: Int32, _ value: Int32) -> Int32
+
+@main
+struct Sitevault: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sitevault",
+        abstract: "Deduplicated, compressed, encrypted backups of server sites.",
+        discussion: """
+        The repository is chosen with --repo or SITEVAULT_REPOSITORY; the password comes from \
+        --password-file, SITEVAULT_PASSWORD_FILE or SITEVAULT_PASSWORD (or a prompt on a terminal) \
+        and is never printed or logged.
+
+        Exit codes: 0 success, 1 failure, 3 backup or restore incomplete (some files unreadable), \
+        4 check found damage, 10 no repository, 11 repository locked, 12 wrong password, \
+        13 restore target not empty, 14 unsupported repository version, 64 bad usage, 130 interrupted.
+        """,
+        subcommands: [InitCommand.self, BackupCommand.self, SnapshotsCommand.self, LsCommand.self, RestoreCommand.self,
+                      DiffCommand.self, CheckCommand.self, ForgetCommand.self, PruneCommand.self, KeyCommand.self, StatsCommand.self]
+    )
+
+    static func main() async {
+        // Large per-chunk buffers would otherwise be mmapped and unmapped on every allocation
+        // (glibc's default threshold), which costs several times the encryption speed.
+        _ = c_mallopt(-3 /* M_MMAP_THRESHOLD */, 64 << 20)
+        _ = c_mallopt(-1 /* M_TRIM_THRESHOLD */, 256 << 20)
+        signal(SIGPIPE, SIG_IGN)
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
