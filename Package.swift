@@ -32,9 +32,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCrypto"]),
-        .testTarget(name: "VaultRepositoryTests", dependencies: ["VaultRepository", "VaultTesting"]),
-        .testTarget(name: "VaultArchiverTests", dependencies: ["VaultArchiver", "VaultRestorer", "VaultTesting"]),
-        .testTarget(name: "VaultMaintenanceTests", dependencies: ["VaultMaintenance", "VaultArchiver", "VaultTesting"]),
+        .testTarget(name: "VaultRepositoryTests", dependencies: ["VaultRepository", "VaultTesting", "VaultCore", "VaultCrypto", "VaultStorage"]),
+        .testTarget(name: "VaultArchiverTests", dependencies: ["VaultArchiver", "VaultRestorer", "VaultTesting", "VaultCore"]),
+        .testTarget(name: "VaultMaintenanceTests", dependencies: ["VaultMaintenance", "VaultArchiver", "VaultTesting", "VaultCore", "VaultStorage"]),
         .testTarget(name: "SitevaultCLITests", dependencies: ["VaultTesting"]),
     ],
     swiftLanguageModes: [.v5]

@@ -26,7 +26,7 @@ enum FileReader {
                 if n < 0 { if errno == EINTR { continue }; throw VaultError.posix("cannot read", path: path.description, errno: errno) }
                 if n == 0 { eof = true; break }
                 filled += n
-                progress.bytes(UInt64(n))
+                progress.read(UInt64(n))
             }
             if start == filled && eof { break }
             let avail = UnsafeRawBufferPointer(rebasing: buf[start..<filled])

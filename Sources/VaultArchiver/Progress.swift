@@ -6,13 +6,16 @@ public final class BackupProgress: @unchecked Sendable {
     private let mutex = Mutex()
     private var _files = 0
     private var _bytes: UInt64 = 0
+    private var _read: UInt64 = 0
     private var _current = ""
     private var _errors: [(path: String, message: String)] = []
 
     public init() {}
 
     func file(done bytes: UInt64, path: String) { mutex.withLock { _files += 1; _bytes += bytes; _current = path } }
-    func bytes(_ n: UInt64) { mutex.withLock { _bytes += n } }
+    /// Bytes actually read from files (unchanged files are not read and do not count here).
+    func read(_ n: UInt64) { mutex.withLock { _bytes += n; _read += n } }
+    public var bytesRead: UInt64 { mutex.withLock { _read } }
     func error(path: String, message: String) { mutex.withLock { _errors.append((path, message)) } }
 
     public var snapshot: (files: Int, bytes: UInt64, current: String, errors: Int) {

@@ -197,23 +197,21 @@ public final class Restorer: @unchecked Sendable {
         for id in job.node.content {
             let plain: [UInt8]
             do { plain = try repository.loadBlob(id) } catch { noteError(path, error); return }
-            let zero = plain.withUnsafeBytes { isAllZero($0) }
-            if !zero {
-                let ok = plain.withUnsafeBytes { buf -> Bool in
-                    var done = 0
-                    while done < buf.count {
-                        let n = pwrite(fd, buf.baseAddress! + done, buf.count - done, offset + off_t(done))
-                        if n < 0 { if errno == EINTR { continue }; return false }
-                        done += n
-                    }
-                    return true
+            let ok = plain.withUnsafeBytes { buf -> Bool in
+                // Write only the non-zero 64 KiB blocks: zero runs become holes (sparse files stay sparse).
+                var start = 0
+                while start < buf.count {
+                    let end = min(start + 65536, buf.count)
+                    let block = UnsafeRawBufferPointer(rebasing: buf[start..<end])
+                    if !isAllZero(block) && !writeAll(fd, block, at: offset + off_t(start)) { return false }
+                    start = end
                 }
-                if !ok {
-                    let e = errno
-                    let err = VaultError.posix("cannot write", path: path.description, errno: e)
-                    if err.code == .noSpace { throw err }
-                    noteError(path, err); return
-                }
+                return true
+            }
+            if !ok {
+                let err = VaultError.posix("cannot write", path: path.description, errno: errno)
+                if err.code == .noSpace { throw err }
+                noteError(path, err); return
             }
             offset += off_t(plain.count)
             progress.add(files: 0, bytes: UInt64(plain.count))
@@ -223,6 +221,16 @@ public final class Restorer: @unchecked Sendable {
         applyMetadata(path, job.node, fd: fd)
         progress.add(files: 1, bytes: 0)
         mutex.withLock { result.files += 1; result.bytes += UInt64(offset) }
+    }
+
+    func writeAll(_ fd: Int32, _ buf: UnsafeRawBufferPointer, at offset: off_t) -> Bool {
+        var done = 0
+        while done < buf.count {
+            let n = pwrite(fd, buf.baseAddress! + done, buf.count - done, offset + off_t(done))
+            if n < 0 { if errno == EINTR { continue }; return false }
+            done += n
+        }
+        return true
     }
 
     func isAllZero(_ b: UnsafeRawBufferPointer) -> Bool {

@@ -1,0 +1,144 @@
+import XCTest
+import VaultCore
+import VaultCrypto
+import VaultStorage
+import VaultTesting
+@testable import VaultRepository
+
+final class RepositoryTests: XCTestCase {
+    var dir: TemporaryDirectory!
+    override func setUpWithError() throws { dir = try TemporaryDirectory() }
+    override func tearDown() { dir.remove() }
+
+    func testInitOpenAndPermissions() throws {
+        let path = dir.sub("repo")
+        let repo = try TestRepository.create(at: path)
+        let again = try TestRepository.open(at: path)
+        XCTAssertEqual(again.config.id, repo.config.id)
+        var st = stat()
+        XCTAssertEqual(stat(path + "/config", &st), 0)
+        XCTAssertEqual(st.st_mode & 0o077, 0, "config must not be readable by others")
+        XCTAssertEqual(stat(path + "/data", &st), 0)
+        XCTAssertEqual(st.st_mode & 0o077, 0)
+        XCTAssertThrowsError(try TestRepository.create(at: path)) { XCTAssertEqual(($0 as? VaultError)?.code, .repositoryExists) }
+    }
+
+    func testWrongPasswordMissingRepoAndUnknownVersion() throws {
+        let path = dir.sub("repo")
+        _ = try TestRepository.create(at: path)
+        XCTAssertThrowsError(try Repository.open(store: LocalStore(root: path), password: Array("nope".utf8), clock: SystemClock())) {
+            XCTAssertEqual(($0 as? VaultError)?.code, .wrongPassword)
+        }
+        XCTAssertThrowsError(try Repository.open(store: LocalStore(root: dir.sub("none")), password: TestRepository.password, clock: SystemClock())) {
+            XCTAssertEqual(($0 as? VaultError)?.code, .repositoryNotFound)
+        }
+        let cfg = try String(contentsOfFile: path + "/config", encoding: .utf8)
+        try cfg.replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 7").write(toFile: path + "/config", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TestRepository.open(at: path)) { e in
+            XCTAssertEqual((e as? VaultError)?.code, .unsupportedVersion)
+            XCTAssertTrue("\(e)".contains("version 7"), "\(e)")
+        }
+    }
+
+    func testTamperedConfigIsDetected() throws {
+        let path = dir.sub("repo")
+        let repo = try TestRepository.create(at: path)
+        let cfg = try String(contentsOfFile: path + "/config", encoding: .utf8)
+        let other = String(repeating: "a", count: 64)
+        try cfg.replacingOccurrences(of: repo.config.id, with: other).write(toFile: path + "/config", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TestRepository.open(at: path)) { XCTAssertEqual(($0 as? VaultError)?.code, .corrupt) }
+    }
+
+    func testBlobWriterDeduplicatesAndIndexSurvivesReopen() throws {
+        let path = dir.sub("repo")
+        let repo = try TestRepository.create(at: path)
+        let w = BlobWriter(repository: repo, packTargetSize: 1 << 20)
+        var rng = SeededRandom(seed: 3)
+        var ids: [ID] = []
+        var blobs: [[UInt8]] = []
+        for i in 0..<20 {
+            let b = i % 2 == 0 ? rng.bytes(200_000) : Array(repeating: UInt8(i), count: 300_000)
+            blobs.append(b)
+            let r = try w.save(.data, b)
+            XCTAssertTrue(r.new)
+            ids.append(r.id)
+            XCTAssertFalse(try w.save(.data, b).new, "a second save of the same blob must be deduplicated")
+        }
+        try w.flush()
+        XCTAssertEqual(w.stats.blobsAdded, 20)
+        XCTAssertGreaterThan(w.stats.packsWritten, 1, "1 MiB packs: several expected")
+        let reopened = try TestRepository.open(at: path)
+        XCTAssertEqual(reopened.index.blobCount, 20)
+        for (id, b) in zip(ids, blobs) { XCTAssertEqual(try reopened.loadBlob(id), b) }
+        // Compressible blobs were stored compressed.
+        let stored = try reopened.store.list(.data).reduce(0) { $0 + $1.size }
+        XCTAssertLessThan(stored, 10 * 200_000 + 10 * 300_000 / 2)
+        // The repository holds no plaintext: search the packs for a known run of bytes.
+        let needle = Array(blobs[0][1000..<1064])
+        for (name, _) in try reopened.store.list(.data) {
+            let bytes = try reopened.store.load(Handle(.data, name))
+            XCTAssertNil(Data(bytes).range(of: Data(needle)), "plaintext found in pack \(name)")
+        }
+    }
+
+    func testLoadBlobDetectsAlteredPack() throws {
+        let path = dir.sub("repo")
+        let repo = try TestRepository.create(at: path)
+        let w = BlobWriter(repository: repo)
+        let id = try w.save(.data, Array(repeating: 7, count: 5000)).id
+        try w.flush()
+        let loc = try XCTUnwrap(repo.lookup(id))
+        let file = (repo.store as! LocalStore).path(Handle(.data, loc.pack.hex))
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: file)))
+        bytes[Int(loc.entry.offset) + 20] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        let fresh = try TestRepository.open(at: path)
+        XCTAssertThrowsError(try fresh.loadBlob(id)) { XCTAssertEqual(($0 as? VaultError)?.code, .corrupt) }
+    }
+
+    func testKeysAddListRemove() throws {
+        let path = dir.sub("repo")
+        let repo = try TestRepository.create(at: path)
+        let second = try repo.addKey(password: Array("second".utf8), kdf: .insecureForTests(), hostname: "h", username: "u")
+        XCTAssertEqual(try repo.listKeys().count, 2)
+        let viaSecond = try Repository.open(store: LocalStore(root: path), password: Array("second".utf8), clock: SystemClock())
+        XCTAssertEqual(viaSecond.keyName, second)
+        XCTAssertThrowsError(try viaSecond.removeKey(second), "removing the key in use must be refused")
+        _ = try viaSecond.removeKey(repo.keyName)
+        XCTAssertThrowsError(try TestRepository.open(at: path)) { XCTAssertEqual(($0 as? VaultError)?.code, .wrongPassword) }
+    }
+
+    func testLocksSharedExclusiveAndStale() throws {
+        let path = dir.sub("repo")
+        let repo = try TestRepository.create(at: path)
+        let a = try RepositoryLock.acquire(repo, exclusive: false, operation: "backup", hostname: "me", username: "u")
+        let b = try RepositoryLock.acquire(repo, exclusive: false, operation: "check", hostname: "me", username: "u")
+        XCTAssertThrowsError(try RepositoryLock.acquire(repo, exclusive: true, operation: "prune", hostname: "me", username: "u")) { e in
+            XCTAssertEqual((e as? VaultError)?.code, .locked)
+            XCTAssertTrue("\(e)".contains("pid \(getpid())"), "the holder must be named: \(e)")
+        }
+        a.release(); b.release()
+        let x = try RepositoryLock.acquire(repo, exclusive: true, operation: "prune", hostname: "me", username: "u")
+        XCTAssertThrowsError(try RepositoryLock.acquire(repo, exclusive: false, operation: "backup", hostname: "me", username: "u"))
+        x.release()
+        // A lock of a process that no longer exists on this host is taken over.
+        let dead = LockInfo(exclusive: true, operation: "prune", hostname: "me", username: "u", pid: deadPID(), time: repo.clock.now())
+        try RepositoryLock.write(repo, name: String(repeating: "d", count: 64), info: dead)
+        let taken = try RepositoryLock.acquire(repo, exclusive: false, operation: "backup", hostname: "me", username: "u")
+        XCTAssertEqual(try repo.store.list(.locks).count, 1)
+        taken.release()
+        XCTAssertEqual(try repo.store.list(.locks).count, 0)
+        // An old heartbeat from another host is stale too; a fresh one is not.
+        XCTAssertTrue(RepositoryLock.isStale(LockInfo(exclusive: true, operation: "p", hostname: "far", username: "u", pid: 1,
+                                                      time: repo.clock.now().adding(seconds: -RepositoryLock.staleAfter - 1)), now: repo.clock.now(), hostname: "me"))
+        XCTAssertFalse(RepositoryLock.isStale(LockInfo(exclusive: true, operation: "p", hostname: "far", username: "u", pid: 1,
+                                                       time: repo.clock.now()), now: repo.clock.now(), hostname: "me"))
+    }
+
+    func deadPID() -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try? p.run(); p.waitUntilExit()
+        return p.processIdentifier
+    }
+}
