@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages sitevault needs (idempotent; runs apt-get only when something is missing).
+# Usage: scripts/install-deps.sh [--tests] [--bench]
+set -euo pipefail
+pkgs=(libzstd-dev pkg-config)
+for a in "$@"; do
+  case "$a" in
+    --tests) pkgs+=(sqlite3) ;;
+    --bench) pkgs+=(restic borgbackup time) ;;
+    *) echo "unknown option $a" >&2; exit 64 ;;
+  esac
+done
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6 first" >&2; exit 1; }
