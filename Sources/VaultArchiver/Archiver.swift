@@ -15,7 +15,9 @@ public struct BackupOptions: Sendable {
     /// Explicit parent snapshot; nil means "latest snapshot of the same host and paths".
     public var parent: ID?
     /// Files read at once.
-    public var concurrency = 3
+    public var concurrency = 2
+    /// The lock this backup runs under; confirmed just before the index and snapshot are written.
+    public var lock: RepositoryLock?
     public init(paths: [String], hostname: String, username: String) {
         self.paths = paths; self.hostname = hostname; self.username = username
     }
@@ -67,6 +69,7 @@ public final class Archiver: @unchecked Sendable {
         let parentTree = try parentID.flatMap { try repository.loadSnapshot($0).treeID }.map { try repository.loadTree($0) }
 
         let rootTree = try await saveVirtual(roots: roots, depth: 0, parent: parentTree)
+        try options.lock?.ensureHeld()
         try writer.flush()
         var s = mutex.withLock { summary }
         let ws = writer.stats

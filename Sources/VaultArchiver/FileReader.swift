@@ -13,8 +13,8 @@ enum FileReader {
         defer { close(fd) }
         let maxChunk = chunker.params.maxSize
         // Small files are read whole; big ones through a window of two maximum chunks.
-        let capacity = size < UInt64(maxChunk) ? max(Int(size) + 1, 1) : 2 * maxChunk
-        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+        var capacity = size < UInt64(maxChunk) ? max(Int(size) + 1, 1) : 2 * maxChunk
+        var buf = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
         defer { buf.deallocate() }
         var ids: [ID] = []
         var start = 0, filled = 0
@@ -30,6 +30,14 @@ enum FileReader {
             }
             if start == filled && eof { break }
             let avail = UnsafeRawBufferPointer(rebasing: buf[start..<filled])
+            if !eof && filled - start == capacity && capacity < 2 * maxChunk {
+                // The file grew while being read: widen the window to the normal size.
+                let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * maxChunk, alignment: 16)
+                bigger.copyMemory(from: UnsafeRawBufferPointer(rebasing: buf[start..<filled]))
+                buf.deallocate()
+                buf = bigger; filled -= start; start = 0; capacity = 2 * maxChunk
+                continue
+            }
             if !eof && avail.count < maxChunk {
                 // Slide the remaining bytes to the front and read more.
                 memmove(buf.baseAddress!, buf.baseAddress! + start, filled - start)

@@ -25,7 +25,12 @@ public struct KDFParameters: Codable, Hashable, Sendable {
         guard algorithm == "scrypt" else {
             throw VaultError(.unsupportedVersion, "key file uses key derivation \"\(algorithm)\", which this version does not know")
         }
-        guard let s = Data(base64Encoded: salt) else { throw VaultError(.corrupt, "key file salt is not base64") }
+        guard let s = Data(base64Encoded: salt), s.count >= 16 else { throw VaultError(.corrupt, "key file salt is missing or too short") }
+        // Bounds keep a damaged or hostile key file from demanding unbounded memory or time
+        // (2^20 × 8 × 128 B = 1 GiB at most), and from being trivially cheap.
+        guard n >= 1 << 10, n <= 1 << 20, n & (n - 1) == 0, r >= 1, r <= 32, p >= 1, p <= 64, n * r <= (1 << 20) * 8 else {
+            throw VaultError(.corrupt, "key file has out-of-range scrypt parameters (N=\(n), r=\(r), p=\(p))")
+        }
         return try KDF.Scrypt.deriveKey(from: password, salt: s, outputByteCount: 32, rounds: n, blockSize: r, parallelism: p,
                                         maxMemory: 128 * n * r * (p + 2) + (1 << 20))
     }

@@ -49,9 +49,11 @@ public struct MasterKey: @unchecked Sendable {
         plaintext.withUnsafeBytes { blobID($0) }
     }
 
-    /// A MAC over arbitrary bytes with the id key (used to authenticate the plaintext config).
+    /// A MAC over arbitrary bytes (used to authenticate the plaintext config), under a key derived
+    /// from the id key for this purpose only, so it never equals a blob id.
     public func mac(_ bytes: [UInt8]) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: bytes, using: idKey))
+        let macKey = SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Array("sitevault config mac key".utf8), using: idKey))
+        return Array(HMAC<SHA256>.authenticationCode(for: bytes, using: macKey))
     }
 
     /// Encrypts with AES-256-GCM: output is nonce (12) ‖ ciphertext ‖ tag (16).

@@ -81,7 +81,7 @@ public struct Pruner: Sendable {
         // 4. Then the packs nothing points to any more.
         for pack in remove + repack.map(\.0) { try repository.store.remove(Handle(.data, pack.hex)) }
         for name in unreferenced { try repository.store.remove(Handle(.data, name)) }
-        if let local = repository.store as? LocalStore { _ = try local.removeStaleTemporaries() }
+        if let local = repository.store as? LocalStore { _ = try local.removeStaleTemporaries(now: repository.clock.now().seconds) }
         try repository.loadIndex()
         return report
     }

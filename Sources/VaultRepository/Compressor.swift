@@ -17,7 +17,18 @@ public final class Compressor: @unchecked Sendable {
     }
 
     /// Compresses `input`; returns nil when the result would not be smaller (store it raw then).
+    /// Large inputs are probed first: when 64 KiB from their middle do not shrink, the whole is
+    /// taken as incompressible (random, already compressed or encrypted data) and not compressed.
     public func compress(_ input: UnsafeRawBufferPointer) -> [UInt8]? {
+        if input.count >= 512 << 10 {
+            let mid = input.count / 2
+            let probe = UnsafeRawBufferPointer(rebasing: input[mid..<mid + (64 << 10)])
+            if compressWhole(probe) == nil { return nil }
+        }
+        return compressWhole(input)
+    }
+
+    func compressWhole(_ input: UnsafeRawBufferPointer) -> [UInt8]? {
         let ctx: OpaquePointer = mutex.withLock { cctxs.popLast() } ?? {
             let c = ZSTD_createCCtx()!
             ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)

@@ -111,6 +111,25 @@ public final class RepositoryLock: @unchecked Sendable {
         }
     }
 
+    /// Confirms, just before a commit, that this lock is still ours: it is rewritten with a fresh
+    /// heartbeat, and no exclusive lock of another process exists (which could only happen if this
+    /// process was stopped long enough for its lock to be judged stale). Throws `.locked` otherwise,
+    /// so nothing is committed that a concurrent prune might not know about.
+    public func ensureHeld() throws {
+        try mutex.withLock {
+            guard !released else { throw VaultError(.locked, "the repository lock was already released") }
+            let stillThere = (try? repository.store.exists(Handle(.locks, name))) ?? false
+            info.time = repository.clock.now()
+            try RepositoryLock.write(repository, name: name, info: info)
+            if !stillThere {
+                throw VaultError(.locked, "this process's lock was removed as stale (was it suspended for over \(Int(RepositoryLock.staleAfter / 60)) minutes?); nothing was committed — run the operation again")
+            }
+        }
+        if !info.exclusive, let other = try RepositoryLock.findConflict(repository, me: name, exclusive: true, hostname: info.hostname), other.exclusive {
+            throw VaultError(.locked, "an exclusive lock appeared while this operation ran (\(other.description)); nothing was committed — run it again")
+        }
+    }
+
     /// Removes the lock. Safe to call more than once.
     public func release() {
         mutex.withLock {

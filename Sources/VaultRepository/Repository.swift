@@ -51,15 +51,22 @@ public final class Repository: @unchecked Sendable {
         let config = try RepositoryConfig.parse(configBytes, location: store.location)
         let keys = try store.list(.keys).map(\.name).sorted()
         guard !keys.isEmpty else { throw VaultError(.corrupt, "\(store.location) has no key files: the repository cannot be opened") }
+        // A key that fails for another reason (damaged, unknown KDF, a key left by an interrupted
+        // init that wraps another master key) does not stop the search; it is reported if no key opens.
+        var otherFailure: VaultError?
         for name in keys {
-            let kf: KeyFile
-            do { kf = try JSONDecoder().decode(KeyFile.self, from: Data(try store.load(Handle(.keys, name)))) } catch { continue }
             do {
+                let kf = try JSONDecoder().decode(KeyFile.self, from: Data(try store.load(Handle(.keys, name))))
                 let master = try kf.unlock(password: password)
                 try config.verify(key: master, location: store.location)
                 return Repository(store: store, key: master, config: config, keyName: name, clock: clock)
-            } catch let e as VaultError where e.code == .wrongPassword { continue }
+            } catch let e as VaultError {
+                if e.code != .wrongPassword { otherFailure = VaultError(e.code, "key file keys/\(name.prefix(8)): \(e.message)") }
+            } catch {
+                otherFailure = VaultError(.corrupt, "key file keys/\(name.prefix(8)) cannot be read", cause: error)
+            }
         }
+        if let otherFailure, otherFailure.code != .corrupt || keys.count == 1 { throw otherFailure }
         throw VaultError(.wrongPassword, "wrong password: no key of \(store.location) opens with it")
     }
 
@@ -77,8 +84,13 @@ public final class Repository: @unchecked Sendable {
     /// Loads and opens a sealed file, checking that its content matches its name.
     public func loadSealed(_ kind: FileKind, _ name: String) throws -> [UInt8] {
         let sealed = try store.load(Handle(kind, name))
-        if kind != .locks, let want = ID(hex: name), sha256ID(sealed) != want {
-            throw VaultError(.corrupt, "\(kind.rawValue)/\(name) is damaged: its content does not match its name", context: ["file": "\(kind.rawValue)/\(name)"])
+        if kind != .locks {
+            guard let want = ID(hex: name), want.hex == name else {
+                throw VaultError(.corrupt, "\(kind.rawValue)/\(name) is not a valid file name for a repository file", context: ["file": "\(kind.rawValue)/\(name)"])
+            }
+            guard sha256ID(sealed) == want else {
+                throw VaultError(.corrupt, "\(kind.rawValue)/\(name) is damaged: its content does not match its name", context: ["file": "\(kind.rawValue)/\(name)"])
+            }
         }
         return try key.open(sealed, what: "\(kind.rawValue)/\(name)")
     }

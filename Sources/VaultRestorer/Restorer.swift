@@ -12,7 +12,7 @@ public struct RestoreOptions: Sendable {
     public var includes: [String] = []
     /// Allow a target that exists and is not empty (existing files are replaced).
     public var overwrite = false
-    public var concurrency = 4
+    public var concurrency = 2
     public init(target: String) { self.target = target }
 }
 

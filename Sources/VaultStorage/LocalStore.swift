@@ -11,8 +11,10 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
     public let root: String
     public var location: String { root }
     private let lock = Mutex()
-    private var fdCache: [String: Int32] = [:]
-    private var fdOrder: [String] = []
+    /// Open read descriptors of pack files, with how many reads use each right now;
+    /// only unused ones are closed when the cache is full.
+    private var fdCache: [String: (fd: Int32, users: Int)] = [:]
+    private let fdLimit = 128
 
     public init(root: String) {
         var r = root
@@ -20,7 +22,7 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
         self.root = r
     }
 
-    deinit { for (_, fd) in fdCache { close(fd) } }
+    deinit { for (_, e) in fdCache { close(e.fd) } }
 
     /// Creates the folder layout. Throws `.repositoryExists` if a config is already there.
     public func createLayout() throws {
@@ -34,6 +36,10 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
         }
         for k in FileKind.allCases where k != .config { try makeDirs(root + "/" + k.rawValue) }
         for i in 0..<256 { try makeDirs(root + "/data/" + Hex.encode([UInt8(i)])) }
+        // Make the new folders themselves durable before anything is stored in them.
+        try syncDir(root + "/data")
+        try syncDir(root)
+        if let slash = root.lastIndex(of: "/"), slash != root.startIndex { try? syncDir(String(root[..<slash])) }
     }
 
     private func makeDirs(_ path: String) throws {
@@ -104,7 +110,8 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
 
     public func load(_ h: Handle, offset: Int, length: Int) throws -> [UInt8] {
         let p = path(h)
-        let fd = try cachedFD(p)
+        let fd = try checkoutFD(p)
+        defer { checkinFD(p) }
         return try readFully(fd: fd, offset: offset, length: length, path: p, exact: true)
     }
 
@@ -125,27 +132,27 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
         return out
     }
 
-    private func cachedFD(_ p: String) throws -> Int32 {
+    private func checkoutFD(_ p: String) throws -> Int32 {
         lock.lock(); defer { lock.unlock() }
-        if let fd = fdCache[p] { return fd }
+        if let e = fdCache[p] { fdCache[p] = (e.fd, e.users + 1); return e.fd }
+        if fdCache.count >= fdLimit {
+            for (k, e) in fdCache where e.users == 0 { close(e.fd); fdCache[k] = nil }
+        }
         let fd = open(p, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw VaultError.posix("cannot open", path: p, errno: errno) }
-        fdCache[p] = fd
-        fdOrder.append(p)
-        if fdOrder.count > 64 {
-            let old = fdOrder.removeFirst()
-            // Closing while another thread reads it would be unsafe; keep it open until deinit instead
-            // when it is the same path. Different paths: safe to close only if not in use, so we keep
-            // a generous cache and never close during a run.
-            _ = old
-        }
+        fdCache[p] = (fd, 1)
         return fd
     }
 
-    /// Forgets cached descriptors of a file (after it is removed or rewritten).
+    private func checkinFD(_ p: String) {
+        lock.lock(); defer { lock.unlock() }
+        if let e = fdCache[p] { fdCache[p] = (e.fd, e.users - 1) }
+    }
+
+    /// Forgets the cached descriptor of a file (after it is removed).
     private func dropFD(_ p: String) {
         lock.lock(); defer { lock.unlock() }
-        if let fd = fdCache.removeValue(forKey: p) { close(fd); fdOrder.removeAll { $0 == p } }
+        if let e = fdCache[p], e.users == 0 { close(e.fd); fdCache[p] = nil }
     }
 
     public func size(_ h: Handle) throws -> Int {
@@ -187,18 +194,21 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
         try syncDir(dir(h))
     }
 
-    /// Removes temporary files left by interrupted saves (called by prune).
-    public func removeStaleTemporaries() throws -> Int {
+    /// Removes temporary files left by interrupted saves (called by prune). Only files older than
+    /// `olderThan` seconds go, so a save in progress in another process is never disturbed.
+    public func removeStaleTemporaries(olderThan: Double = 3600, now: Double) throws -> Int {
         var n = 0
-        var dirs = FileKind.allCases.filter { $0 != .config && $0 != .data }.map { root + "/" + $0.rawValue }
+        var dirs = [FileKind.snapshots, .index, .keys].map { root + "/" + $0.rawValue }
         dirs += (0..<256).map { root + "/data/" + Hex.encode([UInt8($0)]) }
-        dirs.append(root)
         for d in dirs {
             guard let dp = opendir(d) else { continue }
             defer { closedir(dp) }
             while let ent = readdir(dp) {
                 let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in String(cString: raw.bindMemory(to: CChar.self).baseAddress!) }
-                if name.hasPrefix(".tmp-") && unlink(d + "/" + name) == 0 { n += 1 }
+                guard name.hasPrefix(".tmp-") else { continue }
+                var st = stat()
+                guard stat(d + "/" + name, &st) == 0, now - Double(st.st_mtim.tv_sec) > olderThan else { continue }
+                if unlink(d + "/" + name) == 0 { n += 1 }
             }
         }
         return n

@@ -25,7 +25,7 @@ struct BackupCommand: AsyncParsableCommand {
             defer { lock.release() }
             try repo.loadIndex()
             var opts = BackupOptions(paths: paths, hostname: host ?? ctx.hostname, username: ctx.username)
-            opts.tags = tag; opts.excludes = exclude
+            opts.tags = tag; opts.excludes = exclude; opts.lock = lock
             if let parent { opts.parent = try repo.findSnapshot(parent).id }
             let progress = BackupProgress()
             let result = try await ctx.output.withProgress({

@@ -40,6 +40,27 @@ final class RepositoryTests: XCTestCase {
         }
     }
 
+    func testAForeignKeyFileDoesNotStopOpening() throws {
+        // A key file wrapping another master key (e.g. left by an init interrupted before its config
+        // was written) must not prevent opening with the right key, whatever the name order.
+        let path = dir.sub("repo")
+        _ = try TestRepository.create(at: path)
+        let stray = try KeyFile.create(master: MasterKey.random(), password: TestRepository.password, kdf: .insecureForTests(),
+                                       created: Timestamp(nanoseconds: 0), hostname: "h", username: "u")
+        try LocalStore(root: path).save(Handle(.keys, String(repeating: "0", count: 64)), bytes: Array(try JSONEncoder().encode(stray)))
+        XCTAssertNoThrow(try TestRepository.open(at: path))
+    }
+
+    func testOutOfRangeKDFParametersAreRefused() throws {
+        var k = KDFParameters.insecureForTests()
+        k.n = 1 << 30
+        XCTAssertThrowsError(try k.derive(password: [1])) { XCTAssertEqual(($0 as? VaultError)?.code, .corrupt) }
+        k.n = 1000
+        XCTAssertThrowsError(try k.derive(password: [1]))
+        k = .insecureForTests(); k.salt = ""
+        XCTAssertThrowsError(try k.derive(password: [1]))
+    }
+
     func testTamperedConfigIsDetected() throws {
         let path = dir.sub("repo")
         let repo = try TestRepository.create(at: path)
