@@ -44,11 +44,20 @@ public final class Repository: @unchecked Sendable {
     /// Opens a repository: checks the format version, then tries the password on every key file.
     /// Throws `.repositoryNotFound`, `.unsupportedVersion` or `.wrongPassword`.
     public static func open(store: BlobStore, password: [UInt8], clock: VaultClock) throws -> Repository {
+        try open(store: store, config: try readConfig(store), password: password, clock: clock)
+    }
+
+    /// Reads and checks `config` without any key: callers use it to refuse a missing repository
+    /// or an unknown format version before asking for a password.
+    public static func readConfig(_ store: BlobStore) throws -> RepositoryConfig {
         let configBytes: [UInt8]
         do { configBytes = try store.load(Handle(.config, "")) } catch let e as VaultError where e.code == .notFound {
             throw VaultError(.repositoryNotFound, "no repository at \(store.location): create one with `sitevault init` or check --repo / SITEVAULT_REPOSITORY")
         }
-        let config = try RepositoryConfig.parse(configBytes, location: store.location)
+        return try RepositoryConfig.parse(configBytes, location: store.location)
+    }
+
+    public static func open(store: BlobStore, config: RepositoryConfig, password: [UInt8], clock: VaultClock) throws -> Repository {
         let keys = try store.list(.keys).map(\.name).sorted()
         guard !keys.isEmpty else { throw VaultError(.corrupt, "\(store.location) has no key files: the repository cannot be opened") }
         // A key that fails for another reason (damaged, unknown KDF, a key left by an interrupted
@@ -151,9 +160,14 @@ public final class Repository: @unchecked Sendable {
 
     public func loadSnapshot(_ id: ID) throws -> Snapshot {
         let plain = try loadSealed(.snapshots, id.hex)
-        do { return try JSONDecoder().decode(Snapshot.self, from: Data(plain)) } catch {
+        let s: Snapshot
+        do { s = try JSONDecoder().decode(Snapshot.self, from: Data(plain)) } catch {
             throw VaultError(.corrupt, "snapshot \(id.short) cannot be decoded", cause: error)
         }
+        guard s.version == 1 else {
+            throw VaultError(.unsupportedVersion, "snapshot \(id.short) has format version \(s.version); this sitevault reads version 1 — use a newer sitevault")
+        }
+        return s
     }
 
     /// All snapshots, oldest first.

@@ -71,8 +71,8 @@ struct Context {
 
     func openRepository() throws -> Repository {
         let store = LocalStore(root: try repositoryPath)
-        let repo = try Repository.open(store: store, password: try password(), clock: clock)
-        return repo
+        let config = try Repository.readConfig(store)   // missing repository / unknown version: before any password prompt
+        return try Repository.open(store: store, config: config, password: try password(), clock: clock)
     }
 
     func lock(_ repo: Repository, exclusive: Bool, operation: String) throws -> RepositoryLock {
