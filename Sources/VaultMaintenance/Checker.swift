@@ -164,30 +164,39 @@ public struct Checker: Sendable {
         return header
     }
 
-    /// Reads a whole pack: its hash must equal its name and every blob must open and match its id.
+    /// Reads a whole pack: its sealed header must hash to the pack's name and open, it must list
+    /// exactly the bytes present, and every blob must authenticate and match its id.
     func verifyPack(_ pack: ID, entries: [PackEntry]) -> (ID, String?, [ID], Int, UInt64) {
         let all = entries.map(\.id)
         let bytes: [UInt8]
         do { bytes = try repository.store.load(Handle(.data, pack.hex)) } catch { return (pack, message(error), all, 0, 0) }
-        if sha256ID(bytes) != pack {
-            // Find which blobs are still good so the damage is reported precisely.
-            var bad: [ID] = []
+        var problems: [String] = []
+        if let headerProblem = checkHeader(bytes, pack: pack) { problems.append(headerProblem) }
+        var bad: [ID] = []
+        bytes.withUnsafeBytes { raw in
             for e in entries {
                 let end = Int(e.offset) + Int(e.length)
-                guard end <= bytes.count, (try? repository.decodeBlob(Array(bytes[Int(e.offset)..<end]), entry: e, pack: pack)) != nil else {
+                guard end <= raw.count,
+                      (try? repository.decodeBlob(Array(UnsafeRawBufferPointer(rebasing: raw[Int(e.offset)..<end])), entry: e, pack: pack)) != nil else {
                     bad.append(e.id); continue
                 }
             }
-            return (pack, "pack content does not match its name (SHA-256): the file was altered or damaged; \(bad.count) blob(s) unreadable", bad.isEmpty ? all : bad, entries.count, UInt64(bytes.count))
         }
-        var bad: [ID] = []
-        for e in entries {
-            let end = Int(e.offset) + Int(e.length)
-            guard end <= bytes.count, (try? repository.decodeBlob(Array(bytes[Int(e.offset)..<end]), entry: e, pack: pack)) != nil else {
-                bad.append(e.id); continue
-            }
+        if !bad.isEmpty { problems.append("\(bad.count) blob(s) fail authentication or do not match their id") }
+        return (pack, problems.isEmpty ? nil : problems.joined(separator: "; "), bad, entries.count, UInt64(bytes.count))
+    }
+
+    func checkHeader(_ bytes: [UInt8], pack: ID) -> String? {
+        guard bytes.count >= 4 + AEAD.overhead else { return "pack is truncated" }
+        var r = BinaryReader(Array(bytes[(bytes.count - 4)...]), what: "pack length")
+        guard let len = try? Int(r.u32()), len + 4 <= bytes.count else { return "pack header length is damaged" }
+        let sealed = Array(bytes[(bytes.count - 4 - len)..<(bytes.count - 4)])
+        guard sha256ID(sealed) == pack else { return "pack header does not match the pack's name: the file was altered or damaged" }
+        guard let plain = try? repository.key.open(sealed, what: "pack header"), let header = try? PackFormat.decodeHeader(plain, pack: pack.short) else {
+            return "pack header does not open"
         }
-        return (pack, bad.isEmpty ? nil : "\(bad.count) blob(s) fail authentication or do not match their id", bad, entries.count, UInt64(bytes.count))
+        let covered = header.last.map { Int($0.offset) + Int($0.length) } ?? 0
+        return covered == bytes.count - 4 - len ? nil : "pack size does not match its header"
     }
 }
 

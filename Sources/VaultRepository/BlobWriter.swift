@@ -81,7 +81,10 @@ public final class BlobWriter: @unchecked Sendable {
         buf.bytes.append(contentsOf: header)
         var len = BinaryWriter(capacity: 4); len.u32(UInt32(header.count))
         buf.bytes.append(contentsOf: len.bytes)
-        let packID = sha256ID(buf.bytes)
+        // The pack is named by the SHA-256 of its sealed header, which lists every blob's id and
+        // length; the blobs themselves are authenticated one by one, so hashing the whole pack again
+        // would add nothing but a pass over every byte.
+        let packID = sha256ID(header)
         try repository.store.save(Handle(.data, packID.hex), bytes: buf.bytes)
         repository.addToIndex(pack: packID, entries: buf.entries)
         mutex.withLock {

@@ -21,7 +21,7 @@ public struct PackEntry: Hashable, Sendable {
 }
 
 /// A pack file: sealed blobs back to back, then the sealed header listing them, then the header's
-/// length as 4 little-endian bytes. The pack's name is the SHA-256 of its bytes.
+/// length as 4 little-endian bytes. The pack's name is the SHA-256 of its sealed header.
 public enum PackFormat {
     public static func encodeHeader(_ entries: [PackEntry]) -> [UInt8] {
         var w = BinaryWriter(capacity: 8 + entries.count * 48)
