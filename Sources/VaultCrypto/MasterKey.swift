@@ -61,6 +61,13 @@ public struct MasterKey: @unchecked Sendable {
         try AEAD.seal(plaintext, key: encryption)
     }
 
+    /// Like `seal`, without copying the result out of the `Data` the cipher produced.
+    public func sealData(_ plaintext: UnsafeRawBufferPointer) throws -> Data {
+        let box = try AES.GCM.seal(plaintext, using: encryption)
+        guard let combined = box.combined else { throw VaultError(.io, "encryption failed") }
+        return combined
+    }
+
     public func seal(_ plaintext: [UInt8]) throws -> [UInt8] {
         try plaintext.withUnsafeBytes { try seal($0) }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import VaultCore
 import VaultCrypto
 import VaultStorage
@@ -12,11 +13,10 @@ public final class BlobWriter: @unchecked Sendable {
     public let repository: Repository
     public let packTargetSize: Int
     private let mutex = Mutex()
-    private var open: [BlobType: PackBuffer] = [:]
+    private var open: [BlobType: OpenPack] = [:]
     private var pending: Set<ID> = []
     private var written: [(ID, [PackEntry])] = []
     public private(set) var stats = Stats()
-    private let storeMutex = Mutex()
 
     public struct Stats: Sendable {
         public var blobsAdded = 0
@@ -25,10 +25,11 @@ public final class BlobWriter: @unchecked Sendable {
         public var packsWritten = 0
     }
 
-    final class PackBuffer {
-        var bytes: [UInt8] = []
+    /// A pack being written straight to a pending file: no pack is ever held in memory.
+    final class OpenPack {
+        let file: PendingFile
         var entries: [PackEntry] = []
-        init(capacity: Int) { bytes.reserveCapacity(capacity) }
+        init(file: PendingFile) { self.file = file }
     }
 
     public init(repository: Repository, packTargetSize: Int = 16 << 20) {
@@ -50,17 +51,20 @@ public final class BlobWriter: @unchecked Sendable {
         let claimed: Bool = mutex.withLock { pending.insert(id).inserted }
         if !claimed { return (id, false) }
         let compressed = repository.compressor.compress(plaintext)
-        let sealed = try compressed.map { try repository.key.seal($0) } ?? repository.key.seal(plaintext)
-        let full: PackBuffer? = mutex.withLock {
-            let buf = open[type] ?? PackBuffer(capacity: type == .data ? packTargetSize + (1 << 20) : 1 << 20)
-            open[type] = buf
-            buf.entries.append(PackEntry(type: type, id: id, offset: UInt32(buf.bytes.count), length: UInt32(sealed.count),
-                                         rawLength: UInt32(plaintext.count), compressed: compressed != nil))
-            buf.bytes.append(contentsOf: sealed)
+        let sealed = try compressed.map { c in try c.withUnsafeBytes { try repository.key.sealData($0) } } ?? repository.key.sealData(plaintext)
+        let full: OpenPack? = try mutex.withLock {
+            let pack: OpenPack
+            if let p = open[type] { pack = p } else { pack = OpenPack(file: try repository.store.createPending(.data)); open[type] = pack }
+            let offset = pack.file.size
+            do { try sealed.withUnsafeBytes { try pack.file.append($0) } } catch {
+                open[type] = nil; pack.file.discard(); pending.remove(id); throw error
+            }
+            pack.entries.append(PackEntry(type: type, id: id, offset: UInt32(offset), length: UInt32(sealed.count),
+                                          rawLength: UInt32(plaintext.count), compressed: compressed != nil))
             stats.blobsAdded += 1
             stats.bytesAdded += UInt64(plaintext.count)
             stats.bytesStored += UInt64(sealed.count)
-            if buf.bytes.count >= packTargetSize { open[type] = nil; return buf }
+            if pack.file.size >= packTargetSize { open[type] = nil; return pack }
             return nil
         }
         if let full { try writePack(full) }
@@ -76,21 +80,26 @@ public final class BlobWriter: @unchecked Sendable {
         try plaintext.withUnsafeBytes { try save(type, $0) }
     }
 
-    private func writePack(_ buf: PackBuffer) throws {
-        let header = try repository.key.seal(PackFormat.encodeHeader(buf.entries))
-        buf.bytes.append(contentsOf: header)
-        var len = BinaryWriter(capacity: 4); len.u32(UInt32(header.count))
-        buf.bytes.append(contentsOf: len.bytes)
-        // The pack is named by the SHA-256 of its sealed header, which lists every blob's id and
-        // length; the blobs themselves are authenticated one by one, so hashing the whole pack again
-        // would add nothing but a pass over every byte.
-        let packID = sha256ID(header)
-        try repository.store.save(Handle(.data, packID.hex), bytes: buf.bytes)
-        repository.addToIndex(pack: packID, entries: buf.entries)
-        mutex.withLock {
-            written.append((packID, buf.entries))
-            stats.packsWritten += 1
-            for e in buf.entries { pending.remove(e.id) }
+    private func writePack(_ pack: OpenPack) throws {
+        do {
+            let header = try repository.key.seal(PackFormat.encodeHeader(pack.entries))
+            var len = BinaryWriter(capacity: 4); len.u32(UInt32(header.count))
+            try header.withUnsafeBytes { try pack.file.append($0) }
+            try len.bytes.withUnsafeBytes { try pack.file.append($0) }
+            // The pack is named by the SHA-256 of its sealed header, which lists every blob's id and
+            // length; the blobs themselves are authenticated one by one, so hashing the whole pack again
+            // would add nothing but a pass over every byte.
+            let packID = sha256ID(header)
+            try pack.file.commit(as: Handle(.data, packID.hex))
+            repository.addToIndex(pack: packID, entries: pack.entries)
+            mutex.withLock {
+                written.append((packID, pack.entries))
+                stats.packsWritten += 1
+                for e in pack.entries { pending.remove(e.id) }
+            }
+        } catch {
+            pack.file.discard()
+            throw error
         }
     }
 
@@ -100,15 +109,15 @@ public final class BlobWriter: @unchecked Sendable {
 
     /// Like `flush`, returning the names of the index files written.
     public func flushReturningFiles() throws -> [String] {
-        let bufs: [PackBuffer] = mutex.withLock { let b = Array(open.values); open = [:]; return b }
-        for b in bufs where !b.entries.isEmpty { try writePack(b) }
-        let packs: [(ID, [PackEntry])] = mutex.withLock { let w = written; written = []; return w }
-        guard !packs.isEmpty else { return [] }
+        let packs: [OpenPack] = mutex.withLock { let b = Array(open.values); open = [:]; return b }
+        for p in packs { if p.entries.isEmpty { p.file.discard() } else { try writePack(p) } }
+        let done: [(ID, [PackEntry])] = mutex.withLock { let w = written; written = []; return w }
+        guard !done.isEmpty else { return [] }
         var files: [String] = []
         // Keep index files bounded: at most ~50,000 blobs each.
         var batch: [(ID, [PackEntry])] = []
         var count = 0
-        for p in packs {
+        for p in done {
             batch.append(p); count += p.1.count
             if count >= 50_000 { files.append(try repository.saveSealed(.index, IndexFormat.encode(batch)).hex); batch = []; count = 0 }
         }

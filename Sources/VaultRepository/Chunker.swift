@@ -7,8 +7,8 @@ public struct ChunkerParameters: Sendable {
     public var minSize: Int
     public var averageSize: Int
     public var maxSize: Int
-    /// File data: 512 KiB – 1 MiB average – 8 MiB.
-    public static let data = ChunkerParameters(minSize: 512 << 10, averageSize: 1 << 20, maxSize: 8 << 20)
+    /// File data: 512 KiB – 1 MiB average – 4 MiB.
+    public static let data = ChunkerParameters(minSize: 512 << 10, averageSize: 1 << 20, maxSize: 4 << 20)
     public init(minSize: Int, averageSize: Int, maxSize: Int) { self.minSize = minSize; self.averageSize = averageSize; self.maxSize = maxSize }
 }
 

@@ -32,6 +32,20 @@ public protocol BlobStore: Sendable {
     func list(_ kind: FileKind) throws -> [(name: String, size: Int)]
     func remove(_ handle: Handle) throws
     func exists(_ handle: Handle) throws -> Bool
+    /// Starts a file whose name is known only once it is complete (a pack). Nothing is visible
+    /// under any name until `PendingFile.commit(as:)` returns.
+    func createPending(_ kind: FileKind) throws -> PendingFile
+}
+
+/// A file being written piece by piece, invisible to `list` until committed.
+public protocol PendingFile: AnyObject, Sendable {
+    /// Bytes appended so far.
+    var size: Int { get }
+    func append(_ bytes: UnsafeRawBufferPointer) throws
+    /// Makes the file durable and visible under `handle`, atomically (same contract as `save`).
+    func commit(as handle: Handle) throws
+    /// Deletes the unfinished file. Safe to call after a failure and more than once.
+    func discard()
 }
 
 extension BlobStore {

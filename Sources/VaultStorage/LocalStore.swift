@@ -66,6 +66,25 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
         return String(p[..<p.lastIndex(of: "/")!])
     }
 
+    public func createPending(_ kind: FileKind) throws -> PendingFile {
+        let d = root + "/" + kind.rawValue
+        let tmp = d + "/.tmp-" + Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255) })
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw VaultError.posix("cannot create", path: tmp, errno: errno) }
+        return LocalPendingFile(store: self, fd: fd, path: tmp)
+    }
+
+    fileprivate func finish(_ tmp: String, fd: Int32, as h: Handle) throws {
+        let final = path(h)
+        if fsync(fd) != 0 { throw VaultError.posix("cannot sync", path: final, errno: errno) }
+        if rename(tmp, final) != 0 {
+            let e = errno
+            if e == ENOENT { try makeDirs(dir(h)); if rename(tmp, final) == 0 { try syncDir(dir(h)); return } }
+            throw VaultError.posix("cannot rename into", path: final, errno: e)
+        }
+        try syncDir(dir(h))
+    }
+
     public func save(_ h: Handle, bytes: UnsafeRawBufferPointer) throws {
         let final = path(h)
         let d = dir(h)
@@ -198,7 +217,7 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
     /// `olderThan` seconds go, so a save in progress in another process is never disturbed.
     public func removeStaleTemporaries(olderThan: Double = 3600, now: Double) throws -> Int {
         var n = 0
-        var dirs = [FileKind.snapshots, .index, .keys].map { root + "/" + $0.rawValue }
+        var dirs = [FileKind.snapshots, .index, .keys, .data].map { root + "/" + $0.rawValue }
         dirs += (0..<256).map { root + "/data/" + Hex.encode([UInt8($0)]) }
         for d in dirs {
             guard let dp = opendir(d) else { continue }
@@ -215,3 +234,38 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
     }
 }
 
+
+/// A pending file in the repository folder of its kind, renamed into place on commit.
+final class LocalPendingFile: PendingFile, @unchecked Sendable {
+    // @unchecked: used by one writer at a time (the BlobWriter appends under its own lock).
+    let store: LocalStore
+    let path: String
+    private var fd: Int32
+    private(set) var size = 0
+
+    init(store: LocalStore, fd: Int32, path: String) { self.store = store; self.fd = fd; self.path = path }
+
+    deinit { discard() }
+
+    func append(_ bytes: UnsafeRawBufferPointer) throws {
+        var off = 0
+        while off < bytes.count {
+            let n = write(fd, bytes.baseAddress! + off, bytes.count - off)
+            if n < 0 { if errno == EINTR { continue }; throw VaultError.posix("cannot write", path: path, errno: errno) }
+            off += n
+        }
+        size += bytes.count
+    }
+
+    func commit(as handle: Handle) throws {
+        guard fd >= 0 else { throw VaultError(.io, "pending file \(path) was already closed") }
+        do { try store.finish(path, fd: fd, as: handle) } catch { discard(); throw error }
+        close(fd); fd = -1
+    }
+
+    func discard() {
+        guard fd >= 0 else { return }
+        close(fd); fd = -1
+        unlink(path)
+    }
+}
