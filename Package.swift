@@ -33,9 +33,9 @@ let package = Package(
         ]),
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCrypto"]),
         .testTarget(name: "VaultRepositoryTests", dependencies: ["VaultRepository", "VaultTesting", "VaultCore", "VaultCrypto", "VaultStorage"]),
-        .testTarget(name: "VaultArchiverTests", dependencies: ["VaultArchiver", "VaultRestorer", "VaultTesting", "VaultCore"]),
+        .testTarget(name: "VaultArchiverTests", dependencies: ["VaultArchiver", "VaultRestorer", "VaultTesting", "VaultCore", "VaultMaintenance"]),
         .testTarget(name: "VaultMaintenanceTests", dependencies: ["VaultMaintenance", "VaultArchiver", "VaultTesting", "VaultCore", "VaultStorage"]),
-        .testTarget(name: "SitevaultCLITests", dependencies: ["VaultTesting"]),
+        .testTarget(name: "SitevaultCLITests", dependencies: ["VaultTesting", "VaultRepository", "VaultCore", "VaultStorage"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -116,6 +116,14 @@ enum CLI {
     @discardableResult
     static func run(_ args: [String], env: [String: String] = [:], stdin: Data? = nil, wrapper: [String] = [],
                     cwd: String? = nil, timeout: Double = 300) throws -> Result {
-        try start(args, env: env, stdin: stdin, wrapper: wrapper, cwd: cwd).wait(timeout: timeout)
+        let t0 = Date()
+        let r = try start(args, env: env, stdin: stdin, wrapper: wrapper, cwd: cwd).wait(timeout: timeout)
+        if trace {
+            FileHandle.standardError.write(Data("[cli] \(String(format: "%.3f", Date().timeIntervalSince(t0))) s  exit \(r.status)  \(args.joined(separator: " ").prefix(120))\n".utf8))
+        }
+        return r
     }
+
+    /// Set SITEVAULT_CLI_TRACE=1 to print every command and its duration on stderr.
+    static let trace = ProcessInfo.processInfo.environment["SITEVAULT_CLI_TRACE"] == "1"
 }
