@@ -46,6 +46,7 @@ public final class Restorer: @unchecked Sendable {
     private let mutex = Mutex()
     private var result = RestoreResult()
     private let isRoot = geteuid() == 0
+    private let euid = geteuid(), egid = getegid()
 
     struct FileJob { var path: FilePath; var node: Node }
 
@@ -194,6 +195,7 @@ public final class Restorer: @unchecked Sendable {
         guard fd >= 0 else { noteError(path, VaultError.posix("cannot create", path: path.description, errno: errno)); return }
         defer { close(fd) }
         var offset: off_t = 0
+        var writtenEnd: off_t = 0
         for id in job.node.content {
             let plain: [UInt8]
             do { plain = try repository.loadBlob(id) } catch { noteError(path, error); return }
@@ -203,7 +205,10 @@ public final class Restorer: @unchecked Sendable {
                 while start < buf.count {
                     let end = min(start + 65536, buf.count)
                     let block = UnsafeRawBufferPointer(rebasing: buf[start..<end])
-                    if !isAllZero(block) && !writeAll(fd, block, at: offset + off_t(start)) { return false }
+                    if !isAllZero(block) {
+                        if !writeAll(fd, block, at: offset + off_t(start)) { return false }
+                        writtenEnd = offset + off_t(end)
+                    }
                     start = end
                 }
                 return true
@@ -217,7 +222,7 @@ public final class Restorer: @unchecked Sendable {
             progress.add(files: 0, bytes: UInt64(plain.count))
         }
         // Zero chunks were skipped: set the length so they read back as zeros (a sparse hole).
-        if ftruncate(fd, offset) != 0 { noteError(path, VaultError.posix("cannot set size of", path: path.description, errno: errno)); return }
+        if writtenEnd != offset && ftruncate(fd, offset) != 0 { noteError(path, VaultError.posix("cannot set size of", path: path.description, errno: errno)); return }
         applyMetadata(path, job.node, fd: fd)
         progress.add(files: 1, bytes: 0)
         mutex.withLock { result.files += 1; result.bytes += UInt64(offset) }
@@ -244,7 +249,8 @@ public final class Restorer: @unchecked Sendable {
 
     /// Owner (when root), permissions, extended attributes and times.
     func applyMetadata(_ path: FilePath, _ node: Node, fd: Int32?) {
-        if isRoot {
+        // A file we just created in a folder we created already has our uid/gid; skip the syscall then.
+        if isRoot && (node.uid != euid || node.gid != egid || fd == nil || options.overwrite) {
             let r = fd.map { fchown($0, node.uid, node.gid) } ?? path.withCString { lchown($0, node.uid, node.gid) }
             if r != 0 { noteError(path, VaultError.posix("cannot set owner of", path: path.description, errno: errno)) }
         }
