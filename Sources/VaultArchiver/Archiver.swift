@@ -23,6 +23,12 @@ public struct BackupOptions: Sendable {
     }
 }
 
+/// A failure to read the source (reported, the backup goes on), as opposed to a failure of the
+/// repository (full disk, I/O error), which ends the backup before anything is committed.
+struct SourceError: Error {
+    var underlying: Error
+}
+
 /// The result of a backup: the snapshot saved and any file that could not be read.
 public struct BackupResult: Sendable {
     public var id: ID
@@ -95,10 +101,13 @@ public final class Archiver: @unchecked Sendable {
         }
         for (name, members) in groups.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             let prefix = FilePath([47] + members[0].components.prefix(depth + 1).joined(separator: [47]))
-            let info = try FileInfo.lstat(prefix)
+            let isRoot = members.contains(where: { $0.components.count == depth + 1 })
+            // A folder on the way to a root is recorded as the folder it leads to, even when it is
+            // a symlink (e.g. /srv/current -> releases/42): the snapshot must hold a directory there.
+            let info = isRoot ? try FileInfo.lstat(prefix) : try FileInfo.following(prefix)
             let oldNode = parent?.nodes.first { $0.name == name }
             let oldTree = try oldNode?.subtree.map { try repository.loadTree($0) }
-            if members.contains(where: { $0.components.count == depth + 1 }) {
+            if isRoot {
                 nodes.append(try await saveEntry(prefix, name: name, info: info, old: oldNode))
             } else {
                 var n = info.node(name: name)
@@ -128,24 +137,33 @@ public final class Archiver: @unchecked Sendable {
         mutex.withLock { summary.dirs += 1 }
         var oldByName: [[UInt8]: Node] = [:]
         if let parent { for n in parent.nodes { oldByName[n.name] = n } }
+        // At most `width` entries of a folder are in flight at once, so memory stays bounded
+        // however many files a folder (or the whole tree) has.
+        let width = max(2, options.concurrency * 2)
+        let entries = names.filter { !excludes.excludes(path: dir.appending($0), name: $0) }
         let nodes = try await withThrowingTaskGroup(of: Node?.self) { group -> [Node] in
-            for name in names {
-                let path = dir.appending(name)
-                if excludes.excludes(path: path, name: name) { continue }
-                let old = oldByName[name]
-                group.addTask {
-                    let info: FileInfo
-                    do { info = try FileInfo.lstat(path) } catch { self.recordError(path, error); return nil }
-                    do { return try await self.saveEntry(path, name: name, info: info, old: old) } catch let e as VaultError where e.code != .noSpace && e.code != .corrupt && e.code != .cancelled {
-                        self.recordError(path, e); return nil
-                    }
-                }
-            }
             var out: [Node] = []
+            out.reserveCapacity(entries.count)
+            for (i, name) in entries.enumerated() {
+                if i >= width, let n = try await group.next(), let n { out.append(n) }
+                let path = dir.appending(name)
+                let old = oldByName[name]
+                group.addTask { try await self.saveChild(path, name: name, old: old) }
+            }
             for try await n in group { if let n { out.append(n) } }
             return out
         }
         return try saveTree(Tree(nodes: nodes))
+    }
+
+    /// Saves one entry of a folder. A source that cannot be read is reported and skipped (nil);
+    /// a repository error (full disk, I/O error on the destination) ends the backup.
+    func saveChild(_ path: FilePath, name: [UInt8], old: Node?) async throws -> Node? {
+        let info: FileInfo
+        do { info = try FileInfo.lstat(path) } catch { recordError(path, error); return nil }
+        do { return try await saveEntry(path, name: name, info: info, old: old) } catch let e as SourceError {
+            recordError(path, e.underlying); return nil
+        }
     }
 
     /// Saves one entry of any type and returns its node.
@@ -167,11 +185,12 @@ public final class Archiver: @unchecked Sendable {
                 progress.file(done: info.size, path: path.description)
                 return n
             }
-            await semaphore.acquire()
-            defer { Task { await semaphore.release() } }
             var n = info.node(name: name)
+            await semaphore.acquire()
+            let content = Result { try FileReader.chunks(path, size: info.size, chunker: repository.chunker, writer: writer, progress: progress) }
+            await semaphore.release()
             n.xattrs = FileSystem.xattrs(path)
-            n.content = try FileReader.chunks(path, size: info.size, chunker: repository.chunker, writer: writer, progress: progress)
+            n.content = try content.get()
             mutex.withLock {
                 if old == nil { summary.filesNew += 1 } else { summary.filesChanged += 1 }
                 summary.bytesProcessed += info.size
@@ -180,7 +199,7 @@ public final class Archiver: @unchecked Sendable {
             return n
         case .symlink:
             var n = info.node(name: name)
-            n.linkTarget = try FileSystem.readLink(path)
+            do { n.linkTarget = try FileSystem.readLink(path) } catch { throw SourceError(underlying: error) }
             n.xattrs = FileSystem.xattrs(path)
             return n
         default:

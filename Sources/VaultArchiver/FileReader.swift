@@ -9,7 +9,7 @@ import VaultRepository
 enum FileReader {
     static func chunks(_ path: FilePath, size: UInt64, chunker: Chunker, writer: BlobWriter, progress: BackupProgress) throws -> [ID] {
         let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
-        guard fd >= 0 else { throw VaultError.posix("cannot open", path: path.description, errno: errno) }
+        guard fd >= 0 else { throw SourceError(underlying: VaultError.posix("cannot open", path: path.description, errno: errno)) }
         defer { close(fd) }
         let maxChunk = chunker.params.maxSize
         // Small files are read whole; big ones through a window of two maximum chunks.
@@ -23,7 +23,7 @@ enum FileReader {
             // Fill the window.
             while !eof && filled < capacity {
                 let n = read(fd, buf.baseAddress! + filled, capacity - filled)
-                if n < 0 { if errno == EINTR { continue }; throw VaultError.posix("cannot read", path: path.description, errno: errno) }
+                if n < 0 { if errno == EINTR { continue }; throw SourceError(underlying: VaultError.posix("cannot read", path: path.description, errno: errno)) }
                 if n == 0 { eof = true; break }
                 filled += n
                 progress.read(UInt64(n))

@@ -94,6 +94,14 @@ public struct FileInfo: Sendable {
         return FileInfo(st)
     }
 
+    /// Like `lstat` but follows symlinks.
+    public static func following(_ p: FilePath) throws -> FileInfo {
+        var st = stat()
+        let r = p.withCString { stat($0, &st) }
+        guard r == 0 else { throw VaultError.posix("cannot stat", path: p.description, errno: errno) }
+        return FileInfo(st)
+    }
+
     /// A node for a tree, without name-specific content.
     public func node(name: [UInt8]) -> Node {
         Node(name: name, type: type, mode: mode, uid: uid, gid: gid, size: type == .file ? size : 0,

@@ -36,6 +36,9 @@ public struct Checker: Sendable {
         var report = CheckReport()
         report.readData = readData
         let store = repository.store
+        // 0. Snapshots are listed before the index: a snapshot is saved only after its index, so
+        //    a backup committing while check runs cannot look like damage.
+        let snapshotNames = try store.list(.snapshots).map(\.name)
         // 1. Index files, one by one so a damaged one is named and the rest still used.
         var index = MasterIndex()
         for (name, _) in try store.list(.index) {
@@ -124,8 +127,11 @@ public struct Checker: Sendable {
             treeDamaged[tree] = bad
             return bad
         }
-        for (name, _) in try store.list(.snapshots) {
-            guard let id = ID(hex: name) else { continue }
+        for name in snapshotNames {
+            guard let id = ID(hex: name) else {
+                report.problems.append(CheckProblem(kind: "snapshot", file: "snapshots/\(name)", message: "not a valid snapshot file name"))
+                continue
+            }
             report.snapshotsChecked += 1
             do {
                 let snap = try repository.loadSnapshot(id)

@@ -90,7 +90,8 @@ public struct Pruner: Sendable {
     func usedBlobs() throws -> Set<ID> {
         var used = Set<ID>()
         var stack: [ID] = []
-        for s in try repository.snapshots() { if let t = s.snapshot.treeID { stack.append(t) } }
+        // Strict: data used only by a damaged snapshot file must not be deleted.
+        for s in try repository.snapshots(strict: true) { if let t = s.snapshot.treeID { stack.append(t) } }
         while let t = stack.popLast() {
             guard used.insert(t).inserted else { continue }
             let tree = try repository.loadTree(t)

@@ -16,6 +16,9 @@ public final class BlobWriter: @unchecked Sendable {
     private var open: [BlobType: OpenPack] = [:]
     private var pending: Set<ID> = []
     private var written: [(ID, [PackEntry])] = []
+    /// Set by the first storage failure: every later save and flush rethrows it, so blobs that were
+    /// acknowledged but lost with a discarded pack can never end up referenced by a snapshot.
+    private var failure: Error?
     public private(set) var stats = Stats()
 
     public struct Stats: Sendable {
@@ -46,6 +49,7 @@ public final class BlobWriter: @unchecked Sendable {
     /// Saves a blob unless an identical one exists. Returns its id and whether it was new.
     @discardableResult
     public func save(_ type: BlobType, _ plaintext: UnsafeRawBufferPointer, id knownID: ID? = nil, force: Bool = false) throws -> (id: ID, new: Bool) {
+        if let failure = mutex.withLock({ failure }) { throw failure }
         let id = knownID ?? repository.key.blobID(plaintext)
         if !force && repository.hasBlob(id) { return (id, false) }
         let claimed: Bool = mutex.withLock { pending.insert(id).inserted }
@@ -56,8 +60,9 @@ public final class BlobWriter: @unchecked Sendable {
             let pack: OpenPack
             if let p = open[type] { pack = p } else { pack = OpenPack(file: try repository.store.createPending(.data)); open[type] = pack }
             let offset = pack.file.size
+            if let failure { throw failure }
             do { try sealed.withUnsafeBytes { try pack.file.append($0) } } catch {
-                open[type] = nil; pack.file.discard(); pending.remove(id); throw error
+                open[type] = nil; pack.file.discard(); failure = error; throw error
             }
             pack.entries.append(PackEntry(type: type, id: id, offset: UInt32(offset), length: UInt32(sealed.count),
                                           rawLength: UInt32(plaintext.count), compressed: compressed != nil))
@@ -99,6 +104,7 @@ public final class BlobWriter: @unchecked Sendable {
             }
         } catch {
             pack.file.discard()
+            mutex.withLock { if failure == nil { failure = error } }
             throw error
         }
     }
@@ -109,6 +115,7 @@ public final class BlobWriter: @unchecked Sendable {
 
     /// Like `flush`, returning the names of the index files written.
     public func flushReturningFiles() throws -> [String] {
+        if let failure = mutex.withLock({ failure }) { throw failure }
         let packs: [OpenPack] = mutex.withLock { let b = Array(open.values); open = [:]; return b }
         for p in packs { if p.entries.isEmpty { p.file.discard() } else { try writePack(p) } }
         let done: [(ID, [PackEntry])] = mutex.withLock { let w = written; written = []; return w }

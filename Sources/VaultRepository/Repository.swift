@@ -117,6 +117,24 @@ public final class Repository: @unchecked Sendable {
         mutex.withLock { _index = idx }
     }
 
+    /// Loads index files written since the index was loaded (by a backup that committed meanwhile).
+    /// Returns true when something new was found.
+    @discardableResult
+    public func refreshIndex() throws -> Bool {
+        let known = mutex.withLock { _index.files }
+        let fresh = try store.list(.index).map(\.name).filter { !known.contains($0) }
+        guard !fresh.isEmpty else { return false }
+        var loaded: [(String, [(ID, [PackEntry])])] = []
+        for name in fresh { loaded.append((name, try IndexFormat.decode(try loadSealed(.index, name), name: name))) }
+        mutex.withLock {
+            for (name, packs) in loaded {
+                for (pack, entries) in packs { _index.add(pack: pack, entries: entries) }
+                _index.files.insert(name)
+            }
+        }
+        return true
+    }
+
     /// Adds freshly written packs to the in-memory index (their index file is written by the writer).
     func addToIndex(pack: ID, entries: [PackEntry]) {
         mutex.withLock { _index.add(pack: pack, entries: entries) }
@@ -129,7 +147,8 @@ public final class Repository: @unchecked Sendable {
 
     /// Loads, authenticates, decompresses a blob and checks its id.
     public func loadBlob(_ id: ID) throws -> [UInt8] {
-        guard let loc = lookup(id) else {
+        // A snapshot listed after our index was loaded may use blobs of a newer index file.
+        guard let loc = lookup(id) ?? ((try? refreshIndex()) == true ? lookup(id) : nil) else {
             throw VaultError(.damaged, "blob \(id.short) is missing from the index", context: ["blob": id.hex])
         }
         let sealed = try store.load(Handle(.data, loc.pack.hex), offset: Int(loc.entry.offset), length: Int(loc.entry.length))
@@ -170,14 +189,32 @@ public final class Repository: @unchecked Sendable {
         return s
     }
 
-    /// All snapshots, oldest first.
+    /// All readable snapshots, oldest first. A damaged snapshot file is skipped (and named in
+    /// `damaged`), so it never blocks new backups or listings; `check` reports it and prune refuses
+    /// to run while one exists (see `snapshots(strict:)`).
     public func snapshots() throws -> [(id: ID, snapshot: Snapshot)] {
+        try listSnapshots().good
+    }
+
+    /// Every snapshot, or an error at the first damaged snapshot file.
+    public func snapshots(strict: Bool) throws -> [(id: ID, snapshot: Snapshot)] {
+        let all = try listSnapshots()
+        if strict, let bad = all.damaged.first { throw bad.error }
+        return all.good
+    }
+
+    public func listSnapshots() throws -> (good: [(id: ID, snapshot: Snapshot)], damaged: [(name: String, error: VaultError)]) {
         var out: [(ID, Snapshot)] = []
+        var damaged: [(String, VaultError)] = []
         for (name, _) in try store.list(.snapshots) {
-            guard let id = ID(hex: name) else { continue }
-            out.append((id, try loadSnapshot(id)))
+            guard let id = ID(hex: name), id.hex == name else {
+                damaged.append((name, VaultError(.corrupt, "snapshots/\(name) is not a valid snapshot file name"))); continue
+            }
+            do { out.append((id, try loadSnapshot(id))) } catch let e as VaultError {
+                damaged.append((name, VaultError(e.code, "snapshots/\(name): \(e.message)")))
+            }
         }
-        return out.sorted { ($0.1.time, $0.0) < ($1.1.time, $1.0) }
+        return (out.sorted { ($0.1.time, $0.0) < ($1.1.time, $1.0) }, damaged.sorted { $0.0 < $1.0 })
     }
 
     /// Finds a snapshot by "latest", a full id or a unique hex prefix.

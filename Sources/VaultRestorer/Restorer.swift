@@ -187,10 +187,12 @@ public final class Restorer: @unchecked Sendable {
 
     func restoreFile(_ job: FileJob) throws {
         let path = job.path
-        var fd = path.withCString { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600) }
-        if fd < 0 && (errno == ELOOP || errno == EISDIR || errno == ETXTBSY) {
+        // Always a new inode: whatever is in the way (a symlink, or a hard link to a file outside
+        // the target) is unlinked, never opened, so nothing outside the target is written.
+        var fd = path.withCString { open($0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+        if fd < 0 && errno == EEXIST {
             removeExisting(path)
-            fd = path.withCString { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+            fd = path.withCString { open($0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
         }
         guard fd >= 0 else { noteError(path, VaultError.posix("cannot create", path: path.description, errno: errno)); return }
         defer { close(fd) }

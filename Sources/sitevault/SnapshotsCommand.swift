@@ -12,7 +12,9 @@ struct SnapshotsCommand: AsyncParsableCommand {
         let ctx = Context(global)
         try await runReporting(ctx.output) {
             let repo = try ctx.openRepository()
-            let list = try repo.snapshots().filter { (host == nil || $0.snapshot.hostname == host) && (tag == nil || $0.snapshot.tags.contains(tag!)) }
+            let all = try repo.listSnapshots()
+            for d in all.damaged { ctx.output.warn("warning: skipping damaged snapshot file: \(d.error.message) (run `sitevault check`)") }
+            let list = all.good.filter { (host == nil || $0.snapshot.hostname == host) && (tag == nil || $0.snapshot.tags.contains(tag!)) }
             ctx.output.emit(list.map { SnapshotJSON(id: $0.id.hex, snapshot: $0.snapshot) })
             ctx.output.line("ID        Time                  Host          Tags        Size       Paths")
             for (id, s) in list {

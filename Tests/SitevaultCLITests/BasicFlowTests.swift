@@ -2,6 +2,13 @@ import Foundation
 import XCTest
 import VaultCore
 import VaultTesting
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// sys/xattr.h is not in Glibc's module map.
+@_silgen_name("lsetxattr") private func lsetxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeRawPointer?, _ size: Int, _ flags: Int32) -> Int32
+@_silgen_name("lgetxattr") private func lgetxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeMutableRawPointer?, _ size: Int) -> Int
 
 /// The everyday path through the executable: init, backup, snapshots, ls, restore, check, diff, stats, keys.
 final class BasicFlowTests: CLITestCase {
@@ -23,6 +30,9 @@ final class BasicFlowTests: CLITestCase {
         _ = "tail".withCString { Glibc.write(sparse, $0, 4) }
         close(sparse)
         XCTAssertEqual(chmod(src + "/sparse", 0o4750), 0)
+        XCTAssertEqual(mkfifo(src + "/fifo", 0o640), 0)
+        let xattrValue = Array("xattr value \u{0}\u{1}".utf8)
+        let hasXattrs = lsetxattr(src + "/ünïcødé-文件", "user.sitevault-test", xattrValue, xattrValue.count, 0) == 0
 
         let before = TreeComparison.describe(src)
         XCTAssertTrue(before.contains { $0.type == "symlink" })
@@ -63,6 +73,13 @@ final class BasicFlowTests: CLITestCase {
         var st = stat()
         XCTAssertEqual(stat(target + normalized(src) + "/sparse", &st), 0)
         XCTAssertLessThan(Int(st.st_blocks) * 512, 1 << 20, "sparse file stays sparse")
+        XCTAssertEqual(lstat(target + normalized(src) + "/fifo", &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO, "a FIFO is restored as a FIFO")
+        if hasXattrs {
+            var buf = [UInt8](repeating: 0, count: 256)
+            let n = lgetxattr(target + normalized(src) + "/ünïcødé-文件", "user.sitevault-test", &buf, buf.count)
+            XCTAssertEqual(n >= 0 ? Array(buf[0..<n]) : [], xattrValue, "extended attributes are restored")
+        }
 
         try expect(0, ["check", "--read-data"])
 
@@ -83,6 +100,28 @@ final class BasicFlowTests: CLITestCase {
         XCTAssertNotNil(s, stats.stdout)
         XCTAssertEqual(s?["snapshots"] as? Int, 2)
         XCTAssertGreaterThan((s?["restoreSize"] as? Int) ?? 0, 0, stats.stdout)
+    }
+
+    /// Backing up a path whose parent folder is reached through a symlink (e.g. /srv/current/app with
+    /// /srv/current -> releases/42): the files must come back on restore.
+    func testBackupThroughSymlinkedParentFolderRestores() throws {
+        try initRepo()
+        let real = dir.sub("releases/42/app")
+        mkdir(real)
+        try write(real + "/index.html", "hello")
+        XCTAssertEqual(symlink(dir.sub("releases/42"), dir.sub("current")), 0)
+        let path = dir.sub("current") + "/app"
+        let expected = TreeComparison.describe(path)
+        let id = try backup([path])
+        let check = try expect(0, ["check", "--read-data"])
+        _ = check
+        let ls = try expect(0, ["ls", id])
+        XCTAssertTrue(ls.stdout.contains(normalized(path) + "/index.html"), ls.stdout)
+        let target = dir.sub("out")
+        let r = try sv(["restore", id, "--target", target])
+        XCTAssertEqual(r.status, 0, "the snapshot cannot be restored: \(r)")
+        XCTAssertEqual(TreeComparison.differences(expected, TreeComparison.describe(target + normalized(path))), [],
+                       "files backed up through a symlinked parent are not restored")
     }
 
     func testKeyAddListRemove() throws {

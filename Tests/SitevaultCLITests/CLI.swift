@@ -95,8 +95,8 @@ enum CLI {
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         let base = NSTemporaryDirectory() + "/sitevault-cli-\(getpid())-\(UUID().uuidString)"
         let outPath = base + ".out", errPath = base + ".err"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         p.standardOutput = FileHandle(forWritingAtPath: outPath)!
         p.standardError = FileHandle(forWritingAtPath: errPath)!
         if let stdin {

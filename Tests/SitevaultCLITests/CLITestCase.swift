@@ -148,7 +148,7 @@ class CLITestCase: XCTestCase {
     }
 
     /// Rewrites every `every`-th file of a flatTree with new random content.
-    func mutate(_ root: String, seed: UInt64, every: Int) throws {
+    func mutate(_ root: String, seed: UInt64, every: Int, maxSize: Int = 31_000) throws {
         var rng = SeededRandom(seed: seed)
         var i = 0
         for case let rel as String in FileManager.default.enumerator(atPath: root)! {
@@ -156,7 +156,7 @@ class CLITestCase: XCTestCase {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir), !isDir.boolValue else { continue }
             i += 1
-            if i % every == 0 { try write(p, rng.bytes(1000 + Int(rng.next() % 30_000))) }
+            if i % every == 0 { try write(p, rng.bytes(1000 + Int(rng.next() % UInt64(maxSize - 1000)))) }
         }
     }
 

@@ -81,6 +81,29 @@ final class RestoreSafetyTests: CLITestCase {
         XCTAssertEqual(TreeComparison.differences(sandboxBefore, TreeComparison.describe(sandbox).filter { !String(decoding: $0.path, as: UTF8.self).hasPrefix("/target") }), [])
     }
 
+    /// A hard link already in the target to a file outside it: restoring over it with --overwrite must
+    /// replace the link, not write into (or chmod/chown) the outside file's inode.
+    func testHardLinkInTargetToOutsideFileIsNotWrittenThrough() throws {
+        try initRepo()
+        let src = dir.sub("src"); mkdir(src)
+        try write(src + "/config.php", "restored content from the snapshot")
+        XCTAssertEqual(chmod(src + "/config.php", 0o666), 0)
+        let expected = TreeComparison.describe(src)
+        let id = try backup([src])
+        let outside = dir.sub("outside"); mkdir(outside)
+        try write(outside + "/victim", "original secret")
+        XCTAssertEqual(chmod(outside + "/victim", 0o600), 0)
+        let victimBefore = TreeComparison.describe(outside)
+        let target = dir.sub("target")
+        mkdir(target + normalized(src))
+        XCTAssertEqual(link(outside + "/victim", target + normalized(src) + "/config.php"), 0)
+        let r = try sv(["restore", id, "--target", target, "--overwrite"])
+        XCTAssertEqual(r.status, 0, "\(r)")
+        XCTAssertEqual(try String(contentsOfFile: outside + "/victim"), "original secret", "restore wrote through a hard link into a file outside the target")
+        XCTAssertEqual(TreeComparison.differences(victimBefore, TreeComparison.describe(outside)), [], "outside file's metadata changed")
+        XCTAssertEqual(TreeComparison.differences(expected, TreeComparison.describe(target + normalized(src))), [])
+    }
+
     /// Symlinks already in the target that point outside are replaced, never followed.
     func testSymlinksInTargetAreNotFollowed() throws {
         try initRepo()
