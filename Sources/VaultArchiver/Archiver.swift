@@ -177,8 +177,8 @@ public final class Archiver: @unchecked Sendable {
             n.subtree = try await saveDirectory(path, parent: oldTree)
             return n
         case .file:
-            if let old, old.type == .file, old.inode == info.inode, old.size == info.size, old.mtime == info.mtime,
-               old.ctime == info.ctime, old.content.allSatisfy({ writer.isKnown($0) }) {
+            if let old, old.type == .file, old.inode == info.meta.inode, old.size == info.size, old.mtime == info.meta.mtime,
+               old.ctime == info.meta.ctime, old.content.allSatisfy({ writer.isKnown($0) }) {
                 var n = old
                 n.name = name
                 mutex.withLock { summary.filesUnmodified += 1; summary.bytesProcessed += info.size }

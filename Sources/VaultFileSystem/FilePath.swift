@@ -50,25 +50,16 @@ public struct FilePath: Hashable, Sendable, CustomStringConvertible {
     public var lastComponent: [UInt8] { components.last ?? [] }
 }
 
-/// What lstat reports, in the units the tree format uses.
+/// What lstat reports, as the metadata of a tree node (the name is filled in by the caller).
 public struct FileInfo: Sendable {
-    public var type: NodeType
-    public var mode: UInt32
-    public var uid: UInt32
-    public var gid: UInt32
-    public var size: UInt64
-    public var mtime: Int64
-    public var atime: Int64
-    public var ctime: Int64
-    public var inode: UInt64
-    public var device: UInt64
-    public var links: UInt64
-    public var rdev: UInt64
-    public var blocks: Int64
+    public var meta: Node
+
+    public var type: NodeType { meta.type }
+    public var size: UInt64 { meta.size }
 
     public init(_ st: stat) {
-        let fmt = st.st_mode & S_IFMT
-        switch fmt {
+        let type: NodeType
+        switch st.st_mode & S_IFMT {
         case S_IFDIR: type = .directory
         case S_IFLNK: type = .symlink
         case S_IFCHR: type = .charDevice
@@ -77,14 +68,12 @@ public struct FileInfo: Sendable {
         case S_IFSOCK: type = .socket
         default: type = .file
         }
-        mode = UInt32(st.st_mode & 0o7777)
-        uid = st.st_uid; gid = st.st_gid
-        size = UInt64(st.st_size)
-        mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
-        atime = Int64(st.st_atim.tv_sec) * 1_000_000_000 + Int64(st.st_atim.tv_nsec)
-        ctime = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
-        inode = UInt64(st.st_ino); device = UInt64(st.st_dev); links = UInt64(st.st_nlink); rdev = UInt64(st.st_rdev)
-        blocks = Int64(st.st_blocks)
+        func ns(_ t: timespec) -> Int64 { Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec) }
+        // Folders record no access time: reading them for the backup changes it.
+        meta = Node(name: [], type: type, mode: UInt32(st.st_mode & 0o7777), uid: st.st_uid, gid: st.st_gid,
+                    size: type == .file ? UInt64(st.st_size) : 0, mtime: ns(st.st_mtim), atime: type == .directory ? 0 : ns(st.st_atim),
+                    ctime: ns(st.st_ctim), inode: UInt64(st.st_ino), device: UInt64(st.st_dev), links: UInt64(st.st_nlink),
+                    rdev: UInt64(st.st_rdev))
     }
 
     public static func lstat(_ p: FilePath) throws -> FileInfo {
@@ -102,9 +91,11 @@ public struct FileInfo: Sendable {
         return FileInfo(st)
     }
 
-    /// A node for a tree, without name-specific content.
+    /// A node for a tree, without content.
     public func node(name: [UInt8]) -> Node {
-        Node(name: name, type: type, mode: mode, uid: uid, gid: gid, size: type == .file ? size : 0,
-             mtime: mtime, atime: type == .directory ? 0 : atime, ctime: ctime, inode: inode, device: device, links: links, rdev: rdev)
+        var n = meta
+        n.name = name
+        return n
     }
+
 }

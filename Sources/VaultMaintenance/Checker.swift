@@ -163,6 +163,9 @@ public struct Checker: Sendable {
         let len = Int(try r.u32())
         guard len + 4 <= size else { throw VaultError(.corrupt, "pack is truncated or its header length is damaged") }
         let sealed = try repository.store.load(h, offset: size - 4 - len, length: len)
+        guard sha256ID(sealed) == pack else {
+            throw VaultError(.corrupt, "pack header does not match the pack's name: the file was altered or damaged")
+        }
         let header = try PackFormat.decodeHeader(try repository.key.open(sealed, what: "header of pack \(pack.short)"), pack: pack.short)
         if let last = header.last, Int(last.offset) + Int(last.length) != size - 4 - len {
             throw VaultError(.corrupt, "pack size does not match its header (truncated or extended)")
@@ -170,39 +173,24 @@ public struct Checker: Sendable {
         return header
     }
 
-    /// Reads a whole pack: its sealed header must hash to the pack's name and open, it must list
-    /// exactly the bytes present, and every blob must authenticate and match its id.
+    /// Reads every blob of a pack (whose header `readHeader` already verified against its name and
+    /// size): each must authenticate and match its id. Blobs are read one by one, so memory does not
+    /// grow with the pack size.
     func verifyPack(_ pack: ID, entries: [PackEntry]) -> (ID, String?, [ID], Int, UInt64) {
-        let all = entries.map(\.id)
-        let bytes: [UInt8]
-        do { bytes = try repository.store.load(Handle(.data, pack.hex)) } catch { return (pack, message(error), all, 0, 0) }
-        var problems: [String] = []
-        if let headerProblem = checkHeader(bytes, pack: pack) { problems.append(headerProblem) }
         var bad: [ID] = []
-        bytes.withUnsafeBytes { raw in
-            for e in entries {
-                let end = Int(e.offset) + Int(e.length)
-                guard end <= raw.count,
-                      (try? repository.decodeBlob(Array(UnsafeRawBufferPointer(rebasing: raw[Int(e.offset)..<end])), entry: e, pack: pack)) != nil else {
-                    bad.append(e.id); continue
-                }
+        var bytes: UInt64 = 0
+        let handle = Handle(.data, pack.hex)
+        for e in entries {
+            do {
+                let sealed = try repository.store.load(handle, offset: Int(e.offset), length: Int(e.length))
+                bytes += UInt64(sealed.count)
+                _ = try repository.decodeBlob(sealed, entry: e, pack: pack)
+            } catch {
+                bad.append(e.id)
             }
         }
-        if !bad.isEmpty { problems.append("\(bad.count) blob(s) fail authentication or do not match their id") }
-        return (pack, problems.isEmpty ? nil : problems.joined(separator: "; "), bad, entries.count, UInt64(bytes.count))
-    }
-
-    func checkHeader(_ bytes: [UInt8], pack: ID) -> String? {
-        guard bytes.count >= 4 + AEAD.overhead else { return "pack is truncated" }
-        var r = BinaryReader(Array(bytes[(bytes.count - 4)...]), what: "pack length")
-        guard let len = try? Int(r.u32()), len + 4 <= bytes.count else { return "pack header length is damaged" }
-        let sealed = Array(bytes[(bytes.count - 4 - len)..<(bytes.count - 4)])
-        guard sha256ID(sealed) == pack else { return "pack header does not match the pack's name: the file was altered or damaged" }
-        guard let plain = try? repository.key.open(sealed, what: "pack header"), let header = try? PackFormat.decodeHeader(plain, pack: pack.short) else {
-            return "pack header does not open"
-        }
-        let covered = header.last.map { Int($0.offset) + Int($0.length) } ?? 0
-        return covered == bytes.count - 4 - len ? nil : "pack size does not match its header"
+        let problem = bad.isEmpty ? nil : "\(bad.count) blob(s) fail authentication or do not match their id"
+        return (pack, problem, bad, entries.count, bytes)
     }
 }
 
