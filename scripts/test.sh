@@ -6,5 +6,18 @@ scripts/install-deps.sh --tests || exit 1
 swift build --build-tests 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]|^(Compiling|Building|Write|Emitting)' | tail -n 30
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "build failed" >&2; exit 1; }
 # Per-test "started"/"passed" lines are hidden; failures, suite totals and the final summary are shown.
-swift test --skip-build 2>&1 | grep -Ev "^Test Case '.*' (started|passed)"
-exit "${PIPESTATUS[0]}"
+log=$(mktemp)
+swift test --skip-build 2>&1 | tee "$log" | grep -Ev "^Test Case '.*' (started|passed)"
+status=${PIPESTATUS[0]}
+# The suites are XCTest; end with one plain summary line of the XCTest totals.
+summary=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -n 1)
+rm -f "$log"
+if [[ $summary =~ Executed\ ([0-9]+)\ tests?,\ with\ ([0-9]+)\ failure ]]; then
+  total=${BASH_REMATCH[1]}; failed=${BASH_REMATCH[2]}
+  echo "$((total - failed)) passed, $failed failed"
+  if [ "$status" -eq 0 ] && [ "$total" -eq 0 ]; then echo "no test ran" >&2; exit 1; fi
+else
+  echo "no XCTest summary found" >&2
+  [ "$status" -eq 0 ] && status=1
+fi
+exit "$status"
