@@ -1,4 +1,5 @@
 import Foundation
+import Dispatch
 import VaultCore
 import VaultCrypto
 import VaultStorage
@@ -72,7 +73,7 @@ public final class BlobWriter: @unchecked Sendable {
             if pack.file.size >= packTargetSize { open[type] = nil; return pack }
             return nil
         }
-        if let full { try writePack(full) }
+        if let full { try commitInBackground(full) }
         return (id, true)
     }
 
@@ -83,6 +84,20 @@ public final class BlobWriter: @unchecked Sendable {
 
     public func save(_ type: BlobType, _ plaintext: [UInt8]) throws -> (id: ID, new: Bool) {
         try plaintext.withUnsafeBytes { try save(type, $0) }
+    }
+
+    /// Full packs are finished (header, fsync, rename) on a dedicated queue, so the few threads
+    /// that compress and encrypt never wait for the disk; at most `commitSlots` packs wait there.
+    private let commitQueue = DispatchQueue(label: "sitevault.pack-commit")
+    private let commitSlots = DispatchSemaphore(value: 3)
+
+    private func commitInBackground(_ pack: OpenPack) throws {
+        commitSlots.wait()
+        commitQueue.async { [self] in
+            defer { commitSlots.signal() }
+            try? writePack(pack)   // a failure is recorded in `failure` and rethrown by the next save or flush
+        }
+        if let failure = mutex.withLock({ failure }) { throw failure }
     }
 
     private func writePack(_ pack: OpenPack) throws {
@@ -115,6 +130,7 @@ public final class BlobWriter: @unchecked Sendable {
 
     /// Like `flush`, returning the names of the index files written.
     public func flushReturningFiles() throws -> [String] {
+        commitQueue.sync {}   // wait for packs still being finished in the background
         if let failure = mutex.withLock({ failure }) { throw failure }
         let packs: [OpenPack] = mutex.withLock { let b = Array(open.values); open = [:]; return b }
         for p in packs { if p.entries.isEmpty { p.file.discard() } else { try writePack(p) } }
