@@ -4,7 +4,7 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: bench/run.sh [--scale S] [--repeat N] [--workdir DIR] [--tools LIST]
+Usage: bench/run.sh [--scale S] [--repeat N] [--workdir DIR] [--tools LIST] [--settle SEC]
                     [--no-build] [--no-verify] [-h|--help]
 
 Benchmarks sitevault against restic and borg on a generated, reproducible
@@ -22,6 +22,8 @@ Options:
   --no-build      do not run `swift build`; use SITEVAULT_BIN or an existing
                   .build/release/sitevault, else skip sitevault with a notice
   --no-verify     do not compare the restored tree with the source (untimed)
+  --settle SEC    pause after deleting the previous repetition's trees (default 65;
+                  see bench/README.md: freed inodes slow file creation for 60 s)
   -h, --help      show this help
 
 Environment:
@@ -63,6 +65,7 @@ REPORT=$BENCH_DIR/report.py
 
 SCALE=1.0
 REPEAT=3
+SETTLE=65
 WORK=/tmp/sitevault-bench
 TOOLS=sitevault,restic,borg
 BUILD=1
@@ -81,6 +84,8 @@ while [[ $# -gt 0 ]]; do
         --tools=*) TOOLS=${1#*=}; shift ;;
         --no-build) BUILD=0; shift ;;
         --no-verify) VERIFY=0; shift ;;
+        --settle) need_arg "$@"; SETTLE=$2; shift 2 ;;
+        --settle=*) SETTLE=${1#*=}; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -182,7 +187,7 @@ DATA_FILES=$(find "$DATA" -type f | wc -l)
 DATA_BYTES=$(find "$DATA" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
 
 # ---------------------------------------------------------------- setup
-rm -rf "$LOGS" "$TREE" "$RESTORE" "$WORK/repos" "$WORK/cache" "$WORK/trash"
+rm -rf "$LOGS" "$TREE" "$RESTORE" "$WORK/repos" "$WORK/cache"
 mkdir -p "$LOGS" "$WORK/repos" "$WORK/cache"
 : >"$RAW"
 : >"$FAILS"
@@ -304,24 +309,24 @@ verify_restore() {
     printf '  %-9s r%-2s %-17s restored tree identical to the source (data, modes, sizes, mtimes)\n' "$TOOL" "$REP" verify
 }
 
-# Deleting tens of thousands of files right before a timed phase skews it: on ext4 without a
-# journal (as here) the inode allocator skips every inode freed in the last 60-360 s, so creating
-# files (restore, the dataset copy) scans them all in the kernel. Old trees are therefore moved
-# aside (a rename) and deleted only when the whole benchmark is over.
-TRASH=$WORK/trash
+# Two effects of this kind of machine skew timings, whichever tool runs:
+# - on ext4 without a journal the inode allocator skips every inode freed in the last 60 s (360 s
+#   when its table block is dirty), scanning them in the kernel, so creating 20,000 files right after
+#   deleting 40,000 costs seconds of system time;
+# - page cache growing into memory the VM never touched is slow (each new page faults in the host),
+#   so old trees must really be deleted, not kept aside.
+# So old trees are deleted at the start of a repetition, followed by a sync and a pause of
+# SETTLE seconds (default 65) before the untimed copy of the dataset.
 discard() {
-    local p
-    mkdir -p "$TRASH"
-    for p in "$@"; do
-        [[ -e $p ]] && mv "$p" "$TRASH/$(basename "$p").$RANDOM$RANDOM"
-    done
-    return 0
+    rm -rf "$@"
 }
 
 run_rep() {
     REPO=$WORK/repos/$TOOL
     CACHE=$WORK/cache/$TOOL
     discard "$TREE" "$REPO" "$CACHE" "$RESTORE"
+    sync
+    sleep "$SETTLE"
     mkdir -p "$CACHE"
     cp -a --reflink=auto "$DATA" "$TREE"
     setup_env
@@ -360,7 +365,7 @@ for ((REP = 1; REP <= REPEAT; REP++)); do
         fi
     done
 done
-rm -rf "$TREE" "$RESTORE" "$TRASH"
+rm -rf "$TREE" "$RESTORE"
 
 printf 'loadavg_end\t%s\nfinished\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$META"
 python3 "$REPORT" "$WORK"
