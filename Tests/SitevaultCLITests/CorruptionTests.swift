@@ -115,10 +115,7 @@ final class CorruptionTests: CLITestCase {
 
     func testDamagedSnapshotFileIsNamed() throws {
         let t = try twoSnapshots()
-        let path = repo + "/snapshots/" + t.idA
-        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
-        bytes[bytes.count / 2] ^= 1
-        try write(path, bytes)
+        try flipMiddleByte(repo + "/snapshots/" + t.idA)
         let c = try check(readData: false)
         XCTAssertEqual(c.status, 4, "\(c.result)")
         XCTAssertTrue(items(c.report, "problems").contains { ($0["file"] as? String) == "snapshots/" + t.idA }, "\(c.report)")
@@ -130,14 +127,18 @@ final class CorruptionTests: CLITestCase {
     /// everything else keeps working.
     func testDamagedSnapshotFileDoesNotBlockNewBackups() throws {
         let t = try twoSnapshots()
-        let path = repo + "/snapshots/" + t.idA
-        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
-        bytes[bytes.count / 2] ^= 1
-        try write(path, bytes)
+        try flipMiddleByte(repo + "/snapshots/" + t.idA)
         try write(t.srcB + "/d0/new-file", "new")
         let res = try sv(["backup", t.srcB])
         XCTAssertEqual(res.status, 0, "a backup of another tree fails because an old snapshot file is damaged: \(res)")
         let list = try sv(["snapshots"])
         XCTAssertEqual(list.status, 0, "snapshots cannot list the undamaged snapshots: \(list)")
+    }
+
+    /// Damages a file by flipping one bit in its middle.
+    func flipMiddleByte(_ path: String) throws {
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count / 2] ^= 1
+        try write(path, bytes)
     }
 }
