@@ -63,9 +63,7 @@ public struct MasterKey: @unchecked Sendable {
 
     /// Like `seal`, without copying the result out of the `Data` the cipher produced.
     public func sealData(_ plaintext: UnsafeRawBufferPointer) throws -> Data {
-        let box = try AES.GCM.seal(plaintext, using: encryption)
-        guard let combined = box.combined else { throw VaultError(.io, "encryption failed") }
-        return combined
+        try AEAD.sealData(plaintext, key: encryption)
     }
 
     public func seal(_ plaintext: [UInt8]) throws -> [UInt8] {
@@ -87,9 +85,13 @@ public enum AEAD {
     public static let overhead = 12 + 16
 
     public static func seal(_ plaintext: UnsafeRawBufferPointer, key: SymmetricKey) throws -> [UInt8] {
+        Array(try sealData(plaintext, key: key))
+    }
+
+    public static func sealData(_ plaintext: UnsafeRawBufferPointer, key: SymmetricKey) throws -> Data {
         let box = try AES.GCM.seal(plaintext, using: key)
         guard let combined = box.combined else { throw VaultError(.io, "encryption failed") }
-        return Array(combined)
+        return combined
     }
 
     public static func open(_ sealed: UnsafeRawBufferPointer, key: SymmetricKey, what: String) throws -> [UInt8] {

@@ -125,7 +125,8 @@ public final class RepositoryLock: @unchecked Sendable {
                 throw VaultError(.locked, "this process's lock was removed as stale (was it suspended for over \(Int(RepositoryLock.staleAfter / 60)) minutes?); nothing was committed — run the operation again")
             }
         }
-        if !info.exclusive, let other = try RepositoryLock.findConflict(repository, me: name, exclusive: true, hostname: info.hostname), other.exclusive {
+        // Asking as a shared lock returns exactly the other processes' exclusive locks.
+        if !info.exclusive, let other = try RepositoryLock.findConflict(repository, me: name, exclusive: false, hostname: info.hostname) {
             throw VaultError(.locked, "an exclusive lock appeared while this operation ran (\(other.description)); nothing was committed — run it again")
         }
     }

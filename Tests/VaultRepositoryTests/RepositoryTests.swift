@@ -156,6 +156,20 @@ final class RepositoryTests: XCTestCase {
                                                        time: repo.clock.now()), now: repo.clock.now(), hostname: "me"))
     }
 
+    func testEnsureHeldSeesAnExclusiveLockBesideSharedOnes() throws {
+        let repo = try TestRepository.create(at: dir.sub("repo"))
+        let mine = try RepositoryLock.acquire(repo, exclusive: false, operation: "backup", hostname: "me", username: "u")
+        defer { mine.release() }
+        XCTAssertNoThrow(try mine.ensureHeld())
+        let now = repo.clock.now()
+        try RepositoryLock.write(repo, name: String(repeating: "0", count: 64),
+                                 info: LockInfo(exclusive: false, operation: "check", hostname: "me", username: "u", pid: getpid(), time: now))
+        XCTAssertNoThrow(try mine.ensureHeld(), "another shared lock is no conflict")
+        try RepositoryLock.write(repo, name: String(repeating: "f", count: 64),
+                                 info: LockInfo(exclusive: true, operation: "prune", hostname: "me", username: "u", pid: getpid(), time: now))
+        XCTAssertThrowsError(try mine.ensureHeld()) { XCTAssertEqual(($0 as? VaultError)?.code, .locked) }
+    }
+
     func deadPID() -> Int32 {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/true")
