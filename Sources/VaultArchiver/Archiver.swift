@@ -44,7 +44,7 @@ public final class Archiver: @unchecked Sendable {
     public let options: BackupOptions
     public let progress: BackupProgress
     let writer: BlobWriter
-    let excludes: ExcludeMatcher
+    let filter: PathFilter
     let semaphore: AsyncSemaphore
     private let mutex = Mutex()
     private var summary = BackupSummary()
@@ -54,7 +54,7 @@ public final class Archiver: @unchecked Sendable {
         self.options = options
         self.progress = progress
         self.writer = BlobWriter(repository: repository)
-        self.excludes = ExcludeMatcher(options.excludes)
+        self.filter = PathFilter(excludes: options.excludes)
         self.semaphore = AsyncSemaphore(max(1, options.concurrency))
     }
 
@@ -74,30 +74,88 @@ public final class Archiver: @unchecked Sendable {
         }
         let parentTree = try parentID.flatMap { try repository.loadSnapshot($0).treeID }.map { try repository.loadTree($0) }
 
-        let rootTree = try await saveVirtual(roots: roots, depth: 0, parent: parentTree)
+        let rootTree = try await saveVirtual(roots: roots, depth: 0, parent: parentTree, source: nil, filter: filter)
+        return try commit(tree: rootTree, paths: pathStrings, parent: parentID, started: start)
+    }
+
+    /// Confirms the lock, writes the last pack and the index, then the snapshot.
+    public func commit(tree rootTree: ID, paths: [String], parent parentID: ID?, started: Double, partial: Bool = false) throws -> BackupResult {
         try options.lock?.ensureHeld()
         try writer.flush()
-        var s = mutex.withLock { summary }
-        let ws = writer.stats
-        s.bytesAdded = ws.bytesAdded; s.bytesStored = ws.bytesStored; s.blobsAdded = ws.blobsAdded; s.packsWritten = ws.packsWritten
+        var s = currentSummary
         let errors = progress.errors
-        s.errors = errors.count
-        s.durationSeconds = monotonicSeconds() - start
-        let snap = Snapshot(time: repository.clock.now(), tree: rootTree, paths: pathStrings, hostname: options.hostname,
+        s.durationSeconds = monotonicSeconds() - started
+        let snap = Snapshot(time: repository.clock.now(), tree: rootTree, paths: paths, hostname: options.hostname,
                             username: options.username, tags: options.tags, parent: parentID, excludes: options.excludes,
-                            summary: s, partial: !errors.isEmpty)
+                            summary: s, partial: partial || !errors.isEmpty)
         let id = try repository.saveSnapshot(snap)
         return BackupResult(id: id, snapshot: snap, errors: errors)
     }
 
+    /// The totals so far (callers that archive several parts diff two readings).
+    public var currentSummary: BackupSummary {
+        var s = mutex.withLock { summary }
+        let ws = writer.stats
+        s.bytesAdded = ws.bytesAdded; s.bytesStored = ws.bytesStored; s.blobsAdded = ws.blobsAdded; s.packsWritten = ws.packsWritten
+        s.errors = progress.errors.count
+        return s
+    }
+
+    /// Saves `roots` (absolute paths) as a tree that mirrors their absolute paths, and returns its id.
+    /// With `source`, each root's content is read from `source + root` (a staging copy) while the
+    /// folders leading to it keep the metadata of the original ones.
+    public func saveFiles(_ roots: [FilePath], readingFrom source: FilePath? = nil, parent: Tree?, filter: PathFilter) async throws -> ID {
+        var f = filter
+        if let source { f.stripPrefix = source.bytes.count }
+        return try await saveVirtual(roots: roots.map { $0.absolute() }, depth: 0, parent: parent, source: source, filter: f)
+    }
+
+    /// Saves a tree made of the given nodes (a folder that exists only in the snapshot).
+    public func saveTree(nodes: [Node]) throws -> ID {
+        try saveTree(Tree(nodes: nodes.sorted { $0.name.lexicographicallyPrecedes($1.name) }))
+    }
+
+    /// Saves bytes as a regular file node (captured command output, a manifest).
+    public func saveBytes(name: [UInt8], bytes: [UInt8], mode: UInt32 = 0o600, time: Timestamp) throws -> Node {
+        var n = Node(name: name, type: .file, mode: mode)
+        n.size = UInt64(bytes.count); n.mtime = time.nanoseconds; n.ctime = time.nanoseconds; n.atime = time.nanoseconds
+        n.uid = UInt32(getuid()); n.gid = UInt32(getgid())
+        var ids: [ID] = []
+        var start = 0
+        try bytes.withUnsafeBytes { raw in
+            while start < raw.count {
+                let rest = UnsafeRawBufferPointer(rebasing: raw[start...])
+                let cut = repository.chunker.cut(rest)
+                ids.append(try writer.save(.data, UnsafeRawBufferPointer(rebasing: rest[0..<cut])).id)
+                start += cut
+            }
+        }
+        n.content = ids
+        mutex.withLock { summary.filesNew += 1; summary.bytesProcessed += UInt64(bytes.count) }
+        return n
+    }
+
+    /// Saves everything read from `fd` until end of file (a dump command's stdout) as a regular
+    /// file node, without holding more than two chunks in memory.
+    public func saveStream(name: [UInt8], fd: Int32, label: String, mode: UInt32 = 0o600, time: Timestamp) throws -> Node {
+        var n = Node(name: name, type: .file, mode: mode)
+        let before = progress.bytesRead
+        n.content = try FileReader.chunks(fd: fd, sizeHint: nil, label: label, chunker: repository.chunker, writer: writer, progress: progress)
+        n.size = progress.bytesRead - before
+        n.mtime = time.nanoseconds; n.ctime = time.nanoseconds; n.atime = time.nanoseconds
+        n.uid = UInt32(getuid()); n.gid = UInt32(getgid())
+        mutex.withLock { summary.filesNew += 1; summary.bytesProcessed += n.size }
+        return n
+    }
+
     /// Builds the directories leading to each root (e.g. "srv" → "app"), with their real metadata.
-    func saveVirtual(roots: [FilePath], depth: Int, parent: Tree?) async throws -> ID {
+    func saveVirtual(roots: [FilePath], depth: Int, parent: Tree?, source: FilePath?, filter: PathFilter) async throws -> ID {
         var groups: [[UInt8]: [FilePath]] = [:]
         for r in roots where r.components.count > depth { groups[r.components[depth], default: []].append(r) }
         var nodes: [Node] = []
         if roots.contains(where: { $0.components.isEmpty }) {
             // Backing up "/" itself.
-            return try await saveDirectory(FilePath("/"), parent: parent)
+            return try await saveDirectory(source ?? FilePath("/"), parent: parent, filter: filter)
         }
         for (name, members) in groups.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             let prefix = FilePath([47] + members[0].components.prefix(depth + 1).joined(separator: [47]))
@@ -108,10 +166,15 @@ public final class Archiver: @unchecked Sendable {
             let oldNode = parent?.nodes.first { $0.name == name }
             let oldTree = try oldNode?.subtree.map { try repository.loadTree($0) }
             if isRoot {
-                nodes.append(try await saveEntry(prefix, name: name, info: info, old: oldNode))
+                if let source {
+                    let physical = FilePath(source.bytes + prefix.bytes)
+                    nodes.append(try await saveEntry(physical, name: name, info: try FileInfo.lstat(physical), old: oldNode, filter: filter))
+                } else {
+                    nodes.append(try await saveEntry(prefix, name: name, info: info, old: oldNode, filter: filter))
+                }
             } else {
                 var n = info.node(name: name)
-                n.subtree = try await saveVirtual(roots: members, depth: depth + 1, parent: oldTree)
+                n.subtree = try await saveVirtual(roots: members, depth: depth + 1, parent: oldTree, source: source, filter: filter)
                 nodes.append(n)
             }
         }
@@ -128,7 +191,7 @@ public final class Archiver: @unchecked Sendable {
     }
 
     /// Saves one directory's tree (children processed concurrently) and returns its id.
-    func saveDirectory(_ dir: FilePath, parent: Tree?) async throws -> ID {
+    func saveDirectory(_ dir: FilePath, parent: Tree?, filter: PathFilter) async throws -> ID {
         let names: [[UInt8]]
         do { names = try FileSystem.list(dir) } catch {
             recordError(dir, error)
@@ -140,7 +203,7 @@ public final class Archiver: @unchecked Sendable {
         // At most `width` entries of a folder are in flight at once, so memory stays bounded
         // however many files a folder (or the whole tree) has.
         let width = max(2, options.concurrency * 2)
-        let entries = names.filter { !excludes.excludes(path: dir.appending($0), name: $0) }
+        let entries = names.filter { !filter.skips(path: dir.appending($0), name: $0) }
         let nodes = try await withThrowingTaskGroup(of: Node?.self) { group -> [Node] in
             var out: [Node] = []
             out.reserveCapacity(entries.count)
@@ -148,7 +211,7 @@ public final class Archiver: @unchecked Sendable {
                 if i >= width, let n = try await group.next(), let n { out.append(n) }
                 let path = dir.appending(name)
                 let old = oldByName[name]
-                group.addTask { try await self.saveChild(path, name: name, old: old) }
+                group.addTask { try await self.saveChild(path, name: name, old: old, filter: filter) }
             }
             for try await n in group { if let n { out.append(n) } }
             return out
@@ -158,23 +221,24 @@ public final class Archiver: @unchecked Sendable {
 
     /// Saves one entry of a folder. A source that cannot be read is reported and skipped (nil);
     /// a repository error (full disk, I/O error on the destination) ends the backup.
-    func saveChild(_ path: FilePath, name: [UInt8], old: Node?) async throws -> Node? {
+    func saveChild(_ path: FilePath, name: [UInt8], old: Node?, filter: PathFilter) async throws -> Node? {
         let info: FileInfo
         do { info = try FileInfo.lstat(path) } catch { recordError(path, error); return nil }
-        do { return try await saveEntry(path, name: name, info: info, old: old) } catch let e as SourceError {
+        guard filter.keeps(path: path, name: name, type: info.type) else { return nil }
+        do { return try await saveEntry(path, name: name, info: info, old: old, filter: filter) } catch let e as SourceError {
             recordError(path, e.underlying); return nil
         }
     }
 
     /// Saves one entry of any type and returns its node.
-    func saveEntry(_ path: FilePath, name: [UInt8], info: FileInfo, old: Node?) async throws -> Node {
+    func saveEntry(_ path: FilePath, name: [UInt8], info: FileInfo, old: Node?, filter: PathFilter) async throws -> Node {
         switch info.type {
         case .directory:
             var n = info.node(name: name)
             n.xattrs = FileSystem.xattrs(path)
             let oldTree: Tree?
             if let sub = old?.subtree, old?.type == .directory { oldTree = try? repository.loadTree(sub) } else { oldTree = nil }
-            n.subtree = try await saveDirectory(path, parent: oldTree)
+            n.subtree = try await saveDirectory(path, parent: oldTree, filter: filter)
             return n
         case .file:
             if let old, old.type == .file, old.inode == info.meta.inode, old.size == info.size, old.mtime == info.meta.mtime,

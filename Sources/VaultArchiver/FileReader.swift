@@ -11,8 +11,14 @@ enum FileReader {
         let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
         guard fd >= 0 else { throw SourceError(underlying: VaultError.posix("cannot open", path: path.description, errno: errno)) }
         defer { close(fd) }
+        return try chunks(fd: fd, sizeHint: size, label: path.description, chunker: chunker, writer: writer, progress: progress)
+    }
+
+    /// Reads `fd` to its end (a file or a pipe). `sizeHint` lets small files be read in one buffer.
+    static func chunks(fd: Int32, sizeHint: UInt64?, label: String, chunker: Chunker, writer: BlobWriter, progress: BackupProgress) throws -> [ID] {
         let maxChunk = chunker.params.maxSize
-        // Small files are read whole; big ones through a window of two maximum chunks.
+        // Small files are read whole; big ones (and pipes) through a window of two maximum chunks.
+        let size = sizeHint ?? UInt64.max
         var capacity = size < UInt64(maxChunk) ? max(Int(size) + 1, 1) : 2 * maxChunk
         var buf = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
         defer { buf.deallocate() }
@@ -23,7 +29,7 @@ enum FileReader {
             // Fill the window.
             while !eof && filled < capacity {
                 let n = read(fd, buf.baseAddress! + filled, capacity - filled)
-                if n < 0 { if errno == EINTR { continue }; throw SourceError(underlying: VaultError.posix("cannot read", path: path.description, errno: errno)) }
+                if n < 0 { if errno == EINTR { continue }; throw SourceError(underlying: VaultError.posix("cannot read", path: label, errno: errno)) }
                 if n == 0 { eof = true; break }
                 filled += n
                 progress.read(UInt64(n))

@@ -39,10 +39,7 @@ struct Context {
     init(_ options: GlobalOptions) {
         self.options = options
         env = ProcessInfo.processInfo.environment
-        var buf = [CChar](repeating: 0, count: 256)
-        gethostname(&buf, 255)
-        hostname = String(cString: buf)
-        if let pw = getpwuid(geteuid()) { username = String(cString: pw.pointee.pw_name) } else { username = String(geteuid()) }
+        (hostname, username) = hostAndUser()
         output = Output(json: options.json, quiet: options.quiet)
     }
 
@@ -79,6 +76,14 @@ struct Context {
         try RepositoryLock.acquire(repo, exclusive: exclusive, operation: operation, hostname: hostname, username: username,
                                    wait: options.retryLock)
     }
+}
+
+/// This machine's name and the user running the command.
+func hostAndUser() -> (String, String) {
+    var buf = [CChar](repeating: 0, count: 256)
+    gethostname(&buf, 255)
+    let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? String(geteuid())
+    return (String(cString: buf), user)
 }
 
 enum Password {

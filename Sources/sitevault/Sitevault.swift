@@ -20,7 +20,8 @@ struct Sitevault: AsyncParsableCommand {
         13 restore target not empty, 14 unsupported repository version, 64 bad usage, 130 interrupted.
         """,
         subcommands: [InitCommand.self, BackupCommand.self, SnapshotsCommand.self, LsCommand.self, RestoreCommand.self,
-                      DiffCommand.self, CheckCommand.self, ForgetCommand.self, PruneCommand.self, KeyCommand.self, StatsCommand.self]
+                      DiffCommand.self, CheckCommand.self, ForgetCommand.self, PruneCommand.self, KeyCommand.self, StatsCommand.self,
+                      SiteCommand.self, ValidateCommand.self]
     )
 
     static func main() async {

@@ -1,0 +1,353 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SiteTOML
+import VaultCore
+import VaultFileSystem
+
+/// Turns the parsed TOML into a `SiteConfig`, checking types, names, references and paths.
+final class ControlFileReader {
+    let file: String
+    let text: String
+    let root: TOMLTable
+    let problems: ProblemList
+    let checkPaths: Bool
+    let baseDir: FilePath
+    /// Every path a component backs up, with where it was written (for the "destination inside a
+    /// backed-up folder" check).
+    var backedUp: [(path: String, component: String, pos: TOMLPosition)] = []
+
+    init(file: String, text: String, root: TOMLTable, problems: ProblemList, checkPaths: Bool) {
+        self.file = file; self.text = text; self.root = root; self.problems = problems; self.checkPaths = checkPaths
+        var comps = FilePath(file).components
+        _ = comps.popLast()
+        baseDir = FilePath(comps.isEmpty ? [47] : comps.flatMap { [47] + $0 })
+    }
+
+    /// Paths in the control file are absolute, or relative to the folder holding the control file.
+    func resolve(_ p: String) -> String {
+        p.hasPrefix("/") ? FilePath(p).absolute().description : FilePath(baseDir.bytes + [47] + Array(p.utf8)).absolute().description
+    }
+
+    func exists(_ p: String) -> Bool {
+        var st = stat()
+        return lstat(p, &st) == 0
+    }
+
+    func read() -> SiteConfig? {
+        let top = TableReader(root, context: "the top level", problems: problems)
+        let site = top.string("site", required: "the site's name, e.g. site = \"shop\"")
+        if let site, !isValidName(site), let n = root["site"] {
+            problems.add(n.position, "site name \"\(site)\" may hold only letters, digits, '.', '_' and '-'")
+        }
+        var tz: TimeZoneChoice?
+        if let n = top.node("time_zone") {
+            if let s = n.string, let z = TimeZoneChoice(rawValue: s == "utc" ? "UTC" : s) { tz = z } else {
+                problems.add(n.position, "time_zone must be \"UTC\" or \"local\"")
+            }
+        } else {
+            top.missing("time_zone", "say which clock the schedule uses: time_zone = \"UTC\" or \"local\"")
+        }
+        let stateDir = top.string("state_dir").map(resolve) ?? defaultStateDir(site ?? "site")
+        let stagingDir = top.string("staging_dir").map(resolve) ?? stateDir + "/staging"
+
+        var destinations: [String: DestinationConfig] = [:]
+        var destPositions: [String: TOMLPosition] = [:]
+        if let t = top.subtable("repository") {
+            if let d = destination(t, name: "main", context: "[repository]") { destinations["main"] = d; destPositions["main"] = t["path"]?.position ?? t.position }
+        } else {
+            top.missing("repository", "add a [repository] table with path and password_file")
+        }
+        if let t = top.subtable("repositories") {
+            for (name, n) in t.entries {
+                guard let sub = n.table else { problems.add(n.position, "repositories.\(name) must be a table with path and password_file"); continue }
+                guard isValidName(name), name != "main" else {
+                    problems.add(n.keyPosition ?? n.position, "repository name '\(name)' is not allowed (letters, digits, '.', '_', '-'; 'main' is [repository])"); continue
+                }
+                if let d = destination(sub, name: name, context: "[repositories.\(name)]") { destinations[name] = d; destPositions[name] = sub["path"]?.position ?? sub.position }
+            }
+        }
+
+        var config = SiteConfig(file: file, text: text, site: site ?? "", timeZone: tz ?? .utc, stateDir: stateDir,
+                                stagingDir: stagingDir, destinations: destinations)
+        if let t = top.subtable("schedule") { readSchedule(t, into: &config) }
+        if let t = top.subtable("retention") { config.retention = readRetention(t) }
+        var seen: [String: Int] = [:]
+        for t in top.tableArray("component") {
+            guard let c = readComponent(t, destinations: destinations) else { continue }
+            if let first = seen[c.name] {
+                problems.add(t["name"]!.position, "duplicate component '\(c.name)' (first defined at line \(first))")
+                continue
+            }
+            seen[c.name] = c.line
+            config.components.append(c)
+        }
+        if top.has("component") == false { top.missing("component", "a site needs at least one [[component]]") }
+        var writerSeen: [String: Int] = [:]
+        var owner: [String: String] = [:]
+        for t in top.tableArray("writer") {
+            guard let w = readWriter(t) else { continue }
+            if let first = writerSeen[w.name] {
+                problems.add(t["name"]!.position, "duplicate writer '\(w.name)' (first defined at line \(first))"); continue
+            }
+            writerSeen[w.name] = w.line
+            let list = t["components"]?.array ?? []
+            for (i, c) in w.components.enumerated() {
+                let pos = i < list.count ? list[i].position : t.position
+                if seen[c] == nil {
+                    problems.add(pos, "writer '\(w.name)' names component '\(c)', which does not exist (components: \(config.components.map(\.name).joined(separator: ", ")))")
+                } else if let other = owner[c] {
+                    problems.add(pos, "component '\(c)' already has writer '\(other)': a component has at most one writer")
+                } else { owner[c] = w.name }
+            }
+            config.writers.append(w)
+        }
+        config.atomic = top.bool("atomic") ?? false
+        if let t = top.subtable("hooks") { config.hooks = readHooks(t) }
+        if let t = top.subtable("alerts") { config.alerts = readAlerts(t) }
+        top.finish()
+
+        // Nothing sitevault writes may lie inside what it backs up.
+        var written: [(String, String, TOMLPosition)] = destinations.map { ("repository", $0.value.path, destPositions[$0.key]!) }
+        written.append(("state_dir", stateDir, root["state_dir"]?.position ?? TOMLPosition(line: 1, column: 1)))
+        written.append(("staging_dir", stagingDir, root["staging_dir"]?.position ?? root["state_dir"]?.position ?? TOMLPosition(line: 1, column: 1)))
+        for (what, path, pos) in written {
+            for b in backedUp where isInside(path, b.path) {
+                problems.add(pos, "\(what) \(path) is inside \(b.path), which component '\(b.component)' backs up: the backup would contain itself; move it elsewhere")
+            }
+        }
+        return site != nil && tz != nil && destinations["main"] != nil ? config : nil
+    }
+
+    func isInside(_ p: String, _ dir: String) -> Bool {
+        p == dir || dir == "/" || p.hasPrefix(dir.hasSuffix("/") ? dir : dir + "/")
+    }
+
+    func defaultStateDir(_ site: String) -> String {
+        if geteuid() == 0 { return "/var/lib/sitevault/\(site)" }
+        if let x = getenv("XDG_STATE_HOME"), x.pointee != 0 { return String(cString: x) + "/sitevault/\(site)" }
+        let home = getenv("HOME").map { String(cString: $0) } ?? "/tmp"
+        return home + "/.local/state/sitevault/\(site)"
+    }
+
+    func destination(_ t: TOMLTable, name: String, context: String) -> DestinationConfig? {
+        let r = TableReader(t, context: context, problems: problems)
+        let path = r.string("path", required: "the repository folder (create it with `sitevault init`)")
+        let pw = r.string("password_file", required: "a file holding the repository password (mode 0600)")
+        r.finish()
+        if let pw, checkPaths, !exists(resolve(pw)), let n = t["password_file"] {
+            problems.add(n.position, "password file \(resolve(pw)) does not exist")
+        }
+        guard let path, let pw else { return nil }
+        return DestinationConfig(name: name, path: resolve(path), passwordFile: resolve(pw))
+    }
+
+    func readSchedule(_ t: TOMLTable, into config: inout SiteConfig) {
+        let r = TableReader(t, context: "[schedule]", problems: problems)
+        if let w = r.duration("retention_window") { config.schedule.retentionWindow = w }
+        if let n = r.node("sparse") {
+            switch n.string {
+            case "refuse": config.schedule.refuseSparse = true
+            case "warn": config.schedule.refuseSparse = false
+            default: problems.add(n.position, "sparse must be \"refuse\" or \"warn\"")
+            }
+        }
+        if let s = r.string("calendar"), let n = t["calendar"] {
+            switch Schedule.parse(s) {
+            case .success(let sched):
+                config.schedule.calendar = sched
+                let gap = sched.maximumGap, window = config.schedule.retentionWindow
+                if gap > window {
+                    let msg = "schedule \"\(s)\" leaves up to \(DurationText.format(gap)) between runs, more than the retention window of \(DurationText.format(window)): changes older than the window could be lost; run more often or raise retention_window"
+                    if config.schedule.refuseSparse { problems.add(n.position, msg) } else { config.warnings.append("\(file):\(n.position.line):\(n.position.column): \(msg)") }
+                }
+            case .failure(let e): problems.add(n.position, "calendar: \(e.message)")
+            }
+        }
+        r.finish()
+    }
+
+    func readRetention(_ t: TOMLTable) -> RetentionConfig {
+        let r = TableReader(t, context: "[retention]", problems: problems)
+        var p = RetentionConfig()
+        p.keepLast = r.integer("keep_last") ?? 0
+        p.keepHourly = r.integer("keep_hourly") ?? 0
+        p.keepDaily = r.integer("keep_daily") ?? 0
+        p.keepWeekly = r.integer("keep_weekly") ?? 0
+        p.keepMonthly = r.integer("keep_monthly") ?? 0
+        p.keepYearly = r.integer("keep_yearly") ?? 0
+        p.keepWithin = r.duration("keep_within") ?? 0
+        r.finish()
+        return p
+    }
+
+    func readComponent(_ t: TOMLTable, destinations: [String: DestinationConfig]) -> ComponentConfig? {
+        let label = t["name"]?.string.map { "[[component]] '\($0)'" } ?? "[[component]] at line \(t.position.line)"
+        let r = TableReader(t, context: label, problems: problems)
+        let name = r.string("name", required: "each component needs a name")
+        if let name, !isValidName(name) {
+            problems.add(t["name"]!.position, "component name \"\(name)\" may hold only letters, digits, '.', '_' and '-' (and not start with '.', '_' or '-')")
+        }
+        var kind: ComponentKind?
+        if let n = r.node("kind") {
+            if let s = n.string, let k = ComponentKind(rawValue: s) { kind = k } else {
+                problems.add(n.position, "kind must be one of database, config, folders, install-media (in \(label))")
+            }
+        } else { r.missing("kind", "one of database, config, folders, install-media") }
+        guard let name, let kind else { r.finish(allowed: Set(t.keys)); return nil }
+        var c = ComponentConfig(name: name, kind: kind)
+        c.line = t.position.line
+        if let n = r.node("repository") {
+            if let s = n.string, destinations[s] != nil || s == "main" { c.repository = s } else {
+                problems.add(n.position, "repository \"\(n.string ?? n.typeName)\" is not defined: use \"main\" or a name from [repositories.NAME]")
+            }
+        }
+        if let d = r.duration("timeout") { c.timeout = d }
+        func readPaths(required: Bool) {
+            guard let list = r.stringList("paths", required: required ? "the files and folders this component holds" : nil) else { return }
+            for (p, pos) in list {
+                let abs = resolve(p)
+                if checkPaths && !exists(abs) { problems.add(pos, "path \(abs) does not exist (component '\(name)')") }
+                backedUp.append((abs, name, pos))
+                c.paths.append(abs)
+            }
+            c.excludes = r.stringList("exclude")?.map(\.0) ?? []
+            c.includes = r.stringList("include")?.map(\.0) ?? []
+        }
+        let dbKeys = ["engine", "path", "check", "dump_command", "restore_command", "file_name"]
+        switch kind {
+        case .database:
+            r.refuse(["paths", "exclude", "include", "settings", "version", "version_command"], reason: "to a database component")
+            if let n = r.node("engine") {
+                if let s = n.string, let e = DatabaseEngine(rawValue: s) { c.engine = e } else {
+                    problems.add(n.position, "engine must be \"sqlite\" or \"command\" (in \(label))")
+                }
+            } else { r.missing("engine", "\"sqlite\" or \"command\"") }
+            if c.engine == .sqlite {
+                r.refuse(["dump_command", "restore_command", "file_name"], reason: "to an sqlite database (it is copied with SQLite's online backup)")
+                if let p = r.string("path", required: "the SQLite database file"), let n = t["path"] {
+                    let abs = resolve(p)
+                    if checkPaths && !exists(abs) { problems.add(n.position, "database \(abs) does not exist (component '\(name)')") }
+                    c.databasePath = abs
+                    backedUp.append((abs, name, n.position))
+                }
+                if let n = r.node("check") {
+                    if let s = n.string, ["integrity", "quick", "none"].contains(s) { c.check = s } else {
+                        problems.add(n.position, "check must be \"integrity\", \"quick\" or \"none\"")
+                    }
+                }
+            } else if c.engine == .command {
+                r.refuse(["path", "check"], reason: "to a command database (it is read from the dump command's output)")
+                c.dumpCommand = r.command("dump_command", required: "the command that writes the dump to its standard output")
+                c.restoreCommand = r.command("restore_command")
+                if let f = r.string("file_name") {
+                    if f.contains("/") || f.hasPrefix(".") { problems.add(t["file_name"]!.position, "file_name must be a plain file name") } else { c.fileName = f }
+                }
+            }
+        case .config:
+            r.refuse(dbKeys + ["version", "version_command"], reason: "to a config component")
+            readPaths(required: !t.keys.contains("settings"))
+            if let n = r.node("settings") {
+                if let st = n.table {
+                    for (k, v) in st.entries {
+                        guard isValidName(k) else { problems.add(v.keyPosition ?? v.position, "setting name '\(k)' may hold only letters, digits, '.', '_' and '-'"); continue }
+                        guard let arr = v.array, !arr.isEmpty, arr.allSatisfy({ $0.string != nil }) else {
+                            problems.add(v.position, "setting '\(k)' must be a command as a list of strings, e.g. [\"dpkg\", \"-l\", \"app\"]"); continue
+                        }
+                        c.settings.append((k, arr.map { $0.string! }))
+                    }
+                } else { problems.add(n.position, "settings must be a table of commands, e.g. settings = { version = [\"app\", \"--version\"] }") }
+            }
+        case .folders:
+            r.refuse(dbKeys + ["settings", "version", "version_command"], reason: "to a folders component")
+            readPaths(required: true)
+        case .installMedia:
+            r.refuse(dbKeys + ["settings"], reason: "to an install-media component")
+            readPaths(required: true)
+            c.version = r.string("version")
+            c.versionCommand = r.command("version_command")
+            if c.version == nil && c.versionCommand == nil {
+                r.missing("version", "install media records the version it installs: give version = \"1.2.3\" or version_command = [...]")
+            }
+        }
+        r.finish()
+        return c
+    }
+
+    func readWriter(_ t: TOMLTable) -> WriterConfig? {
+        let label = t["name"]?.string.map { "[[writer]] '\($0)'" } ?? "[[writer]] at line \(t.position.line)"
+        let r = TableReader(t, context: label, problems: problems)
+        let name = r.string("name", required: "each writer needs a name")
+        if let name, !isValidName(name) { problems.add(t["name"]!.position, "writer name \"\(name)\" may hold only letters, digits, '.', '_' and '-'") }
+        var kind: WriterKind?
+        if let n = r.node("kind") {
+            if let s = n.string, let k = WriterKind(rawValue: s) { kind = k } else {
+                problems.add(n.position, "kind must be one of service, signal, command, fsfreeze (in \(label))")
+            }
+        } else { r.missing("kind", "one of service, signal, command, fsfreeze") }
+        let comps = r.stringList("components", required: "the components this writer freezes")?.map(\.0) ?? []
+        guard let name, let kind else { r.finish(allowed: Set(t.keys)); return nil }
+        var w = WriterConfig(name: name, kind: kind, components: comps)
+        w.line = t.position.line
+        if let d = r.duration("timeout") { w.timeout = d }
+        if let n = r.node("copy") {
+            switch n.string {
+            case "staging": w.staging = true
+            case "none": w.staging = false
+            default: problems.add(n.position, "copy must be \"staging\" (copy while frozen, then thaw) or \"none\" (stay frozen while storing)")
+            }
+        }
+        switch kind {
+        case .service:
+            r.refuse(["pid_file", "freeze_signal", "thaw_signal", "freeze", "thaw", "mount"], reason: "to a service writer")
+            w.unit = r.string("unit")
+            w.stop = r.command("stop"); w.start = r.command("start")
+            if w.unit == nil && (w.stop == nil || w.start == nil) {
+                r.missing("unit", "a service writer needs unit = \"app.service\" (systemctl stop/start) or both stop = [...] and start = [...]")
+            }
+        case .signal:
+            r.refuse(["unit", "stop", "start", "freeze", "thaw", "mount"], reason: "to a signal writer")
+            if let p = r.string("pid_file", required: "the file holding the pid of the process to signal") { w.pidFile = resolve(p) }
+            for (key, def) in [("freeze_signal", SIGSTOP_VALUE), ("thaw_signal", SIGCONT_VALUE)] {
+                var v = def
+                if let n = r.node(key) {
+                    if let s = n.string, let sig = signalNumber(s) { v = sig } else { problems.add(n.position, "\(key) must be a signal name such as \"STOP\", \"CONT\" or \"USR1\"") }
+                }
+                if key == "freeze_signal" { w.freezeSignal = v } else { w.thawSignal = v }
+            }
+        case .command:
+            r.refuse(["unit", "stop", "start", "pid_file", "freeze_signal", "thaw_signal", "mount"], reason: "to a command writer")
+            w.freeze = r.command("freeze", required: "the command that puts the application in a consistent state")
+            w.thaw = r.command("thaw", required: "the command that brings it back")
+        case .fsfreeze:
+            r.refuse(["unit", "stop", "start", "pid_file", "freeze_signal", "thaw_signal", "freeze", "thaw"], reason: "to an fsfreeze writer")
+            if let m = r.string("mount", required: "the mount point to freeze") { w.mount = resolve(m) }
+        }
+        r.finish()
+        return w
+    }
+
+    func readHooks(_ t: TOMLTable) -> HookConfig {
+        let r = TableReader(t, context: "[hooks]", problems: problems)
+        var h = HookConfig()
+        h.afterBackup = r.string("after_backup").map(resolve)
+        if let d = r.duration("timeout") { h.timeout = d }
+        r.finish()
+        return h
+    }
+
+    func readAlerts(_ t: TOMLTable) -> AlertConfig {
+        let r = TableReader(t, context: "[alerts]", problems: problems)
+        var a = AlertConfig()
+        a.command = r.command("command")
+        if let u = r.string("webhook") {
+            if u.hasPrefix("http://") || u.hasPrefix("https://") { a.webhook = u } else {
+                problems.add(t["webhook"]!.position, "webhook must be an http:// or https:// URL")
+            }
+        }
+        a.onSuccess = r.bool("on_success") ?? false
+        if let d = r.duration("timeout") { a.timeout = d }
+        r.finish()
+        return a
+    }
+}

@@ -1,0 +1,134 @@
+import VaultCore
+
+/// Where a backup goes: a repository and the file holding its password.
+public struct DestinationConfig: Sendable, Equatable {
+    public var name: String
+    public var path: String
+    public var passwordFile: String
+}
+
+/// The four kinds of component a site is made of.
+public enum ComponentKind: String, Sendable, CaseIterable, Codable {
+    case database, config, folders, installMedia = "install-media"
+}
+
+/// How a database component is read.
+public enum DatabaseEngine: String, Sendable, CaseIterable, Codable {
+    /// SQLite's online backup API: consistent while the application keeps writing.
+    case sqlite
+    /// Any other database: a dump command writing to stdout, streamed into the repository.
+    case command
+}
+
+/// One named part of the site.
+public struct ComponentConfig: Sendable {
+    public var name: String
+    public var kind: ComponentKind
+    /// Destination name ("main" unless the component names another one).
+    public var repository: String = "main"
+    /// Files and folders (config, folders, install-media).
+    public var paths: [String] = []
+    public var excludes: [String] = []
+    public var includes: [String] = []
+    /// Named commands whose output is stored as text (config).
+    public var settings: [(name: String, argv: [String])] = []
+    /// Install media: a fixed version, or a command printing it.
+    public var version: String?
+    public var versionCommand: [String]?
+    /// Databases.
+    public var engine: DatabaseEngine?
+    public var databasePath: String?
+    public var check: String = "integrity"
+    public var dumpCommand: [String]?
+    public var restoreCommand: [String]?
+    public var fileName: String = "dump"
+    public var timeout: Double = 3600
+    /// Where the component was defined (for messages about it).
+    public var line: Int = 0
+}
+
+/// How a writer quiesces its components.
+public enum WriterKind: String, Sendable, CaseIterable, Codable {
+    case service, signal, command, fsfreeze
+}
+
+/// Freezes a set of components and thaws them afterwards.
+public struct WriterConfig: Sendable, Codable {
+    public var name: String
+    public var kind: WriterKind
+    public var components: [String]
+    public var unit: String?
+    public var stop: [String]?
+    public var start: [String]?
+    public var pidFile: String?
+    public var freezeSignal: Int32 = SIGSTOP_VALUE
+    public var thawSignal: Int32 = SIGCONT_VALUE
+    public var freeze: [String]?
+    public var thaw: [String]?
+    public var mount: String?
+    /// true: copy the components to the staging folder while frozen, thaw, then store the copy
+    /// (the freeze lasts as long as the copy). false: stay frozen while storing.
+    public var staging: Bool = true
+    public var timeout: Double = 120
+    public var line: Int = 0
+}
+
+public let SIGSTOP_VALUE: Int32 = 19
+public let SIGCONT_VALUE: Int32 = 18
+
+public struct HookConfig: Sendable {
+    public var afterBackup: String?
+    public var timeout: Double = 600
+}
+
+public struct AlertConfig: Sendable {
+    public var command: [String]?
+    public var webhook: String?
+    public var onSuccess = false
+    public var timeout: Double = 30
+    public var isConfigured: Bool { command != nil || webhook != nil }
+}
+
+/// The retention policy applied after each good run (by the service).
+public struct RetentionConfig: Sendable, Equatable {
+    public var keepLast = 0, keepHourly = 0, keepDaily = 0, keepWeekly = 0, keepMonthly = 0, keepYearly = 0
+    public var keepWithin: Double = 0
+    public var isEmpty: Bool { self == RetentionConfig() }
+}
+
+public enum TimeZoneChoice: String, Sendable, Codable { case utc = "UTC", local }
+
+public struct ScheduleConfig: Sendable {
+    public var calendar: Schedule?
+    /// The change-tracking window: no two good runs may be further apart than this.
+    public var retentionWindow: Double = 5 * 86400
+    /// When the schedule is sparser than the window: refuse the file (default) or warn.
+    public var refuseSparse = true
+}
+
+/// A site's control file, parsed and validated.
+public struct SiteConfig: Sendable {
+    public var file: String
+    public var text: String
+    public var site: String
+    public var timeZone: TimeZoneChoice
+    public var stateDir: String
+    public var stagingDir: String
+    public var destinations: [String: DestinationConfig]
+    public var schedule = ScheduleConfig()
+    public var retention = RetentionConfig()
+    public var components: [ComponentConfig] = []
+    public var writers: [WriterConfig] = []
+    /// All or nothing: when a component fails, commit nothing (default: commit a partial snapshot).
+    public var atomic = false
+    public var hooks = HookConfig()
+    public var alerts = AlertConfig()
+    /// Problems that do not stop the site from running (e.g. a sparse schedule with `sparse = "warn"`).
+    public var warnings: [String] = []
+
+    public var mainDestination: DestinationConfig { destinations["main"]! }
+
+    public func writer(for component: String) -> WriterConfig? {
+        writers.first { $0.components.contains(component) }
+    }
+}

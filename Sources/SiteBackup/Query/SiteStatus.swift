@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import VaultCore
+
+/// What `sitevault site status` shows: the last run, the newest good snapshot and its age, each
+/// component's last result, and whether the site is healthy.
+public struct SiteStatusReport: Sendable, Codable {
+    public struct Component: Sendable, Codable {
+        public var name: String
+        public var kind: String
+        public var result: String
+        public var message: String?
+        public var bytes: UInt64
+        public var version: String?
+        public var check: String?
+    }
+    public var site: String
+    public var controlFile: String
+    public var timeZone: String
+    public var schedule: String?
+    public var retentionWindowSeconds: Double
+    public var lastRun: RunReport?
+    public var lastRunResult: String?
+    public var lastSuccess: Timestamp?
+    public var lastSuccessSnapshot: String?
+    /// Age of the newest good snapshot, in seconds (nil when there is none).
+    public var ageSeconds: Double?
+    /// "healthy", "warning" or "unhealthy".
+    public var health: String
+    public var reasons: [String]
+    /// True when the newest good snapshot is older than the retention window (or there is none).
+    public var stale: Bool
+    public var freezeWindowSeconds: Double?
+    public var components: [Component]
+    /// A freeze left by an interrupted run and not thawed yet.
+    public var frozenWriters: [String]
+
+    public static func compute(config: SiteConfig, store: StatusStore, now: Timestamp) throws -> SiteStatusReport {
+        let last = try store.runs(limit: 1).first
+        let good = try store.runs(limit: 1, result: ["succeeded"]).first
+        let age = good.map { now.seconds - ($0.snapshotTime ?? $0.finished ?? $0.started).seconds }
+        let window = config.schedule.retentionWindow
+        let stale = age.map { $0 > window } ?? true
+        var reasons: [String] = []
+        var health = "healthy"
+        if let last {
+            switch last.result {
+            case "succeeded":
+                if last.hook == "failed" || last.hook == "refused" { health = "warning"; reasons.append("the after-backup hook \(last.hook!)") }
+            case "partial":
+                health = "warning"
+                reasons.append("the last run committed a partial snapshot: " + last.components.filter { $0.result != "ok" }.map { "\($0.name) \($0.result)" }.joined(separator: ", "))
+            case "running":
+                break
+            default:
+                health = "unhealthy"
+                reasons.append("the last run \(last.result): \(last.failureMessage ?? "")")
+            }
+        } else {
+            reasons.append("the site has never been backed up")
+        }
+        if stale {
+            health = "unhealthy"
+            if let age { reasons.append("the newest good snapshot is \(TimeText.age(age)) old, more than the retention window of \(DurationText.format(window))") } else if last != nil { reasons.append("there is no good snapshot") }
+            if last == nil { health = "unhealthy" }
+        }
+        let frozen = FreezeRecord.load(stateDir: config.stateDir)
+        if let frozen, !isAlive(frozen.pid) {
+            health = "unhealthy"
+            reasons.append("writers \(frozen.writers.map(\.name).joined(separator: ", ")) were left frozen by an interrupted run: run `sitevault site thaw`")
+        }
+        let comps = (last?.components ?? []).map {
+            Component(name: $0.name, kind: $0.kind.rawValue, result: $0.result, message: $0.message, bytes: $0.bytes, version: $0.version, check: $0.check)
+        }
+        return SiteStatusReport(site: config.site, controlFile: config.file, timeZone: config.timeZone.rawValue,
+                                schedule: config.schedule.calendar?.text, retentionWindowSeconds: window, lastRun: last,
+                                lastRunResult: last?.result, lastSuccess: good?.snapshotTime ?? good?.finished, lastSuccessSnapshot: good?.snapshot,
+                                ageSeconds: age, health: health, reasons: reasons, stale: stale,
+                                freezeWindowSeconds: last.map(\.freezeWindowSeconds), components: comps,
+                                frozenWriters: frozen.map { $0.writers.map(\.name) } ?? [])
+    }
+}
+
+func isAlive(_ pid: Int32) -> Bool {
+    kill(pid, 0) == 0 || errno == EPERM
+}

@@ -1,0 +1,100 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import VaultArchiver
+import VaultCore
+import VaultRepository
+import VaultStorage
+
+/// A failure of the run with its kind (exit code, status message) and what to do.
+public struct RunFailure: Error, Sendable {
+    public var kind: FailureKind
+    public var message: String
+    public var component: String?
+    public init(_ kind: FailureKind, _ message: String, component: String? = nil) {
+        self.kind = kind; self.message = message; self.component = component
+    }
+}
+
+/// One repository a run writes to, opened, locked and checked before anything is frozen.
+final class OpenDestination {
+    let config: DestinationConfig
+    let repository: Repository
+    let lock: RepositoryLock
+    let archiver: Archiver
+    /// The previous site snapshot in this repository (its component trees serve as parents).
+    let parentID: ID?
+    let parentTree: Tree?
+
+    /// Checks, in this order, with a precise failure for each: the folder exists, is a
+    /// repository, can be written, has some free space; the password opens it; a lock is taken.
+    init(_ d: DestinationConfig, site: String, hostname: String, username: String, tags: [String], clock: VaultClock, retryLock: Double) throws {
+        config = d
+        var st = stat()
+        guard stat(d.path, &st) == 0 else {
+            throw RunFailure(.destinationMissing, "repository \(d.name) at \(d.path) does not exist (\(String(cString: strerror(errno)))): mount the destination or create it with `sitevault init --repo \(d.path)`")
+        }
+        guard access(d.path + "/config", F_OK) == 0 else {
+            throw RunFailure(.destinationMissing, "\(d.path) is not a sitevault repository (no config file): create it with `sitevault init --repo \(d.path)`")
+        }
+        // Writable: create and remove a probe file where packs go (catches read-only mounts and permissions).
+        let probe = d.path + "/locks/.probe-\(getpid())"
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd < 0 {
+            let e = errno
+            if e == ENOSPC || e == EDQUOT { throw RunFailure(.destinationFull, "repository \(d.name) at \(d.path) is full: free some space (e.g. `sitevault forget --prune`)") }
+            throw RunFailure(.destinationUnwritable, "repository \(d.name) at \(d.path) cannot be written (\(String(cString: strerror(e)))): check that it is mounted read-write and owned by this user")
+        }
+        close(fd); unlink(probe)
+        if let free = freeSpace(d.path), free < 32 << 20 {
+            throw RunFailure(.destinationFull, "repository \(d.name) at \(d.path) has only \(free >> 20) MiB free: at least 32 MiB are needed; free some space first")
+        }
+        let password: [UInt8]
+        do { password = try readPassword(d.passwordFile) } catch let e as VaultError {
+            throw RunFailure(.wrongPassword, e.message)
+        }
+        let store = LocalStore(root: d.path)
+        do {
+            let cfg = try Repository.readConfig(store)
+            repository = try Repository.open(store: store, config: cfg, password: password, clock: clock)
+            try repository.loadIndex()
+        } catch let e as VaultError {
+            switch e.code {
+            case .wrongPassword: throw RunFailure(.wrongPassword, "the password in \(d.passwordFile) does not open repository \(d.name) at \(d.path)")
+            case .repositoryNotFound: throw RunFailure(.destinationMissing, e.message)
+            default: throw RunFailure(.repository, "repository \(d.name) at \(d.path): \(e.message)")
+            }
+        }
+        do {
+            lock = try RepositoryLock.acquire(repository, exclusive: false, operation: "site backup \(site)", hostname: hostname,
+                                              username: username, wait: retryLock)
+        } catch let e as VaultError where e.code == .locked {
+            throw RunFailure(.locked, "repository \(d.name): \(e.message)")
+        }
+        var opts = BackupOptions(paths: [], hostname: hostname, username: username)
+        opts.tags = tags
+        opts.lock = lock
+        archiver = Archiver(repository: repository, options: opts)
+        let repo = repository
+        let previous = try? repo.snapshots().last { $0.snapshot.tags.contains("site=\(site)") && $0.snapshot.hostname == hostname }
+        parentID = previous?.id
+        parentTree = previous.flatMap { try? repo.loadTree($0.snapshot.treeID!) }
+    }
+
+    /// The previous snapshot's tree for one component (nil when there is none).
+    func parentTree(of component: String) -> Tree? {
+        guard let n = parentTree?.nodes.first(where: { $0.name == Array(component.utf8) }), let sub = n.subtree else { return nil }
+        return try? repository.loadTree(sub)
+    }
+}
+
+/// Reads a password file; its trailing newline is not part of the password.
+public func readPassword(_ path: String) throws -> [UInt8] {
+    var b: [UInt8]
+    do { b = try ControlFile.readWholeFile(path) } catch {
+        throw VaultError(.invalidArgument, "cannot read password file \(path): check that it exists and is readable by this user")
+    }
+    while let last = b.last, last == 10 || last == 13 { b.removeLast() }
+    guard !b.isEmpty else { throw VaultError(.invalidArgument, "password file \(path) is empty") }
+    return b
+}

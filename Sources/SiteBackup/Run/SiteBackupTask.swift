@@ -1,0 +1,348 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import VaultCore
+import VaultRepository
+
+/// How a run is carried out (who runs it, with which clock, where messages are echoed).
+public struct SiteRunOptions: Sendable {
+    public var hostname: String
+    public var username: String
+    public var clock: VaultClock = SystemClock()
+    public var echo = MessageEcho()
+    /// Seconds to wait for a repository lock held by someone else.
+    public var retryLock: Double = 0
+    public init(hostname: String, username: String) { self.hostname = hostname; self.username = username }
+}
+
+/// One run of a site's backup task (`sitevault site backup`): checks everything that can be checked,
+/// freezes each writer only while its components are copied, stores every component, commits one
+/// snapshot per destination, writes the run log, runs the after-backup hook and sends alerts.
+/// Never leaves a writer frozen, never touches an earlier snapshot.
+public final class SiteBackupTask: @unchecked Sendable {
+    // @unchecked: `report` is guarded by `gate` once the run may be aborted from a signal handler.
+    public let config: SiteConfig
+    public let options: SiteRunOptions
+    public let runID: String
+    public let recorder: RunRecorder
+    let store: StatusStore?
+    let freezes: FreezeGuard
+    private let gate = Mutex()
+    private var report: RunReport
+    private var destinations: [String: OpenDestination] = [:]
+    private var aborted = false
+    private var finished = false
+
+    public init(config: SiteConfig, options: SiteRunOptions) {
+        self.config = config
+        self.options = options
+        runID = Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255) })
+        store = try? StatusStore(stateDir: config.stateDir)
+        recorder = RunRecorder(site: config.site, runID: runID, store: store, clock: options.clock, echo: options.echo,
+                               utc: config.timeZone == .utc)
+        freezes = FreezeGuard(stateDir: config.stateDir, runID: runID, clock: options.clock)
+        report = RunReport(site: config.site, runID: runID, hostname: options.hostname, started: options.clock.now())
+    }
+
+    /// Runs the whole task. Never throws: the report says how it went (`result`, `failure`).
+    public func run() async -> RunReport {
+        let start = monotonicSeconds()
+        recorder.emit(.runStarted, "backup of site \(config.site) started on \(options.hostname) (run \(runID), control file \(config.file))")
+        saveReport()
+        var runLock: RunLock?
+        do {
+            runLock = try RunLock(stateDir: config.stateDir)
+            try thawStaleFreeze()
+            for w in config.warnings { recorder.emit(.controlFileWarning, w) }
+            try await perform()
+        } catch let f as RunFailure {
+            fail(f)
+        } catch let e as VaultError {
+            fail(RunFailure(e.code == .noSpace ? .destinationFull : .repository, e.message))
+        } catch {
+            fail(RunFailure(.repository, "\(error)"))
+        }
+        // Whatever happened above, nothing stays frozen.
+        thawEverything()
+        gate.withLock { report.durationSeconds = monotonicSeconds() - start }
+        finish()
+        _ = runLock
+        return gate.withLock { report }
+    }
+
+    /// The report as it stands (for a caller that was interrupted).
+    public var currentReport: RunReport { gate.withLock { report } }
+
+    private func perform() async throws {
+        // 1. Everything that can be checked before freezing.
+        let used = Set(config.components.map(\.repository)).union(["main"])
+        for name in used.sorted() {
+            let d = config.destinations[name]!
+            destinations[name] = try OpenDestination(d, site: config.site, hostname: options.hostname, username: options.username,
+                                                     tags: ["site=\(config.site)", "run=\(runID)"], clock: options.clock,
+                                                     retryLock: options.retryLock)
+        }
+        try checkComponents()
+        for w in config.writers {
+            do { try WriterActions.preflight(w) } catch let e as VaultError { throw RunFailure(.freezeFailed, e.message) }
+        }
+        try checkStagingSpace()
+        let hookState = Hook.check(config.hooks.afterBackup)
+        if case .refused(let why) = hookState { recorder.emit(.hookRefused, why) }
+        recorder.emit(.preflightPassed, "checked: \(used.count) repositor\(used.count == 1 ? "y" : "ies") open and writable, \(config.components.count) components, \(config.writers.count) writers; nothing frozen yet")
+
+        // 2. Consistent copies: each writer frozen only while its components are copied.
+        let backup = ComponentBackup(config: config, recorder: recorder, clock: options.clock)
+        var stored: [String: (Node?, ComponentReport)] = [:]
+        for w in config.writers {
+            let comps = config.components.filter { w.components.contains($0.name) }
+            let r: FreezeReport
+            do { r = try freezes.freeze(w, components: comps.map(\.name)) } catch let e as VaultError {
+                throw RunFailure(e.code == .cancelled ? .aborted : .freezeFailed, e.message)
+            }
+            recorder.emit(.writerFrozen, "writer \(w.name) (\(w.kind.rawValue)) froze \(comps.map(\.name).joined(separator: ", "))", at: r.frozenAt)
+            var copyError: Error?
+            for c in comps {
+                do {
+                    if w.staging && ComponentBackup.canStage(c) { try backup.stage(c) } else {
+                        stored[c.name] = await backup.store(c, into: destinations[c.repository]!, writer: w.name)
+                    }
+                } catch { copyError = error; break }
+            }
+            let thawed: FreezeReport?
+            do { thawed = try freezes.thaw(w.name) } catch {
+                throw RunFailure(.thawFailed, "writer \(w.name) could not thaw: \((error as? VaultError)?.message ?? "\(error)"); the application may still be stopped: run `sitevault site thaw --site \(config.file)`")
+            }
+            if let t = thawed {
+                recorder.emit(.writerThawed, "writer \(w.name) thawed after \(formatSeconds(t.seconds ?? 0)) frozen", at: t.thawedAt)
+            }
+            if let copyError {
+                if let f = copyError as? RunFailure { throw f }
+                throw RunFailure(.componentFailed, "consistent copy under writer \(w.name) failed: \((copyError as? VaultError)?.message ?? "\(copyError)")")
+            }
+        }
+        gate.withLock { report.freezes = freezes.freezeReports }
+
+        // 3. Store every component (from its copy, or live when it has no writer).
+        for c in config.components where stored[c.name] == nil {
+            try checkNotAborted()
+            stored[c.name] = await backup.store(c, into: destinations[c.repository]!, writer: config.writer(for: c.name)?.name)
+        }
+        let reports = config.components.map { stored[$0.name]!.1 }
+        gate.withLock { report.components = reports }
+        let failedComponents = reports.filter { $0.result == "failed" }
+        if let full = reports.first(where: { $0.result == "failed" && ($0.message ?? "").contains("No space left") }) {
+            throw RunFailure(.destinationFull, "component \(full.name): \(full.message ?? "")", component: full.name)
+        }
+        if config.atomic && !failedComponents.isEmpty {
+            throw RunFailure(.componentFailed, "component\(failedComponents.count == 1 ? "" : "s") \(failedComponents.map(\.name).joined(separator: ", ")) failed and atomic = true: nothing was committed", component: failedComponents[0].name)
+        }
+
+        // 4. Commit: other destinations first, then the main one, whose manifest names them all.
+        try commit(stored: stored)
+
+        // 5. The after-backup hook, after a fully successful run only.
+        let result = gate.withLock { report.components.allSatisfy { $0.result == "ok" } ? "succeeded" : "partial" }
+        if result == "succeeded", case .allowed(let path) = hookState {
+            let outcome = Hook.run(path, report: currentReport, config: config, recorder: recorder, timeout: config.hooks.timeout)
+            gate.withLock { report.hook = outcome }
+        } else if case .refused = hookState { gate.withLock { report.hook = "refused" } }
+        gate.withLock { report.result = result }
+    }
+
+    private func commit(stored: [String: (Node?, ComponentReport)]) throws {
+        let order = destinations.keys.sorted { a, b in a == "main" ? false : (b == "main" ? true : a < b) }
+        for name in order {
+            try checkNotAborted()
+            let dest = destinations[name]!
+            let comps = config.components.filter { $0.repository == name }
+            var nodes = comps.compactMap { stored[$0.name]?.0 }
+            var manifest = currentReport
+            manifest.result = "committed"
+            manifest.components = comps.compactMap { stored[$0.name]?.1 }
+            let arch = dest.archiver
+            let time = options.clock.now()
+            let meta = [
+                try arch.saveBytes(name: Array("site.toml".utf8), bytes: Array(config.text.utf8), time: time),
+                try arch.saveBytes(name: Array("manifest.json".utf8), bytes: Array(try JSONEncoder.sorted.encode(manifest)), time: time),
+            ]
+            let metaFolder = ComponentBackup(config: config, recorder: recorder, clock: options.clock)
+            nodes.append(metaFolder.folderNode(".sitevault", try arch.saveTree(nodes: meta), mode: 0o700))
+            let root = try arch.saveTree(nodes: nodes)
+            let partial = manifest.components.contains { $0.result != "ok" }
+            let paths = comps.flatMap { $0.kind == .database ? ($0.databasePath.map { [$0] } ?? []) : $0.paths }.sorted()
+            let result: BackupResultCommit
+            do {
+                result = try gate.withLock { () throws -> BackupResultCommit in
+                    guard !aborted else { throw RunFailure(.aborted, "interrupted before the commit") }
+                    let r = try arch.commit(tree: root, paths: paths.isEmpty ? ["/"] : paths, parent: dest.parentID, started: report.started.seconds, partial: partial)
+                    report.snapshots[name] = r.id.hex
+                    if name == "main" { report.snapshot = r.id.hex; report.snapshotTime = r.snapshot.time }
+                    return BackupResultCommit(id: r.id, time: r.snapshot.time)
+                }
+            } catch let e as VaultError {
+                throw RunFailure(e.code == .noSpace ? .destinationFull : .commitFailed,
+                                 "repository \(name): the snapshot could not be committed: \(e.message) (earlier snapshots are untouched)")
+            }
+            recorder.emit(.snapshotCommitted, "snapshot \(result.id.hex.prefix(12)) committed to repository \(name) (\(dest.config.path))\(partial ? ", marked partial" : "")", at: result.time)
+        }
+    }
+
+    struct BackupResultCommit { var id: ID; var time: Timestamp }
+
+    private func checkNotAborted() throws {
+        if gate.withLock({ aborted }) { throw RunFailure(.aborted, "the run was interrupted") }
+    }
+
+    /// Everything a component needs that can be checked without freezing.
+    private func checkComponents() throws {
+        for c in config.components {
+            if c.kind == .database && c.engine == .sqlite {
+                do {
+                    let db = try SQLiteDatabase(path: c.databasePath!, readOnly: true)
+                    _ = try db.query("SELECT count(*) FROM sqlite_master")
+                } catch let e as VaultError {
+                    throw RunFailure(.componentUnavailable, "database \(c.databasePath!) cannot be read: \(e.message)", component: c.name)
+                }
+            } else if c.kind == .database, let argv = c.dumpCommand, ExecutableLookup.find(argv[0]) == nil {
+                throw RunFailure(.componentUnavailable, "dump command '\(argv[0])' not found", component: c.name)
+            }
+            for p in c.paths where access(p, F_OK) != 0 {
+                throw RunFailure(.componentUnavailable, "\(p) does not exist (\(String(cString: strerror(errno))))", component: c.name)
+            }
+        }
+    }
+
+    /// The staging folder must hold every copy taken while frozen (plus SQLite copies).
+    private func checkStagingSpace() throws {
+        StagingCopy.remove(config.stagingDir)
+        do { try makeFolder(config.stagingDir) } catch let e as VaultError {
+            throw RunFailure(.destinationUnwritable, "staging folder: \(e.message)")
+        }
+        var need: UInt64 = 0
+        for c in config.components where ComponentBackup.canStage(c) {
+            let w = config.writer(for: c.name)
+            if (w?.staging ?? false) || (c.kind == .database && c.engine == .sqlite) { need += ComponentBackup.stagingSize(c) }
+        }
+        guard need > 0, let free = freeSpace(config.stagingDir) else { return }
+        let margin = need / 20 + (16 << 20)
+        if free < need + margin {
+            throw RunFailure(.destinationFull, "the staging folder \(config.stagingDir) has \(Bytes.text(free)) free but the consistent copies need about \(Bytes.text(need + margin)): free space there or set staging_dir to a larger file system")
+        }
+    }
+
+    /// A freeze record left by a run that died (kill -9, power loss): thaw those writers first.
+    private func thawStaleFreeze() throws {
+        guard let record = FreezeRecord.load(stateDir: config.stateDir) else { return }
+        var failures: [String] = []
+        for w in record.writers.reversed() {
+            do {
+                try WriterActions.thaw(w)
+                recorder.emit(.staleFreezeThawed, "writer \(w.name) was left frozen by run \(record.runID) (process \(record.pid), frozen since \(TimeText.full(record.since, utc: config.timeZone == .utc))): thawed it before starting")
+            } catch {
+                failures.append("\(w.name): \((error as? VaultError)?.message ?? "\(error)")")
+            }
+        }
+        if !failures.isEmpty {
+            recorder.emit(.staleFreezeThawFailed, "a freeze left by run \(record.runID) could not be undone: \(failures.joined(separator: "; "))")
+            throw RunFailure(.thawFailed, "writers left frozen by an interrupted run could not be thawed: \(failures.joined(separator: "; "))")
+        }
+        try FreezeRecord.clear(stateDir: config.stateDir)
+    }
+
+    private func thawEverything() {
+        let (thawed, failed) = freezes.thawAll()
+        for t in thawed { recorder.emit(.writerThawed, "writer \(t.writer) thawed after \(formatSeconds(t.seconds ?? 0)) frozen (run ending)", at: t.thawedAt) }
+        for (name, e) in failed {
+            recorder.emit(.thawFailed, "writer \(name) could not thaw: \((e as? VaultError)?.message ?? "\(e)"); run `sitevault site thaw --site \(config.file)`")
+            gate.withLock { if report.failure == nil || report.failure == .componentFailed { report.failure = .thawFailed; report.result = "failed" } }
+        }
+        gate.withLock { report.freezes = freezes.freezeReports }
+    }
+
+    private func fail(_ f: RunFailure) {
+        gate.withLock {
+            report.result = f.kind == .aborted ? "aborted" : "failed"
+            report.failure = f.kind
+            report.failureMessage = f.message
+        }
+        recorder.emit(f.kind.messageID, component: f.component, f.message)
+    }
+
+    /// Called from a signal handler (SIGTERM/SIGINT): thaws at once, records the abort and
+    /// releases the repository locks. The caller then exits; nothing was committed unless the
+    /// commit had already finished.
+    public func abort(signal: Int32) -> RunReport {
+        let already = gate.withLock { () -> Bool in defer { aborted = true }; return aborted || finished }
+        if already { return currentReport }
+        thawEverything()
+        fail(RunFailure(.aborted, "interrupted by signal \(signal); writers thawed, no snapshot committed for this run"))
+        finish()
+        for d in destinations.values { d.lock.release() }
+        return currentReport
+    }
+
+    /// Final message, run log, stored report, alerts, staging cleanup.
+    private func finish() {
+        let alreadyDone = gate.withLock { () -> Bool in defer { finished = true }; return finished }
+        if alreadyDone { return }
+        let r = gate.withLock { () -> RunReport in report.finished = options.clock.now(); return report }
+        let final: StatusMessage
+        switch r.result {
+        case "succeeded":
+            final = recorder.emit(.runSucceeded, "backup of site \(config.site) succeeded: snapshot \(r.snapshot?.prefix(12) ?? "?"), \(r.components.count) components, frozen \(formatSeconds(r.freezeWindowSeconds))")
+        case "partial":
+            let bad = r.components.filter { $0.result != "ok" }.map { "\($0.name) (\($0.result))" }.joined(separator: ", ")
+            final = recorder.emit(.runSucceededPartially, "backup of site \(config.site) committed snapshot \(r.snapshot?.prefix(12) ?? "?") marked partial: \(bad)")
+        default:
+            final = recorder.emit(.runFailed, "backup of site \(config.site) \(r.result == "aborted" ? "was interrupted" : "failed") (\(r.failure?.rawValue ?? "error")): \(r.failureMessage ?? "")")
+        }
+        saveReport()
+        writeRunLog(final: final)
+        Alerts.send(config: config, report: currentReport, message: final, recorder: recorder)
+        StagingCopy.remove(config.stagingDir)
+        for d in destinations.values { d.lock.release() }
+    }
+
+    private func saveReport() {
+        do { try store?.save(currentReport) } catch {
+            writeStderr("<3>sitevault[\(config.site)]: cannot save the run report in \(config.stateDir): \(error)\n")
+        }
+    }
+
+    /// The run log goes into each destination reached (next to the data it describes) and into
+    /// the state folder (so a run that could not reach its destination still has one).
+    private func writeRunLog(final: StatusMessage) {
+        let r = currentReport
+        let utc = config.timeZone == .utc
+        var header = [
+            "sitevault run log",
+            "site:      \(config.site)",
+            "run:       \(runID)",
+            "host:      \(options.hostname)",
+            "control:   \(config.file)",
+            "started:   \(TimeText.full(r.started, utc: utc))",
+            "finished:  \(TimeText.full(r.finished ?? final.time, utc: utc))",
+            "result:    \(r.result)\(r.failure.map { " (\($0.rawValue))" } ?? "")",
+        ]
+        if let s = r.snapshot { header.append("snapshot:  \(s)") }
+        for (n, s) in r.snapshots.sorted(by: { $0.key < $1.key }) { header.append("  \(n): \(s)") }
+        if !r.freezes.isEmpty { header.append("frozen:    " + r.freezes.map { "\($0.writer) \(formatSeconds($0.seconds ?? 0))" }.joined(separator: ", ")) }
+        for c in r.components {
+            header.append("component \(c.name) [\(c.kind.rawValue)]: \(c.result), \(c.files) files, \(Bytes.text(c.bytes))\(c.version.map { ", version \($0)" } ?? "")\(c.check.map { ", check \($0)" } ?? "")")
+        }
+        let text = recorder.logText(header: header)
+        let name = "\(config.site)-\(TimeText.compact(r.started))-\(runID).log"
+        for d in destinations.values {
+            do { try d.repository.store.save(.init(.logs, name), bytes: Array(text.utf8)) } catch {
+                recorder.emit(.destinationUnwritable, "cannot write the run log into \(d.config.path): \(error)")
+            }
+        }
+        try? makeFolder(config.stateDir + "/logs")
+        try? writeFileAtomically(config.stateDir + "/logs/" + name, Array(text.utf8))
+        if !destinations.isEmpty {
+            recorder.emit(.runLogWritten, "run log \(name) written to \(destinations.values.map { $0.config.path + "/logs" }.sorted().joined(separator: ", "))")
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import VaultCore
+
+/// How a component's backup went.
+public struct ComponentReport: Sendable, Codable {
+    public var name: String
+    public var kind: ComponentKind
+    public var repository: String
+    public var paths: [String]
+    public var engine: String?
+    public var version: String?
+    public var writer: String?
+    /// "ok", "partial", "failed" or "skipped".
+    public var result: String = "skipped"
+    public var message: String?
+    public var files = 0
+    public var bytes: UInt64 = 0
+    public var bytesAdded: UInt64 = 0
+    public var durationSeconds = 0.0
+    /// A database's own integrity check on the copy ("ok" or what it found).
+    public var check: String?
+    /// Captured settings (config components): name → size in bytes.
+    public var settings: [String: Int]?
+    public var unreadable: [String]?
+}
+
+/// A writer's freeze: how long the application was quiesced.
+public struct FreezeReport: Sendable, Codable {
+    public var writer: String
+    public var kind: WriterKind
+    public var components: [String]
+    public var frozenAt: Timestamp
+    public var thawedAt: Timestamp?
+    public var seconds: Double?
+}
+
+/// Why a run failed; each has its own exit code and status message.
+public enum FailureKind: String, Sendable, Codable {
+    case controlFile = "control-file"
+    case alreadyRunning = "already-running"
+    case destinationMissing = "destination-missing"
+    case destinationUnwritable = "destination-unwritable"
+    case destinationFull = "destination-full"
+    case locked
+    case wrongPassword = "wrong-password"
+    case repository
+    case componentUnavailable = "component-unavailable"
+    case componentFailed = "component-failed"
+    case freezeFailed = "freeze-failed"
+    case thawFailed = "thaw-failed"
+    case commitFailed = "commit-failed"
+    case aborted
+
+    public var messageID: MessageID {
+        switch self {
+        case .controlFile: return .controlFileInvalid
+        case .alreadyRunning: return .runAlreadyActive
+        case .destinationMissing: return .destinationMissing
+        case .destinationUnwritable: return .destinationUnwritable
+        case .destinationFull: return .destinationFull
+        case .locked: return .repositoryLocked
+        case .wrongPassword: return .wrongPassword
+        case .repository: return .repositoryFailed
+        case .componentUnavailable: return .componentUnavailable
+        case .componentFailed: return .componentFailed
+        case .freezeFailed: return .freezeFailed
+        case .thawFailed: return .thawFailed
+        case .commitFailed: return .commitFailed
+        case .aborted: return .runAborted
+        }
+    }
+}
+
+/// Everything about one run: stored in the status store, written (as text) into the run log, and
+/// (as the site manifest) inside the snapshot.
+public struct RunReport: Sendable, Codable {
+    public var version = 1
+    public var site: String
+    public var runID: String
+    public var hostname: String
+    public var started: Timestamp
+    public var finished: Timestamp?
+    /// "running", "succeeded", "partial", "failed" or "aborted".
+    public var result = "running"
+    public var failure: FailureKind?
+    public var failureMessage: String?
+    /// The site snapshot: the main repository's snapshot id.
+    public var snapshot: String?
+    /// Snapshot id per destination (the split layout commits one per repository, tied by the run id).
+    public var snapshots: [String: String] = [:]
+    public var snapshotTime: Timestamp?
+    public var components: [ComponentReport] = []
+    public var freezes: [FreezeReport] = []
+    public var hook: String?
+    public var warnings: [String] = []
+    public var durationSeconds = 0.0
+
+    /// The longest time any writer kept the application frozen.
+    public var freezeWindowSeconds: Double { freezes.compactMap(\.seconds).max() ?? 0 }
+}

@@ -1,0 +1,114 @@
+import VaultCore
+
+/// Severity of a status message (journald priorities: info 6, warning 4, error 3).
+public enum Severity: String, Sendable, Codable, Comparable {
+    case info, warning, error
+    var priority: Int { switch self { case .info: return 6; case .warning: return 4; case .error: return 3 } }
+    public static func < (a: Severity, b: Severity) -> Bool { a.priority > b.priority }
+}
+
+/// The stable status message IDs (docs/status-messages.md). Never renumber one: operators'
+/// monitoring matches on them.
+public enum MessageID: Int, Sendable, Codable, CaseIterable {
+    case runStarted = 1000
+    case preflightPassed = 1001
+    case staleFreezeThawed = 1002
+    case controlFileWarning = 1003
+    case componentStarted = 1100
+    case componentSucceeded = 1101
+    case componentPartial = 1102
+    case componentCheck = 1103
+    case writerFrozen = 1200
+    case writerThawed = 1201
+    case snapshotCommitted = 1300
+    case runLogWritten = 1301
+    case hookStarted = 1400
+    case hookSucceeded = 1401
+    case alertSent = 1500
+    case runSucceeded = 1900
+    case runSucceededPartially = 1901
+
+    case controlFileInvalid = 2000
+    case runAlreadyActive = 2001
+    case destinationMissing = 2010
+    case destinationUnwritable = 2011
+    case destinationFull = 2012
+    case repositoryLocked = 2013
+    case wrongPassword = 2014
+    case repositoryFailed = 2015
+    case stagingSpace = 2016
+    case componentUnavailable = 2020
+    case componentFailed = 2021
+    case databaseCheckFailed = 2022
+    case freezeFailed = 2030
+    case thawFailed = 2031
+    case staleFreezeThawFailed = 2032
+    case commitFailed = 2040
+    case runAborted = 2050
+    case hookFailed = 2060
+    case hookRefused = 2061
+    case alertFailed = 2070
+    case runFailed = 2900
+
+    public var severity: Severity {
+        switch self {
+        case .controlFileWarning, .componentPartial, .runSucceededPartially, .hookFailed, .hookRefused, .alertFailed: return .warning
+        default: return rawValue >= 2000 ? .error : .info
+        }
+    }
+
+    /// One line for the table in docs/status-messages.md.
+    public var summary: String {
+        switch self {
+        case .runStarted: return "a backup run started"
+        case .preflightPassed: return "control file, destinations, repositories, staging space and hooks checked; nothing frozen yet"
+        case .staleFreezeThawed: return "a freeze left by an interrupted run was found and thawed before anything else"
+        case .controlFileWarning: return "the control file is usable but has a warning (e.g. a schedule sparser than the retention window with sparse = \"warn\")"
+        case .componentStarted: return "a component's backup started"
+        case .componentSucceeded: return "a component was stored (sizes, duration, version, checks in the message)"
+        case .componentPartial: return "a component was stored but some of its files could not be read"
+        case .componentCheck: return "a database integrity check on the copy passed"
+        case .writerFrozen: return "a writer froze its components"
+        case .writerThawed: return "a writer thawed its components (freeze window in the message)"
+        case .snapshotCommitted: return "a snapshot was committed to a repository"
+        case .runLogWritten: return "the run log was written into the destination"
+        case .hookStarted: return "the after-backup hook started"
+        case .hookSucceeded: return "the after-backup hook exited 0"
+        case .alertSent: return "an alert (command or webhook) was delivered"
+        case .runSucceeded: return "the run succeeded; every component is in the snapshot"
+        case .runSucceededPartially: return "the run committed a snapshot marked partial (a component failed or files were unreadable)"
+        case .controlFileInvalid: return "the control file was rejected (file, line, column, reason); nothing ran"
+        case .runAlreadyActive: return "another run of the same site is still active"
+        case .destinationMissing: return "a repository folder does not exist or is not a repository (run `sitevault init`)"
+        case .destinationUnwritable: return "a repository folder cannot be written (read-only, permissions)"
+        case .destinationFull: return "a destination or the staging folder has no space left"
+        case .repositoryLocked: return "a repository is locked by another process (e.g. prune)"
+        case .wrongPassword: return "a repository's password file does not open it"
+        case .repositoryFailed: return "a repository could not be opened or read (damaged, unsupported version, I/O error)"
+        case .stagingSpace: return "the staging folder lacks the space for the consistent copies"
+        case .componentUnavailable: return "a component's source is missing or cannot be read before the run"
+        case .componentFailed: return "a component failed (dump command exit status, unreadable database, …)"
+        case .databaseCheckFailed: return "the integrity check of a database copy failed"
+        case .freezeFailed: return "a writer could not freeze (everything already frozen was thawed)"
+        case .thawFailed: return "a writer could not thaw: the application may still be stopped; act now (`sitevault site thaw`)"
+        case .staleFreezeThawFailed: return "a freeze left by an interrupted run could not be thawed"
+        case .commitFailed: return "the snapshot could not be committed (earlier snapshots are intact)"
+        case .runAborted: return "the run was interrupted (SIGTERM/SIGINT); writers were thawed and nothing was committed"
+        case .hookFailed: return "the after-backup hook failed or timed out (the snapshot is committed)"
+        case .hookRefused: return "the after-backup hook was not run: not owned by root or the service user, or writable by group/others"
+        case .alertFailed: return "an alert could not be delivered"
+        case .runFailed: return "the run failed; no snapshot was committed for it"
+        }
+    }
+}
+
+/// One status message of a run.
+public struct StatusMessage: Sendable, Codable {
+    public var time: Timestamp
+    public var id: Int
+    public var severity: Severity
+    public var site: String
+    public var runID: String
+    public var component: String?
+    public var text: String
+}

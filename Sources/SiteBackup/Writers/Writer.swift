@@ -1,0 +1,117 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SiteSystem
+import VaultCore
+
+/// Runs a writer's freeze and thaw actions (docs/control-file.md, [[writer]]).
+enum WriterActions {
+    /// Brings the writer's components to a consistent state. Throws with a message naming the writer.
+    static func freeze(_ w: WriterConfig) throws {
+        switch w.kind {
+        case .service:
+            try run(w, w.stop ?? ["systemctl", "stop", w.unit ?? ""], "stop")
+        case .signal:
+            let pid = try readPid(w)
+            guard kill(pid, w.freezeSignal) == 0 else {
+                throw VaultError.posix("writer '\(w.name)': cannot send signal \(w.freezeSignal) to process \(pid)", path: w.pidFile ?? "", errno: errno)
+            }
+            if w.freezeSignal == SIGSTOP_VALUE { try waitForState(pid, stopped: true, writer: w) }
+        case .command:
+            try run(w, w.freeze!, "freeze")
+        case .fsfreeze:
+            try run(w, ["fsfreeze", "--freeze", w.mount!], "freeze")
+        }
+    }
+
+    /// Brings them back. Throws when the application may still be frozen.
+    static func thaw(_ w: WriterConfig) throws {
+        switch w.kind {
+        case .service:
+            try run(w, w.start ?? ["systemctl", "start", w.unit ?? ""], "start")
+        case .signal:
+            let pid = try readPid(w)
+            if kill(pid, w.thawSignal) != 0 {
+                // The process is gone: nothing is frozen any more.
+                if errno == ESRCH { return }
+                throw VaultError.posix("writer '\(w.name)': cannot send signal \(w.thawSignal) to process \(pid)", path: w.pidFile ?? "", errno: errno)
+            }
+            if w.thawSignal == SIGCONT_VALUE { try waitForState(pid, stopped: false, writer: w) }
+        case .command:
+            try run(w, w.thaw!, "thaw")
+        case .fsfreeze:
+            try run(w, ["fsfreeze", "--unfreeze", w.mount!], "thaw")
+        }
+    }
+
+    /// What can be checked before anything is frozen.
+    static func preflight(_ w: WriterConfig) throws {
+        switch w.kind {
+        case .signal:
+            let pid = try readPid(w)
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                throw VaultError(.notFound, "writer '\(w.name)': process \(pid) from \(w.pidFile!) is not running")
+            }
+        case .service, .command:
+            let argv = w.kind == .service ? (w.stop ?? ["systemctl"]) : w.freeze!
+            guard ExecutableLookup.find(argv[0]) != nil else {
+                throw VaultError(.notFound, "writer '\(w.name)': command '\(argv[0])' not found (PATH=\(String(cString: getenv("PATH") ?? strdup(""))))")
+            }
+        case .fsfreeze:
+            guard ExecutableLookup.find("fsfreeze") != nil else { throw VaultError(.notFound, "writer '\(w.name)': fsfreeze is not installed (util-linux)") }
+        }
+    }
+
+    static func run(_ w: WriterConfig, _ argv: [String], _ what: String) throws {
+        let r = try ProcessRunner().run(Command(argv, timeout: w.timeout))
+        guard r.succeeded else { throw VaultError(.io, "writer '\(w.name)': \(what) command \(argv.joined(separator: " ")) \(r.summary)") }
+    }
+
+    static func readPid(_ w: WriterConfig) throws -> pid_t {
+        let path = w.pidFile!
+        let bytes = (try? ControlFile.readWholeFile(path)) ?? []
+        let text = String(decoding: bytes, as: UTF8.self).trimmingChars(" \n\t")
+        guard let pid = pid_t(text), pid > 1 else {
+            throw VaultError(.notFound, "writer '\(w.name)': pid file \(path) is missing or does not hold a process id")
+        }
+        return pid
+    }
+
+    /// Waits until /proc says the process is stopped (T) or running again, so the freeze is real.
+    static func waitForState(_ pid: pid_t, stopped: Bool, writer w: WriterConfig) throws {
+        let deadline = monotonicSeconds() + 5
+        while monotonicSeconds() < deadline {
+            guard let state = processState(pid) else { return }
+            if (state == "T" || state == "t") == stopped { return }
+            usleep(2_000)
+        }
+        throw VaultError(.io, "writer '\(w.name)': process \(pid) did not \(stopped ? "stop" : "resume") within 5 s")
+    }
+
+    /// The state letter of /proc/PID/stat (R, S, D, T, Z…), nil when the process does not exist.
+    static func processState(_ pid: pid_t) -> Character? {
+        guard let bytes = try? ControlFile.readWholeFile("/proc/\(pid)/stat") else { return nil }
+        let s = String(decoding: bytes, as: UTF8.self)
+        guard let close = s.lastIndex(of: ")") else { return nil }
+        return s[s.index(after: close)...].first { $0 != " " }
+    }
+}
+
+extension String {
+    func trimmingChars(_ set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+/// Finds a program the way posix_spawnp would.
+enum ExecutableLookup {
+    static func find(_ name: String) -> String? {
+        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
+        for dir in path.split(separator: ":") where access("\(dir)/\(name)", X_OK) == 0 { return "\(dir)/\(name)" }
+        return nil
+    }
+}

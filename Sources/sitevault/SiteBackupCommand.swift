@@ -1,0 +1,65 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import SiteBackup
+import VaultCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct SiteBackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Run the site's backup task once: check, freeze, copy, thaw, store, commit, hook, alert.",
+        discussion: """
+        Status messages go to standard error as the run goes (journald-style <N> priorities when not on a \
+        terminal) and into the status store; the run log is written into each repository's logs/ folder. \
+        SIGTERM or SIGINT thaws every frozen writer at once and ends the run without committing. \
+        See `sitevault site --help` for the exit codes.
+        """
+    )
+    @OptionGroup var options: SiteOptions
+
+    @Option(name: .long, help: "Seconds to wait for a repository lock held by another process (default 0).")
+    var retryLock: Double = 0
+
+    func run() async throws {
+        let config = try options.load()
+        let (host, user) = hostAndUser()
+        var opts = SiteRunOptions(hostname: host, username: user)
+        opts.retryLock = retryLock
+        opts.echo = MessageEcho(enabled: true, verbose: !options.quiet)
+        let task = SiteBackupTask(config: config, options: opts)
+        let out = options.output
+        // SIGTERM / SIGINT: thaw now, record, exit. The handler runs on its own queue while the run goes on.
+        let handlers = [Int32(SIGTERM), Int32(SIGINT)].map { (sig: Int32) -> DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue(label: "signal-\(sig)"))
+            src.setEventHandler {
+                let r = task.abort(signal: sig)
+                if out.json { out.emit(r) }
+                Glibc.exit(SiteExit.code(for: r))
+            }
+            src.resume()
+            return src
+        }
+        let report = await task.run()
+        handlers.forEach { $0.cancel() }
+        out.emit(report)
+        if !options.json && !options.quiet { printSummary(report, config: config) }
+        let code = SiteExit.code(for: report)
+        if code != 0 { throw ExitCodeError(code) }
+    }
+
+    func printSummary(_ r: RunReport, config: SiteConfig) {
+        let utc = config.timeZone == .utc
+        print("site \(r.site): \(r.result)\(r.failure.map { " (\($0.rawValue))" } ?? "")")
+        if let s = r.snapshot { print("  snapshot   \(s.prefix(12)) at \(r.snapshotTime.map { TimeText.full($0, utc: utc) } ?? "?")") }
+        for (n, s) in r.snapshots.sorted(by: { $0.key < $1.key }) where n != "main" { print("  snapshot   \(s.prefix(12)) in repository \(n)") }
+        for f in r.freezes { print("  frozen     \(f.writer): \(String(format: "%.3f", f.seconds ?? 0)) s") }
+        for c in r.components {
+            print("  \(c.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(c.result.padding(toLength: 8, withPad: " ", startingAt: 0)) \(formatBytes(c.bytes))\(c.version.map { ", version \($0)" } ?? "")\(c.check.map { ", check \($0)" } ?? "")\(c.message.map { " — \($0)" } ?? "")")
+        }
+        if let m = r.failureMessage { print("  error: \(m)") }
+    }
+}
