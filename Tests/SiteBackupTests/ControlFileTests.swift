@@ -1,0 +1,211 @@
+import Foundation
+import SiteBackup
+import VaultTesting
+import XCTest
+
+/// Every rejection names the file, the line, the column and the reason; nothing else happens.
+final class ControlFileTests: XCTestCase {
+    var tmp: TemporaryDirectory!
+    /// The temporary folder with its path normalised, as the control file reader reports paths.
+    var dir: (path: String, Void)!
+    var file: String { dir.path + "/site.toml" }
+
+    override func setUpWithError() throws {
+        tmp = try TemporaryDirectory()
+        dir = (URL(fileURLWithPath: tmp.path).resolvingSymlinksInPath().path, ())
+        for d in ["data", "etc", "repo", "media"] { try FileManager.default.createDirectory(atPath: dir.path + "/" + d, withIntermediateDirectories: true) }
+        try Data("x".utf8).write(to: URL(fileURLWithPath: dir.path + "/pw"))
+        try Data().write(to: URL(fileURLWithPath: dir.path + "/app.db"))
+    }
+
+    /// A valid base file; `extra` is appended.
+    func base(_ extra: String = "", header: String = "") -> String {
+        """
+        site = "shop"
+        time_zone = "UTC"
+        state_dir = "state"
+        \(header)
+        [repository]
+        path = "repo"
+        password_file = "pw"
+
+        [[component]]
+        name = "data"
+        kind = "folders"
+        paths = ["data"]
+
+        \(extra)
+        """
+    }
+
+    func parse(_ text: String, checkPaths: Bool = true) throws -> SiteConfig {
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        return try ControlFile.load(path: file, checkPaths: checkPaths)
+    }
+
+    /// Asserts the file is refused with a problem at `line` (and `column` if given) whose reason contains `reason`.
+    func assertRejected(_ text: String, line: Int, column: Int? = nil, _ reason: String, file f: StaticString = #filePath, l: UInt = #line) {
+        do {
+            _ = try parse(text)
+            XCTFail("accepted a control file that should be refused (\(reason))", file: f, line: l)
+        } catch let e as ControlFileError {
+            let hit = e.problems.first { $0.line == line && (column == nil || $0.column == column) && $0.message.contains(reason) }
+            XCTAssertNotNil(hit, "expected line \(line)\(column.map { " column \($0)" } ?? ""): \(reason); got:\n\(e.description)", file: f, line: l)
+            XCTAssertTrue(e.description.contains("\(file):\(line):"), "the message names the file and line", file: f, line: l)
+        } catch {
+            XCTFail("unexpected error \(error)", file: f, line: l)
+        }
+    }
+
+    func testValidFileResolvesRelativePathsAgainstItsFolder() throws {
+        let c = try parse(base())
+        XCTAssertEqual(c.site, "shop")
+        XCTAssertEqual(c.timeZone, .utc)
+        XCTAssertEqual(c.mainDestination.path, dir.path + "/repo")
+        XCTAssertEqual(c.mainDestination.passwordFile, dir.path + "/pw")
+        XCTAssertEqual(c.stateDir, dir.path + "/state")
+        XCTAssertEqual(c.stagingDir, dir.path + "/state/staging")
+        XCTAssertEqual(c.components.map(\.paths), [[dir.path + "/data"]])
+    }
+
+    func testSyntaxErrorHasLineAndColumn() {
+        assertRejected(base("oops = ", header: ""), line: 14, column: 8, "expected a value")
+        assertRejected("site = \"shop\"\ntime_zone = UTC\n", line: 2, column: 13, "strings must be quoted")
+    }
+
+    func testUnknownKeyIsReportedAtTheKey() {
+        assertRejected(base("", header: "colour = \"blue\""), line: 4, column: 1, "unknown key 'colour'")
+        // Inside an array of tables, at the key's own line and column.
+        assertRejected(base("[[component]]\nname = \"m\"\nkind = \"folders\"\npaths = [\"media\"]\n  pathz = [\"x\"]"), line: 18, column: 3, "unknown key 'pathz'")
+    }
+
+    func testWrongTypeIsReportedAtTheValue() {
+        assertRejected(base("[retention]\nkeep_daily = \"seven\""), line: 15, column: 14, "keep_daily must be an integer")
+        assertRejected(base("[[component]]\nname = \"m\"\nkind = \"folders\"\npaths = \"media\""), line: 17, column: 9, "paths must be a list of strings")
+    }
+
+    func testDuplicateComponent() {
+        assertRejected(base("[[component]]\nname = \"data\"\nkind = \"folders\"\npaths = [\"media\"]"), line: 15, column: 8, "duplicate component 'data' (first defined at line 9)")
+    }
+
+    func testMissingPath() {
+        assertRejected(base("[[component]]\nname = \"m\"\nkind = \"folders\"\npaths = [\"media\", \"nowhere\"]"), line: 17, column: 19, "does not exist")
+        assertRejected(base("[[component]]\nname = \"db\"\nkind = \"database\"\nengine = \"sqlite\"\npath = \"missing.db\""), line: 18, column: 8, "database \(dir.path)/missing.db does not exist")
+    }
+
+    func testWriterNamingAMissingComponent() {
+        assertRejected(base("[[writer]]\nname = \"app\"\nkind = \"command\"\nfreeze = [\"true\"]\nthaw = [\"true\"]\ncomponents = [\"data\", \"dtaa\"]"),
+                       line: 19, column: 23, "names component 'dtaa', which does not exist")
+    }
+
+    func testComponentWithTwoWriters() {
+        let w = "[[writer]]\nname = \"a\"\nkind = \"command\"\nfreeze = [\"true\"]\nthaw = [\"true\"]\ncomponents = [\"data\"]\n"
+        assertRejected(base(w + w.replacingOccurrences(of: "\"a\"", with: "\"b\"")), line: 25, column: 15, "already has writer 'a'")
+    }
+
+    func testDestinationInsideABackedUpFolder() throws {
+        try FileManager.default.createDirectory(atPath: dir.path + "/data/repo", withIntermediateDirectories: true)
+        let text = base().replacingOccurrences(of: "path = \"repo\"", with: "path = \"data/repo\"")
+        assertRejected(text, line: 6, column: 8, "is inside \(dir.path)/data, which component 'data' backs up")
+        // The state folder too.
+        assertRejected(base().replacingOccurrences(of: "state_dir = \"state\"", with: "state_dir = \"data/state\""), line: 3, column: 13, "state_dir")
+    }
+
+    func testScheduleSparserThanTheRetentionWindow() throws {
+        assertRejected(base("[schedule]\ncalendar = \"Mon 02:00\""), line: 15, column: 12, "leaves up to 7d between runs, more than the retention window of 5d")
+        assertRejected(base("[schedule]\ncalendar = \"Mon,Thu 02:00\"\nretention_window = \"3d\""), line: 15, column: 12, "leaves up to 4d")
+        // With sparse = "warn" the file is accepted with a warning.
+        let c = try parse(base("[schedule]\ncalendar = \"Sun 03:00\"\nsparse = \"warn\""))
+        XCTAssertEqual(c.warnings.count, 1)
+        XCTAssertTrue(c.warnings[0].contains(":15:12: schedule"), c.warnings[0])
+        // Daily fits a 5-day window.
+        XCTAssertEqual(try parse(base("[schedule]\ncalendar = \"daily 02:00\"")).schedule.calendar?.maximumGap, 86400)
+    }
+
+    func testMissingRequiredKeys() {
+        assertRejected("site = \"shop\"\n[repository]\npath = \"repo\"\npassword_file = \"pw\"\n[[component]]\nname = \"d\"\nkind = \"folders\"\npaths = [\"data\"]\n",
+                       line: 1, column: 1, "missing key 'time_zone'")
+        assertRejected(base("[[component]]\nname = \"db\"\nkind = \"database\"\nengine = \"command\""), line: 14, "missing key 'dump_command'")
+        assertRejected(base("[[writer]]\nname = \"w\"\nkind = \"signal\"\ncomponents = [\"data\"]"), line: 14, "missing key 'pid_file'")
+    }
+
+    func testKeysThatDoNotApplyToAKind() {
+        assertRejected(base("[[component]]\nname = \"db\"\nkind = \"database\"\nengine = \"sqlite\"\npath = \"app.db\"\npaths = [\"data\"]"), line: 19, column: 1, "does not apply to a database component")
+    }
+
+    func testBadValues() {
+        assertRejected(base("", header: "time_zone2 = 1").replacingOccurrences(of: "time_zone = \"UTC\"", with: "time_zone = \"Europe/Paris\""), line: 2, column: 13, "time_zone must be \"UTC\" or \"local\"")
+        assertRejected(base("[hooks]\ntimeout = \"ten minutes\""), line: 15, column: 11, "invalid duration")
+        assertRejected(base("[[component]]\nname = \"x\"\nkind = \"archive\"\npaths = [\"data\"]"), line: 16, column: 8, "kind must be one of")
+        assertRejected(base("[schedule]\ncalendar = \"daily 25:00\""), line: 15, column: 12, "invalid time '25:00'")
+        assertRejected(base("[alerts]\nwebhook = \"ftp://x\""), line: 15, column: 11, "http:// or https://")
+        assertRejected(base("[[component]]\nname = \"bad name\"\nkind = \"folders\"\npaths = [\"data\"]"), line: 15, column: 8, "may hold only letters")
+    }
+
+    func testAllProblemsAreReportedAtOnce() throws {
+        XCTAssertThrowsError(try parse(base("[retention]\nkeep_daily = \"x\"\nkeep_weeky = 3"))) { e in
+            let problems = (e as? ControlFileError)?.problems ?? []
+            XCTAssertEqual(problems.count, 2, "\(problems)")
+        }
+    }
+
+    func testNonASCIIPaths() throws {
+        let name = "données/überprüfung 日本"
+        try FileManager.default.createDirectory(atPath: dir.path + "/" + name, withIntermediateDirectories: true)
+        let c = try parse(base("[[component]]\nname = \"ü\"\nkind = \"folders\"\npaths = [\"\(name)\"]"))
+        XCTAssertEqual(c.components[1].paths, [dir.path + "/" + name])
+        XCTAssertEqual(c.components[1].name, "ü")
+    }
+
+    /// The complete example in docs/control-file.md is a valid control file.
+    func testDocumentedExampleParses() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/control-file.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        guard let marker = text.range(of: "<!-- complete-example -->"),
+              let open = text.range(of: "```toml\n", range: marker.upperBound..<text.endIndex),
+              let close = text.range(of: "\n```", range: open.upperBound..<text.endIndex) else {
+            return XCTFail("docs/control-file.md has no complete example block")
+        }
+        let example = String(text[open.upperBound..<close.lowerBound])
+        let c = try parse(example, checkPaths: false)
+        XCTAssertGreaterThanOrEqual(c.components.count, 4)
+        XCTAssertEqual(Set(c.components.map(\.kind)), Set(ComponentKind.allCases))
+        XCTAssertGreaterThanOrEqual(c.destinations.count, 2)
+        XCTAssertGreaterThanOrEqual(c.writers.count, 2)
+        XCTAssertNotNil(c.schedule.calendar)
+        XCTAssertNotNil(c.hooks.afterBackup)
+        XCTAssertTrue(c.alerts.isConfigured)
+    }
+}
+
+final class ScheduleTests: XCTestCase {
+    func gap(_ s: String) -> Double? { try? Schedule.parse(s).get().maximumGap }
+
+    func testGaps() {
+        XCTAssertEqual(gap("daily 02:00"), 86400)
+        XCTAssertEqual(gap("daily 02:00,14:00"), 43200)
+        XCTAssertEqual(gap("daily 02:00,04:00"), 22 * 3600)
+        XCTAssertEqual(gap("Mon,Thu 02:00"), 4 * 86400)
+        XCTAssertEqual(gap("Mon..Fri 22:30"), 3 * 86400)
+        XCTAssertEqual(gap("Sat..Mon 01:00"), 5 * 86400)
+        XCTAssertEqual(gap("Sun 03:00"), 7 * 86400)
+        XCTAssertEqual(gap("hourly :15"), 3600)
+        XCTAssertEqual(gap("every 1s"), 1)
+        XCTAssertEqual(gap("every 1h30m"), 5400)
+    }
+
+    func testRejected() {
+        for bad in ["", "daily", "daily 2", "daily 24:00", "Moonday 02:00", "every", "every 0s", "hourly 15", "Mon.Fri 02:00", "daily 02:00 extra"] {
+            if case .success = Schedule.parse(bad) { XCTFail("accepted \"\(bad)\"") }
+        }
+    }
+
+    func testDurations() {
+        XCTAssertEqual(DurationText.parse("5d"), 432000)
+        XCTAssertEqual(DurationText.parse("1h30m"), 5400)
+        XCTAssertNil(DurationText.parse("5"))
+        XCTAssertNil(DurationText.parse("5x"))
+        XCTAssertEqual(DurationText.format(432000), "5d")
+    }
+}
