@@ -1,36 +1,40 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: builds sitevault, creates a local repository, backs up a
-# sample tree (config, data folder, a live SQLite database file), lists, changes the tree, backs up
-# again, restores, compares and checks every byte. Everything lives under ${DEMO_DIR:-/tmp/sitevault-demo}.
+# The main job on the embedded default: builds sitevault, creates the sample site (a small
+# application writing continuously to its SQLite database and data folder, its config and its
+# install media) with a local repository, backs the whole site up while it runs, twice, and shows
+# its status, the snapshot's contents and the status messages; then proves the snapshot: restores
+# it, checks the restored database's consistency and every byte of the repository.
+# Everything lives under ${DEMO_DIR:-/tmp/sitevault-demo}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --tests
+scripts/install-deps.sh
 swift build -c release --product sitevault 2>&1 | tail -n 3
 SV="$PWD/.build/release/sitevault"
 D="${DEMO_DIR:-/tmp/sitevault-demo}"
+if [ -s "$D/site/run/sampleapp.pid" ]; then kill "$(cat "$D/site/run/sampleapp.pid")" 2>/dev/null || true; sleep 0.5; fi
 rm -rf "$D"; mkdir -p "$D"; chmod 700 "$D"
-export SITEVAULT_REPOSITORY="$D/repository"
-export SITEVAULT_PASSWORD_FILE="$D/password"
-head -c 24 /dev/urandom | base64 > "$SITEVAULT_PASSWORD_FILE"; chmod 600 "$SITEVAULT_PASSWORD_FILE"
+trap '[ -s "$D/site/run/sampleapp.pid" ] && kill "$(cat "$D/site/run/sampleapp.pid")" 2>/dev/null || true' EXIT
 
-# A sample site: configuration, a data folder with uploads, install media and a SQLite database.
-S="$D/sample-site"
-mkdir -p "$S/etc" "$S/data/uploads/2026" "$S/media" "$S/db"
-printf '[server]\nport = 8080\nname = "démo"\n' > "$S/etc/app.toml"
-for i in $(seq 1 200); do printf 'note %s: %s\n' "$i" "$(date -u +%s%N | sha256sum)" > "$S/data/uploads/2026/note-$i.txt"; done
-head -c 5000000 /dev/urandom > "$S/data/uploads/2026/photo.raw"
-seq 1 200000 > "$S/media/app-1.4.2.tar"
-ln -s app-1.4.2.tar "$S/media/current"
-sqlite3 "$S/db/site.db" "create table t(id integer primary key, v text); insert into t(v) select hex(randomblob(64)) from generate_series(1,5000);" 2>/dev/null \
-  || sqlite3 "$S/db/site.db" "create table t(id integer primary key, v text); with recursive c(x) as (select 1 union all select x+1 from c where x<5000) insert into t(v) select hex(randomblob(64)) from c;"
+echo "== create the sample site and start its application"
+examples/sample-site/make-site.sh "$D/site" "$SV" 100
+S="$D/site"
+echo "== validate the control file";   "$SV" validate --site "$S/site.toml"
+sleep 1
+echo "== back up the site (the application keeps running)"
+"$SV" site backup --site "$S/site.toml" --quiet
+sleep 1
+echo "== back up again (unchanged files are not read again)"
+"$SV" site backup --site "$S/site.toml" --quiet
+echo "== site status";                 "$SV" site status --site "$S/site.toml"
+echo "== what the latest snapshot holds"; "$SV" site show latest --site "$S/site.toml"
+echo "== status messages of the last run"
+"$SV" site messages --site "$S/site.toml" --limit 16
+echo "== run logs in the destination"; ls -l "$S/backup/repo/logs"
 
-echo "== init";                 "$SV" init
-echo "== first backup";         "$SV" backup "$S" --tag demo
-echo "a change" >> "$S/etc/app.toml"
-echo "== second backup";        "$SV" backup "$S" --tag demo
-echo "== snapshots";            "$SV" snapshots
-echo "== what changed";         "$SV" diff "$("$SV" snapshots --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')" latest
-echo "== restore";              "$SV" restore latest --target "$D/restored"
-diff -r "$S" "$D/restored$S" && echo "restored tree is identical to the sample site"
-echo "== check --read-data";    "$SV" check --read-data
-echo "== stats";                "$SV" stats
+echo "== prove it: restore the snapshot and check the database copy"
+export SITEVAULT_REPOSITORY="$S/backup/repo" SITEVAULT_PASSWORD_FILE="$S/backup/password"
+"$SV" restore latest --target "$D/restored" --quiet
+printf 'database = %s\n' "$D/restored/database/shop.db" > "$D/check.conf"
+python3 "$S/opt/sampleapp/sampleapp.py" --check "$D/check.conf"
+diff -r "$S/etc" "$D/restored/config/files$S/etc" && echo "configuration restored identically"
+echo "== check --read-data";           "$SV" check --read-data

@@ -2,10 +2,11 @@
 # Installs the Debian packages sitevault needs (idempotent; runs apt-get only when something is missing).
 # Usage: scripts/install-deps.sh [--tests] [--bench]
 set -euo pipefail
-pkgs=(libzstd-dev pkg-config)
+# Build: zstd and SQLite (C libraries). Run: python3 for the sample site's application.
+pkgs=(libzstd-dev libsqlite3-dev pkg-config python3 util-linux procps)
 for a in "$@"; do
   case "$a" in
-    --tests) pkgs+=(sqlite3) ;;
+    --tests) pkgs+=(sqlite3 openssl curl) ;;
     --bench) pkgs+=(restic borgbackup time) ;;
     *) echo "unknown option $a" >&2; exit 64 ;;
   esac

@@ -63,7 +63,7 @@ enum SiteExit {
         case .locked?: return Exit.locked
         case .wrongPassword?: return Exit.wrongPassword
         case .destinationUnwritable?: return 20
-        case .destinationFull?: return 21
+        case .destinationFull?, .stagingSpace?: return 21
         case .freezeFailed?: return 22
         case .componentUnavailable?, .componentFailed?: return 23
         case .alreadyRunning?: return 24
@@ -88,7 +88,7 @@ struct SiteCommand: AsyncParsableCommand {
         20 destination not writable, 21 destination or staging folder full, 22 a writer could not freeze, \
         23 a component is unavailable or failed (nothing committed), 24 another run of the site is active, \
         25 a writer could not thaw (act now), 26 commit failed, 78 invalid control file, 130 interrupted.
-        `site status` exits 0 when healthy, 1 on a warning, 2 when unhealthy (failed, stale or frozen).
+        `site status` exits 0 when healthy, 1 on a warning, 2 when unhealthy (failed, stale or frozen), 3 when the status store cannot be read.
         """,
         subcommands: [SiteBackupCommand.self, SiteStatusCommand.self, SiteMessagesCommand.self, SiteShowCommand.self,
                       SiteThawCommand.self]

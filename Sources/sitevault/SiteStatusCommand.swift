@@ -7,7 +7,7 @@ struct SiteStatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show the site's last run, the age of its newest good snapshot and each component's result.",
-        discussion: "Exit code: 0 healthy, 1 warning (partial snapshot, hook failed), 2 unhealthy (last run failed, newest good snapshot older than the retention window, never backed up, or writers left frozen). Usable as a monitoring check."
+        discussion: "Exit code: 0 healthy, 1 warning (partial snapshot, hook failed), 2 unhealthy (last run failed, newest good snapshot older than the retention window, never backed up, or writers left frozen), 3 unknown (the status store cannot be read). Usable as a monitoring check (Nagios convention)."
     )
     @OptionGroup var options: SiteOptions
 
@@ -19,7 +19,7 @@ struct SiteStatusCommand: AsyncParsableCommand {
             s = try SiteStatusReport.compute(config: config, store: try StatusStore(stateDir: config.stateDir), now: SystemClock().now())
         } catch let e as VaultError {
             out.warn("error: cannot read the status store in \(config.stateDir): \(e.message)")
-            throw ExitCodeError(Exit.failure)
+            throw ExitCodeError(3)
         }
         out.emit(s)
         let utc = config.timeZone == .utc

@@ -44,6 +44,8 @@ def check(conf_path):
 
 
 def run(conf_path):
+    # A daemon keeps no descriptor it inherited by accident (a parent's pipe would never see EOF).
+    os.closerange(3, 65536)
     conf = load_config(conf_path)
     rate = float(conf.get("writes_per_second", "50"))
     data = conf["data_dir"]

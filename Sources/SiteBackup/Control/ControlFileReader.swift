@@ -211,8 +211,13 @@ final class ControlFileReader {
                 backedUp.append((abs, name, pos))
                 c.paths.append(abs)
             }
-            c.excludes = r.stringList("exclude")?.map(\.0) ?? []
-            c.includes = r.stringList("include")?.map(\.0) ?? []
+            for key in ["exclude", "include"] {
+                let list = r.stringList(key) ?? []
+                for (p, pos) in list where p.contains("/") && !p.hasPrefix("/") {
+                    problems.add(pos, "\(key) pattern \"\(p)\" contains '/' so it matches whole paths: write it as an absolute path (e.g. \"\(resolve(p))\"), or without '/' to match a name anywhere")
+                }
+                if key == "exclude" { c.excludes = list.map(\.0) } else { c.includes = list.map(\.0) }
+            }
         }
         let dbKeys = ["engine", "path", "check", "dump_command", "restore_command", "file_name"]
         switch kind {

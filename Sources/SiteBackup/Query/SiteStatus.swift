@@ -52,7 +52,10 @@ public struct SiteStatusReport: Sendable, Codable {
                 health = "warning"
                 reasons.append("the last run committed a partial snapshot: " + last.components.filter { $0.result != "ok" }.map { "\($0.name) \($0.result)" }.joined(separator: ", "))
             case "running":
-                break
+                if !runLockHeld(config.stateDir) {
+                    health = "unhealthy"
+                    reasons.append("the last run (\(last.runID)) ended without finishing: it was killed or the machine stopped")
+                }
             default:
                 health = "unhealthy"
                 reasons.append("the last run \(last.result): \(last.failureMessage ?? "")")
@@ -65,7 +68,11 @@ public struct SiteStatusReport: Sendable, Codable {
             if let age { reasons.append("the newest good snapshot is \(TimeText.age(age)) old, more than the retention window of \(DurationText.format(window))") } else if last != nil { reasons.append("there is no good snapshot") }
             if last == nil { health = "unhealthy" }
         }
-        let frozen = FreezeRecord.load(stateDir: config.stateDir)
+        var frozen: FreezeRecord?
+        do { frozen = try FreezeRecord.load(stateDir: config.stateDir) } catch let e as VaultError {
+            health = "unhealthy"
+            reasons.append(e.message)
+        }
         if let frozen, !isAlive(frozen.pid) {
             health = "unhealthy"
             reasons.append("writers \(frozen.writers.map(\.name).joined(separator: ", ")) were left frozen by an interrupted run: run `sitevault site thaw`")
@@ -80,6 +87,15 @@ public struct SiteStatusReport: Sendable, Codable {
                                 freezeWindowSeconds: last.map(\.freezeWindowSeconds), components: comps,
                                 frozenWriters: frozen.map { $0.writers.map(\.name) } ?? [])
     }
+}
+
+/// Whether a run of the site holds its run lock right now.
+func runLockHeld(_ stateDir: String) -> Bool {
+    let fd = open(stateDir + "/run.lock", O_RDWR | O_CLOEXEC)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    if flock(fd, LOCK_EX | LOCK_NB) == 0 { flock(fd, LOCK_UN); return false }
+    return true
 }
 
 func isAlive(_ pid: Int32) -> Bool {

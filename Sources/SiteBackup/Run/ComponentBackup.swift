@@ -21,6 +21,14 @@ final class ComponentBackup {
     /// Components whose consistent copy is in the staging folder.
     private(set) var staged: Set<String> = []
     private(set) var stagedDatabase: [String: String] = [:]
+    /// The dump command running now, ended at once if the run is interrupted.
+    private let running = Mutex()
+    private var currentProcess: RunningProcess?
+
+    /// Ends a running dump command (called when the run is interrupted by a signal).
+    func terminateChildren() {
+        running.withLock { currentProcess?.terminate() }
+    }
 
     init(config: SiteConfig, recorder: RunRecorder, clock: VaultClock) {
         self.config = config; self.recorder = recorder; self.clock = clock
@@ -128,6 +136,8 @@ final class ComponentBackup {
                 } else {
                     let argv = c.dumpCommand!
                     let proc = try ProcessRunner().spawn(Command(argv, timeout: c.timeout))
+                    running.withLock { currentProcess = proc }
+                    defer { running.withLock { currentProcess = nil } }
                     let node: Node
                     do {
                         node = try archiver.saveStream(name: Array(c.fileName.utf8), fd: proc.stdoutFD, label: "output of \(argv[0])", time: clock.now())

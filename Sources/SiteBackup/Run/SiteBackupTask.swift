@@ -33,12 +33,20 @@ public final class SiteBackupTask: @unchecked Sendable {
     private var destinations: [String: OpenDestination] = [:]
     private var aborted = false
     private var finished = false
+    private var componentBackup: ComponentBackup?
+    /// Set once the run lock is held: only then may the run touch the staging folder.
+    private var ownsRun = false
+    /// When the run started, on the monotonic clock.
+    private let monoStart = monotonicSeconds()
 
     public init(config: SiteConfig, options: SiteRunOptions) {
         self.config = config
         self.options = options
         runID = Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255) })
-        store = try? StatusStore(stateDir: config.stateDir)
+        do { store = try StatusStore(stateDir: config.stateDir) } catch {
+            store = nil
+            writeStderr("<3>sitevault[\(config.site)]: cannot open the status store in \(config.stateDir): \(error); this run's status messages go to standard error only\n")
+        }
         recorder = RunRecorder(site: config.site, runID: runID, store: store, clock: options.clock, echo: options.echo,
                                utc: config.timeZone == .utc)
         freezes = FreezeGuard(stateDir: config.stateDir, runID: runID, clock: options.clock)
@@ -53,6 +61,8 @@ public final class SiteBackupTask: @unchecked Sendable {
         var runLock: RunLock?
         do {
             runLock = try RunLock(stateDir: config.stateDir)
+            gate.withLock { ownsRun = true }
+            markInterruptedRuns()
             try thawStaleFreeze()
             for w in config.warnings { recorder.emit(.controlFileWarning, w) }
             try await perform()
@@ -87,6 +97,7 @@ public final class SiteBackupTask: @unchecked Sendable {
         for w in config.writers {
             do { try WriterActions.preflight(w) } catch let e as VaultError { throw RunFailure(.freezeFailed, e.message) }
         }
+        try checkFrozenFileSystems()
         try checkStagingSpace()
         let hookState = Hook.check(config.hooks.afterBackup)
         if case .refused(let why) = hookState { recorder.emit(.hookRefused, why) }
@@ -94,6 +105,7 @@ public final class SiteBackupTask: @unchecked Sendable {
 
         // 2. Consistent copies: each writer frozen only while its components are copied.
         let backup = ComponentBackup(config: config, recorder: recorder, clock: options.clock)
+        gate.withLock { componentBackup = backup }
         var stored: [String: (Node?, ComponentReport)] = [:]
         for w in config.writers {
             let comps = config.components.filter { w.components.contains($0.name) }
@@ -176,7 +188,7 @@ public final class SiteBackupTask: @unchecked Sendable {
             do {
                 result = try gate.withLock { () throws -> BackupResultCommit in
                     guard !aborted else { throw RunFailure(.aborted, "interrupted before the commit") }
-                    let r = try arch.commit(tree: root, paths: paths.isEmpty ? ["/"] : paths, parent: dest.parentID, started: report.started.seconds, partial: partial)
+                    let r = try arch.commit(tree: root, paths: paths.isEmpty ? ["/"] : paths, parent: dest.parentID, started: monoStart, partial: partial)
                     report.snapshots[name] = r.id.hex
                     if name == "main" { report.snapshot = r.id.hex; report.snapshotTime = r.snapshot.time }
                     return BackupResultCommit(id: r.id, time: r.snapshot.time)
@@ -214,6 +226,23 @@ public final class SiteBackupTask: @unchecked Sendable {
         }
     }
 
+    /// fsfreeze blocks every write to its file system: sitevault's own state, staging copies and
+    /// repositories must live elsewhere, or the run would wait on itself for ever.
+    private func checkFrozenFileSystems() throws {
+        for w in config.writers where w.kind == .fsfreeze {
+            var m = stat()
+            guard stat(w.mount!, &m) == 0 else { throw RunFailure(.freezeFailed, "writer \(w.name): mount point \(w.mount!) does not exist") }
+            var ours = [("state folder", config.stateDir), ("staging folder", config.stagingDir)]
+            ours += destinations.values.map { ("repository \($0.config.name)", $0.config.path) }
+            for (what, path) in ours {
+                var st = stat()
+                if stat(path, &st) == 0 && st.st_dev == m.st_dev {
+                    throw RunFailure(.freezeFailed, "writer \(w.name) would freeze \(w.mount!), which also holds the \(what) \(path): sitevault could not write while frozen; move it to another file system")
+                }
+            }
+        }
+    }
+
     /// The staging folder must hold every copy taken while frozen (plus SQLite copies).
     private func checkStagingSpace() throws {
         StagingCopy.remove(config.stagingDir)
@@ -228,13 +257,30 @@ public final class SiteBackupTask: @unchecked Sendable {
         guard need > 0, let free = freeSpace(config.stagingDir) else { return }
         let margin = need / 20 + (16 << 20)
         if free < need + margin {
-            throw RunFailure(.destinationFull, "the staging folder \(config.stagingDir) has \(Bytes.text(free)) free but the consistent copies need about \(Bytes.text(need + margin)): free space there or set staging_dir to a larger file system")
+            throw RunFailure(.stagingSpace, "the staging folder \(config.stagingDir) has \(Bytes.text(free)) free but the consistent copies need about \(Bytes.text(need + margin)): free space there or set staging_dir to a larger file system")
+        }
+    }
+
+    /// Runs still "running" in the store while we hold the run lock died without finishing
+    /// (kill -9, power loss): record them as interrupted so status does not call them healthy.
+    private func markInterruptedRuns() {
+        guard let store, let stale = try? store.runs(limit: 20, result: ["running"]) else { return }
+        for var r in stale where r.runID != runID {
+            r.result = "failed"
+            r.failure = .aborted
+            r.failureMessage = "the run ended without finishing (killed or the machine stopped); nothing was committed by it unless its snapshot is listed"
+            try? store.save(r)
         }
     }
 
     /// A freeze record left by a run that died (kill -9, power loss): thaw those writers first.
     private func thawStaleFreeze() throws {
-        guard let record = FreezeRecord.load(stateDir: config.stateDir) else { return }
+        let loaded: FreezeRecord?
+        do { loaded = try FreezeRecord.load(stateDir: config.stateDir) } catch let e as VaultError {
+            recorder.emit(.staleFreezeThawFailed, e.message)
+            throw RunFailure(.thawFailed, e.message)
+        }
+        guard let record = loaded else { return }
         var failures: [String] = []
         for w in record.writers.reversed() {
             do {
@@ -251,8 +297,8 @@ public final class SiteBackupTask: @unchecked Sendable {
         try FreezeRecord.clear(stateDir: config.stateDir)
     }
 
-    private func thawEverything() {
-        let (thawed, failed) = freezes.thawAll()
+    private func thawEverything(abort: Bool = false) {
+        let (thawed, failed) = freezes.thawAll(abort: abort)
         for t in thawed { recorder.emit(.writerThawed, "writer \(t.writer) thawed after \(formatSeconds(t.seconds ?? 0)) frozen (run ending)", at: t.thawedAt) }
         for (name, e) in failed {
             recorder.emit(.thawFailed, "writer \(name) could not thaw: \((e as? VaultError)?.message ?? "\(e)"); run `sitevault site thaw --site \(config.file)`")
@@ -276,7 +322,8 @@ public final class SiteBackupTask: @unchecked Sendable {
     public func abort(signal: Int32) -> RunReport {
         let already = gate.withLock { () -> Bool in defer { aborted = true }; return aborted || finished }
         if already { return currentReport }
-        thawEverything()
+        thawEverything(abort: true)
+        gate.withLock { componentBackup }?.terminateChildren()
         fail(RunFailure(.aborted, "interrupted by signal \(signal); writers thawed, no snapshot committed for this run"))
         finish()
         for d in destinations.values { d.lock.release() }
@@ -298,10 +345,11 @@ public final class SiteBackupTask: @unchecked Sendable {
         default:
             final = recorder.emit(.runFailed, "backup of site \(config.site) \(r.result == "aborted" ? "was interrupted" : "failed") (\(r.failure?.rawValue ?? "error")): \(r.failureMessage ?? "")")
         }
+        gate.withLock { report.finished = final.time }
         saveReport()
         writeRunLog(final: final)
         Alerts.send(config: config, report: currentReport, message: final, recorder: recorder)
-        StagingCopy.remove(config.stagingDir)
+        if gate.withLock({ ownsRun }) { StagingCopy.remove(config.stagingDir) }
         for d in destinations.values { d.lock.release() }
     }
 

@@ -11,7 +11,11 @@ public enum SiteThaw {
         let lock = try RunLock(stateDir: config.stateDir)
         defer { _ = lock }
         var result = Result()
-        guard let record = FreezeRecord.load(stateDir: config.stateDir) else { return result }
+        let loaded: FreezeRecord?
+        do { loaded = try FreezeRecord.load(stateDir: config.stateDir) } catch let e as VaultError {
+            throw RunFailure(.thawFailed, e.message)
+        }
+        guard let record = loaded else { return result }
         let recorder = RunRecorder(site: config.site, runID: "thaw-" + Hex.encode((0..<4).map { _ in UInt8.random(in: 0...255) }),
                                    store: try? StatusStore(stateDir: config.stateDir), clock: options.clock, echo: options.echo,
                                    utc: config.timeZone == .utc)

@@ -40,6 +40,7 @@ public enum FailureKind: String, Sendable, Codable {
     case destinationMissing = "destination-missing"
     case destinationUnwritable = "destination-unwritable"
     case destinationFull = "destination-full"
+    case stagingSpace = "staging-space"
     case locked
     case wrongPassword = "wrong-password"
     case repository
@@ -57,6 +58,7 @@ public enum FailureKind: String, Sendable, Codable {
         case .destinationMissing: return .destinationMissing
         case .destinationUnwritable: return .destinationUnwritable
         case .destinationFull: return .destinationFull
+        case .stagingSpace: return .stagingSpace
         case .locked: return .repositoryLocked
         case .wrongPassword: return .wrongPassword
         case .repository: return .repositoryFailed

@@ -15,9 +15,16 @@ public struct FreezeRecord: Codable, Sendable {
 
     static func path(_ stateDir: String) -> String { stateDir + "/freeze.json" }
 
-    public static func load(stateDir: String) -> FreezeRecord? {
-        guard let bytes = try? ControlFile.readWholeFile(path(stateDir)), !bytes.isEmpty else { return nil }
-        return try? JSONDecoder().decode(FreezeRecord.self, from: Data(bytes))
+    /// The record, nil when nothing is frozen. A record that cannot be read is an error, never
+    /// "nothing frozen": something may well be frozen.
+    public static func load(stateDir: String) throws -> FreezeRecord? {
+        let p = path(stateDir)
+        guard access(p, F_OK) == 0 else { return nil }
+        do {
+            return try JSONDecoder().decode(FreezeRecord.self, from: Data(try ControlFile.readWholeFile(p)))
+        } catch {
+            throw VaultError(.corrupt, "the freeze record \(p) cannot be read (\(error)): a writer may still be frozen; thaw the application by hand, then remove the file")
+        }
     }
 
     func save(stateDir: String) throws {
@@ -43,6 +50,8 @@ public final class FreezeGuard: @unchecked Sendable {
     private var frozen: [(writer: WriterConfig, report: Int)] = []
     private(set) var reports: [FreezeReport] = []
     private var aborted = false
+    /// When the first writer of this run froze (kept in the record).
+    private var since: Timestamp?
 
     init(stateDir: String, runID: String, clock: VaultClock) {
         self.stateDir = stateDir; self.runID = runID; self.clock = clock
@@ -54,13 +63,19 @@ public final class FreezeGuard: @unchecked Sendable {
     func freeze(_ w: WriterConfig, components: [String]) throws -> FreezeReport {
         try mutex.withLock {
             guard !aborted else { throw VaultError(.cancelled, "the run was interrupted") }
-            let record = FreezeRecord(pid: getpid(), runID: runID, writers: frozen.map(\.writer) + [w], since: clock.now())
-            try record.save(stateDir: stateDir)
             let start = clock.now()
+            if since == nil { since = start }
+            let record = FreezeRecord(pid: getpid(), runID: runID, writers: frozen.map(\.writer) + [w], since: since!)
+            try record.save(stateDir: stateDir)
             do { try WriterActions.freeze(w) } catch {
-                // A half-done freeze (e.g. a service that stopped but reported an error) is undone.
-                try? WriterActions.thaw(w)
-                try? saveRecordLocked()
+                // A half-done freeze (e.g. a service that stopped but reported an error) is undone;
+                // if the undo fails too, the record stays so that `site thaw` and the next run retry it.
+                do {
+                    try WriterActions.thaw(w)
+                    try? saveRecordLocked()
+                } catch let undo {
+                    throw VaultError(.io, "\((error as? VaultError)?.message ?? "\(error)"); undoing it failed too: \((undo as? VaultError)?.message ?? "\(undo)") (the freeze stays recorded: run `sitevault site thaw`)")
+                }
                 throw error
             }
             reports.append(FreezeReport(writer: w.name, kind: w.kind, components: components, frozenAt: start))
@@ -89,7 +104,7 @@ public final class FreezeGuard: @unchecked Sendable {
 
     private func saveRecordLocked() throws {
         if frozen.isEmpty { try FreezeRecord.clear(stateDir: stateDir) } else {
-            try FreezeRecord(pid: getpid(), runID: runID, writers: frozen.map(\.writer), since: clock.now()).save(stateDir: stateDir)
+            try FreezeRecord(pid: getpid(), runID: runID, writers: frozen.map(\.writer), since: since ?? clock.now()).save(stateDir: stateDir)
         }
     }
 

@@ -53,9 +53,10 @@ enum WriterActions {
                 throw VaultError(.notFound, "writer '\(w.name)': process \(pid) from \(w.pidFile!) is not running")
             }
         case .service, .command:
-            let argv = w.kind == .service ? (w.stop ?? ["systemctl"]) : w.freeze!
-            guard ExecutableLookup.find(argv[0]) != nil else {
-                throw VaultError(.notFound, "writer '\(w.name)': command '\(argv[0])' not found (PATH=\(String(cString: getenv("PATH") ?? strdup(""))))")
+            // Both directions: a missing thaw program found only after freezing would leave the site stopped.
+            let commands = w.kind == .service ? [w.stop ?? ["systemctl"], w.start ?? ["systemctl"]] : [w.freeze!, w.thaw!]
+            for argv in commands where ExecutableLookup.find(argv[0]) == nil {
+                throw VaultError(.notFound, "writer '\(w.name)': command '\(argv[0])' not found (PATH=\(getenv("PATH").map { String(cString: $0) } ?? ""))")
             }
         case .fsfreeze:
             guard ExecutableLookup.find("fsfreeze") != nil else { throw VaultError(.notFound, "writer '\(w.name)': fsfreeze is not installed (util-linux)") }
