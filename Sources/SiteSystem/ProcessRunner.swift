@@ -63,6 +63,15 @@ public struct ProcessRunner: CommandRunning {
         return process.wait()
     }
 
+    /// Starts `command` with a pipe on its standard input that the caller writes to
+    /// (`RunningProcess.stdinFD`, close it to end the input). Writes after the child has stopped
+    /// reading fail with EPIPE (SIGPIPE is ignored by the sitevault executable).
+    public func spawnStreamingStdin(_ command: Command) throws -> RunningProcess {
+        let start = monotonicSeconds()
+        let spawned = try Spawner.spawn(command, withStdin: true)
+        return try RunningProcess(spawned, command: command, stdin: nil, runner: self, start: start, streamStdin: true)
+    }
+
     /// Starts `command` and returns a handle whose `stdoutFD` the caller reads; see `RunningProcess`.
     public func spawn(_ command: Command, stdin: [UInt8]? = nil) throws -> RunningProcess {
         let start = monotonicSeconds()

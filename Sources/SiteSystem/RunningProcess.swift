@@ -22,6 +22,9 @@ public final class RunningProcess: @unchecked Sendable {
     public let command: Command
     /// The read end of the child's standard output. Owned by this handle: `wait()` closes it.
     public let stdoutFD: Int32
+    /// The write end of the child's standard input when it was spawned with `spawnStreamingStdin`
+    /// (nil otherwise). The caller writes to it and must close it (end of input).
+    public let stdinFD: Int32?
     /// Becomes readable (end of file) once the child has been reaped.
     let exitFD: Int32
     let runner: ProcessRunner
@@ -60,10 +63,12 @@ public final class RunningProcess: @unchecked Sendable {
         var isReaped: Bool { mutex.withLock { reaped } }
     }
 
-    init(_ spawned: Spawner.Spawned, command: Command, stdin: [UInt8]?, runner: ProcessRunner, start: Double) throws {
+    init(_ spawned: Spawner.Spawned, command: Command, stdin: [UInt8]?, runner: ProcessRunner, start: Double,
+         streamStdin: Bool = false) throws {
         pid = spawned.pid
         self.command = command
         stdoutFD = spawned.stdout
+        stdinFD = streamStdin ? spawned.stdin : nil
         self.runner = runner
         self.start = start
         let shared = Shared(pid: spawned.pid, stderrLimit: runner.stderrLimit)
@@ -100,7 +105,9 @@ public final class RunningProcess: @unchecked Sendable {
                 shared.mutex.withLock { shared.stderr = tail }
             })
             unowned.removeAll { $0 == stderrFD }
-            if let stdinFD = spawned.stdin {
+            if let stdinFD = spawned.stdin, streamStdin {
+                unowned.removeAll { $0 == stdinFD }
+            } else if let stdinFD = spawned.stdin {
                 let data = stdin ?? []
                 threads.append(try BackgroundThread { PipeIO.feed(stdinFD, data: data, exitFD: exitFD) })
                 unowned.removeAll { $0 == stdinFD }

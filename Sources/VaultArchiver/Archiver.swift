@@ -137,11 +137,16 @@ public final class Archiver: @unchecked Sendable {
 
     /// Saves everything read from `fd` until end of file (a dump command's stdout) as a regular
     /// file node, without holding more than two chunks in memory.
-    public func saveStream(name: [UInt8], fd: Int32, label: String, mode: UInt32 = 0o600, time: Timestamp) throws -> Node {
+    /// `tap`, when given, sees every byte as it is read (e.g. to feed a verifier).
+    public func saveStream(name: [UInt8], fd: Int32, label: String, mode: UInt32 = 0o600, time: Timestamp,
+                           tap: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> Node {
         var n = Node(name: name, type: .file, mode: mode)
-        let before = progress.bytesRead
-        n.content = try FileReader.chunks(fd: fd, sizeHint: nil, label: label, chunker: repository.chunker, writer: writer, progress: progress)
-        n.size = progress.bytesRead - before
+        var size: UInt64 = 0
+        n.content = try FileReader.chunks(fd: fd, sizeHint: nil, label: label, chunker: repository.chunker, writer: writer, progress: progress) { bytes in
+            size += UInt64(bytes.count)
+            tap?(bytes)
+        }
+        n.size = size
         n.mtime = time.nanoseconds; n.ctime = time.nanoseconds; n.atime = time.nanoseconds
         n.uid = UInt32(getuid()); n.gid = UInt32(getgid())
         mutex.withLock { summary.filesNew += 1; summary.bytesProcessed += n.size }

@@ -15,7 +15,8 @@ enum FileReader {
     }
 
     /// Reads `fd` to its end (a file or a pipe). `sizeHint` lets small files be read in one buffer.
-    static func chunks(fd: Int32, sizeHint: UInt64?, label: String, chunker: Chunker, writer: BlobWriter, progress: BackupProgress) throws -> [ID] {
+    static func chunks(fd: Int32, sizeHint: UInt64?, label: String, chunker: Chunker, writer: BlobWriter, progress: BackupProgress,
+                       tap: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> [ID] {
         let maxChunk = chunker.params.maxSize
         // Small files are read whole; big ones (and pipes) through a window of two maximum chunks.
         let size = sizeHint ?? UInt64.max
@@ -33,6 +34,7 @@ enum FileReader {
                 if n == 0 { eof = true; break }
                 filled += n
                 progress.read(UInt64(n))
+                tap?(UnsafeRawBufferPointer(start: buf.baseAddress! + filled - n, count: n))
             }
             if start == filled && eof { break }
             let avail = UnsafeRawBufferPointer(rebasing: buf[start..<filled])

@@ -219,16 +219,21 @@ final class ControlFileReader {
                 if key == "exclude" { c.excludes = list.map(\.0) } else { c.includes = list.map(\.0) }
             }
         }
-        let dbKeys = ["engine", "path", "check", "dump_command", "restore_command", "file_name"]
+        let pgKeys = ["host", "port", "user", "password_file", "databases", "sslmode", "method", "jobs", "verify", "verify_sql", "bin_dir"]
+        let dbKeys = ["engine", "path", "check", "dump_command", "restore_command", "file_name"] + pgKeys
         switch kind {
         case .database:
             r.refuse(["paths", "exclude", "include", "settings", "version", "version_command"], reason: "to a database component")
             if let n = r.node("engine") {
                 if let s = n.string, let e = DatabaseEngine(rawValue: s) { c.engine = e } else {
-                    problems.add(n.position, "engine must be \"sqlite\" or \"command\" (in \(label))")
+                    problems.add(n.position, "engine must be \"sqlite\", \"postgresql\" or \"command\" (in \(label))")
                 }
-            } else { r.missing("engine", "\"sqlite\" or \"command\"") }
-            if c.engine == .sqlite {
+            } else { r.missing("engine", "\"sqlite\", \"postgresql\" or \"command\"") }
+            if c.engine != .postgresql { r.refuse(pgKeys, reason: "to a database whose engine is not postgresql") }
+            if c.engine == .postgresql {
+                r.refuse(["path", "check", "dump_command", "restore_command", "file_name"], reason: "to a postgresql database")
+                c.postgres = readPostgres(r, t, label: label)
+            } else if c.engine == .sqlite {
                 r.refuse(["dump_command", "restore_command", "file_name"], reason: "to an sqlite database (it is copied with SQLite's online backup)")
                 if let p = r.string("path", required: "the SQLite database file"), let n = t["path"] {
                     let abs = resolve(p)
@@ -277,6 +282,56 @@ final class ControlFileReader {
         }
         r.finish()
         return c
+    }
+
+    func readPostgres(_ r: TableReader, _ t: TOMLTable, label: String) -> PostgresSettings {
+        var p = PostgresSettings()
+        if let h = r.string("host") { p.host = h.hasPrefix("/") || !h.contains("/") ? h : resolve(h) }
+        if let port = r.integer("port", min: 1) {
+            if port > 65535 { problems.add(t["port"]!.position, "port must be between 1 and 65535") } else { p.port = port }
+        }
+        if let u = r.string("user") { p.user = u }
+        if let f = r.string("password_file"), let n = t["password_file"] {
+            p.passwordFile = resolve(f)
+            if checkPaths && !exists(resolve(f)) { problems.add(n.position, "password file \(resolve(f)) does not exist") }
+        }
+        if let n = r.node("method") {
+            if let s = n.string, let m = PostgresSettings.Method(rawValue: s) { p.method = m } else {
+                problems.add(n.position, "method must be \"logical\" (pg_dump per database) or \"physical\" (pg_basebackup of the whole cluster)")
+            }
+        }
+        if let n = r.node("databases") {
+            if n.string == "all" { p.databases = nil } else if let arr = n.array, !arr.isEmpty, arr.allSatisfy({ !($0.string ?? "").isEmpty }) {
+                p.databases = arr.map { $0.string! }
+                var seen = Set<String>()
+                for e in arr where !seen.insert(e.string!).inserted { problems.add(e.position, "database \(e.string!) is listed twice") }
+            } else {
+                problems.add(n.position, "databases must be \"all\" or a list of database names, e.g. [\"shop\", \"reporting\"]")
+            }
+        } else if p.method == .logical { r.missing("databases", "the databases to back up: a list of names, or \"all\"") }
+        if let s = r.string("sslmode") {
+            if ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].contains(s) { p.sslmode = s } else {
+                problems.add(t["sslmode"]!.position, "sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full")
+            }
+        }
+        if let j = r.integer("jobs", min: 1) { p.jobs = j }
+        if let n = r.node("verify") {
+            if let s = n.string, let v = PostgresSettings.Verify(rawValue: s) { p.verify = v } else {
+                problems.add(n.position, "verify must be \"none\", \"list\" (pg_restore --list) or \"restore\" (into a scratch database)")
+            }
+        }
+        p.verifySQL = r.string("verify_sql")
+        if p.verify == .restore && p.method == .physical, let n = t["verify"] {
+            problems.add(n.position, "verify = \"restore\" applies to logical dumps; a physical backup is verified by its archive listing")
+        }
+        if p.verifySQL != nil && p.verify != .restore, let n = t["verify_sql"] {
+            problems.add(n.position, "verify_sql runs in the scratch copy made by verify = \"restore\"; set verify = \"restore\" too")
+        }
+        if p.method == .physical, t["databases"]?.string != "all", let n = t["databases"] {
+            problems.add(n.position, "a physical backup copies the whole cluster: set databases = \"all\"")
+        }
+        if let b = r.string("bin_dir") { p.binDir = resolve(b) }
+        return p
     }
 
     func readWriter(_ t: TOMLTable) -> WriterConfig? {

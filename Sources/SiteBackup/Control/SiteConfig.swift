@@ -18,6 +18,8 @@ public enum DatabaseEngine: String, Sendable, CaseIterable, Codable {
     case sqlite
     /// Any other database: a dump command writing to stdout, streamed into the repository.
     case command
+    /// A PostgreSQL server: pg_dump per database (+ globals) or pg_basebackup, streamed.
+    case postgresql
 }
 
 /// One named part of the site.
@@ -42,6 +44,7 @@ public struct ComponentConfig: Sendable {
     public var dumpCommand: [String]?
     public var restoreCommand: [String]?
     public var fileName: String = "dump"
+    public var postgres: PostgresSettings?
     public var timeout: Double = 3600
     /// Where the component was defined (for messages about it).
     public var line: Int = 0

@@ -38,7 +38,7 @@ final class ComponentBackup {
 
     /// Whether a component can be copied to the staging folder (a dump command's output cannot:
     /// it is streamed, never stored whole on disk).
-    static func canStage(_ c: ComponentConfig) -> Bool { !(c.kind == .database && c.engine == .command) }
+    static func canStage(_ c: ComponentConfig) -> Bool { !(c.kind == .database && c.engine != .sqlite) }
 
     /// Bytes the staging copy of a component will take (for the space check before freezing).
     static func stagingSize(_ c: ComponentConfig) -> UInt64 {
@@ -133,6 +133,18 @@ final class ComponentBackup {
                     guard fd >= 0 else { throw VaultError.posix("cannot open", path: copy, errno: errno) }
                     defer { close(fd) }
                     nodes.append(try archiver.saveStream(name: FilePath(copy).lastComponent, fd: fd, label: copy, time: clock.now()))
+                } else if c.engine == .postgresql {
+                    let client = try PostgresClient(c.postgres!, component: c.name, stateDir: config.stateDir)
+                    let pg = PostgresBackup(client: client, archiver: archiver, clock: clock, recorder: recorder, component: c.name, timeout: c.timeout)
+                    let o = try pg.store()
+                    nodes += o.nodes
+                    report.version = o.version
+                    report.paths = o.databases
+                    report.check = o.checks.isEmpty ? nil : o.checks.joined(separator: "; ")
+                    if !o.problems.isEmpty { problems += o.problems; failed = true }
+                    if !o.checks.isEmpty && o.problems.isEmpty {
+                        recorder.emit(.componentCheck, component: c.name, "verified: \(report.check!)")
+                    }
                 } else {
                     let argv = c.dumpCommand!
                     let proc = try ProcessRunner().spawn(Command(argv, timeout: c.timeout))
@@ -173,7 +185,7 @@ final class ComponentBackup {
             report.message = problems.joined(separator: "; ")
             recorder.emit(.componentFailed, component: c.name, report.message!)
             // A database whose check failed is still kept (marked failed): it may be the best copy there is.
-            if report.check != nil && c.engine == .sqlite && !nodes.isEmpty {
+            if !nodes.isEmpty && ((report.check != nil && c.engine == .sqlite) || c.engine == .postgresql) {
                 return (try? folderNode(c.name, archiver.saveTree(nodes: nodes), mode: 0o700), report)
             }
             return (nil, report)

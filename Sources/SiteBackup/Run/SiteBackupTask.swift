@@ -217,6 +217,13 @@ public final class SiteBackupTask: @unchecked Sendable {
                 } catch let e as VaultError {
                     throw RunFailure(.componentUnavailable, "database \(c.databasePath!) cannot be read: \(e.message)", component: c.name)
                 }
+            } else if c.kind == .database && c.engine == .postgresql {
+                do {
+                    let info = try PostgresClient(c.postgres!, component: c.name, stateDir: config.stateDir).inspect()
+                    if info.databases.isEmpty { throw VaultError(.notFound, "no database to back up on the server") }
+                } catch let e as VaultError {
+                    throw RunFailure(.componentUnavailable, e.message, component: c.name)
+                }
             } else if c.kind == .database, let argv = c.dumpCommand, ExecutableLookup.find(argv[0]) == nil {
                 throw RunFailure(.componentUnavailable, "dump command '\(argv[0])' not found", component: c.name)
             }

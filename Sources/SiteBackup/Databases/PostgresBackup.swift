@@ -1,0 +1,217 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Foundation
+import SiteSystem
+import VaultArchiver
+import VaultCore
+
+/// Backs up a PostgreSQL component into the repository, streaming, never through a temporary file:
+///
+///     logical:   /<component>/globals.sql        pg_dumpall --globals-only (roles, tablespaces)
+///                /<component>/<database>.dump    pg_dump -Fc -Z0 per database (zstd and dedup happen here)
+///     physical:  /<component>/base.tar           pg_basebackup -Ft -X fetch (with the WAL it needs)
+///
+/// Each dump is verified as it streams: its bytes are also fed to `pg_restore --list` (verify =
+/// "list"), or restored into a scratch database that the configured SQL check then queries
+/// (verify = "restore"); a physical backup's tar is listed and must hold backup_label and WAL.
+struct PostgresBackup {
+    let client: PostgresClient
+    let archiver: Archiver
+    let clock: VaultClock
+    let recorder: RunRecorder
+    let component: String
+    let timeout: Double
+
+    struct Outcome {
+        var nodes: [Node] = []
+        var version = ""
+        var checks: [String] = []
+        var problems: [String] = []
+        var databases: [String] = []
+    }
+
+    var settings: PostgresSettings { client.settings }
+
+    func store() throws -> Outcome {
+        let info = try client.inspect()
+        var out = Outcome()
+        out.version = "PostgreSQL \(info.version)"
+        out.databases = info.databases.map { "\($0.name) (\(Bytes.text($0.size)))" }
+        if settings.method == .physical {
+            try storePhysical(&out)
+            return out
+        }
+        // Roles and tablespaces first (small), then the databases, `jobs` at a time.
+        out.nodes.append(try globals(&out))
+        let dbs = info.databases.map(\.name)
+        let results = Mutex()
+        var done: [(Int, Result<(Node, String), Error>)] = []
+        let limit = DispatchSemaphore(value: max(1, settings.jobs))
+        let group = DispatchGroup()
+        for (i, db) in dbs.enumerated() {
+            limit.wait()
+            group.enter()
+            Thread.detachNewThread {
+                let r = Result { try self.dumpOne(db) }
+                results.withLock { done.append((i, r)) }
+                limit.signal()
+                group.leave()
+            }
+        }
+        group.wait()
+        for (i, r) in done.sorted(by: { $0.0 < $1.0 }) {
+            switch r {
+            case .success(let (node, check)):
+                out.nodes.append(node)
+                out.checks.append("\(dbs[i]): \(check)")
+            case .failure(let e):
+                out.problems.append("database \(dbs[i]): \((e as? VaultError)?.message ?? "\(e)")")
+            }
+        }
+        return out
+    }
+
+    func globals(_ out: inout Outcome) throws -> Node {
+        var r = try ProcessRunner().run(client.command("pg_dumpall", ["--globals-only"], timeout: timeout))
+        if !r.succeeded && r.stderrText.contains("permission denied") {
+            // Not a superuser: roles without their password hashes are still worth having.
+            r = try ProcessRunner().run(client.command("pg_dumpall", ["--globals-only", "--no-role-passwords"], timeout: timeout))
+            if r.succeeded { out.checks.append("globals without role passwords (user \(settings.user) is not a superuser)") }
+        }
+        guard r.succeeded else { throw RunFailure(.componentFailed, "pg_dumpall --globals-only: \(client.explain(r))", component: component) }
+        return try archiver.saveBytes(name: Array("globals.sql".utf8), bytes: r.stdout, time: clock.now())
+    }
+
+    /// pg_dump of one database streamed into the repository while a verifier reads the same bytes.
+    func dumpOne(_ db: String) throws -> (Node, String) {
+        var scratch: String?
+        var verifier: RunningProcess?
+        var listing: OutputCollector?
+        switch settings.verify {
+        case .none: break
+        case .list:
+            verifier = try ProcessRunner().spawnStreamingStdin(client.command("pg_restore", ["--list"], timeout: timeout))
+            listing = OutputCollector(fd: verifier!.stdoutFD)
+        case .restore:
+            let name = "sitevault_verify_" + Hex.encode((0..<6).map { _ in UInt8.random(in: 0...255) })
+            _ = try client.query("CREATE DATABASE \(name) TEMPLATE template0")
+            scratch = name
+            verifier = try ProcessRunner().spawnStreamingStdin(client.command("pg_restore", ["--no-owner", "--exit-on-error", "-d", name], timeout: timeout))
+            listing = OutputCollector(fd: verifier!.stdoutFD)
+        }
+        defer { if let scratch { _ = try? client.query("DROP DATABASE IF EXISTS \(scratch) WITH (FORCE)") } }
+        let dump = try ProcessRunner().spawn(client.command("pg_dump", ["-Fc", "-Z0", "-d", db], timeout: timeout))
+        var feeding = verifier?.stdinFD != nil
+        let node: Node
+        do {
+            node = try archiver.saveStream(name: Array(fileName(db, "dump").utf8), fd: dump.stdoutFD, label: "pg_dump \(db)", time: clock.now()) { bytes in
+                guard feeding, let fd = verifier?.stdinFD else { return }
+                feeding = writeAll(fd, bytes)
+            }
+        } catch {
+            dump.terminate(); _ = dump.wait()
+            if let v = verifier { if let fd = v.stdinFD { close(fd) }; v.terminate(); _ = v.wait() }
+            throw error
+        }
+        if let fd = verifier?.stdinFD { close(fd) }
+        let r = dump.wait()
+        let listText = listing?.finish() ?? ""
+        let vr = verifier?.wait()
+        guard r.succeeded else { throw VaultError(.io, "pg_dump failed: \(client.explain(r))") }
+        switch settings.verify {
+        case .none:
+            return (node, "\(Bytes.text(node.size)) dump, not verified")
+        case .list:
+            guard let vr, vr.succeeded else { throw VaultError(.io, "pg_restore --list rejected the dump: \(vr?.summary ?? "?")") }
+            let entries = listText.split(separator: "\n").filter { !$0.hasPrefix(";") }.count
+            return (node, "pg_restore --list ok (\(entries) entries)")
+        case .restore:
+            guard let vr, vr.succeeded else { throw VaultError(.io, "restoring the dump into a scratch database failed: \(vr?.summary ?? "?")") }
+            guard let sql = settings.verifySQL else { return (node, "restored into a scratch database") }
+            let value = try client.query(sql, database: scratch).first?.first ?? ""
+            guard ["t", "true", "1", "ok"].contains(value.lowercased()) else {
+                throw VaultError(.io, "the check query on the restored copy returned \"\(value)\", not true: \(sql)")
+            }
+            return (node, "restored into a scratch database; check query true")
+        }
+    }
+
+    func storePhysical(_ out: inout Outcome) throws {
+        let base = try ProcessRunner().spawn(client.command("pg_basebackup", ["-D", "-", "-Ft", "-X", "fetch", "--checkpoint=fast", "-v"], timeout: timeout))
+        let lister = settings.verify == .none ? nil : try ProcessRunner().spawnStreamingStdin(Command(["tar", "-t"], timeout: timeout))
+        let listing = lister.map { OutputCollector(fd: $0.stdoutFD) }
+        var feeding = lister?.stdinFD != nil
+        let node: Node
+        do {
+            node = try archiver.saveStream(name: Array("base.tar".utf8), fd: base.stdoutFD, label: "pg_basebackup", time: clock.now()) { bytes in
+                guard feeding, let fd = lister?.stdinFD else { return }
+                feeding = writeAll(fd, bytes)
+            }
+        } catch {
+            base.terminate(); _ = base.wait()
+            if let l = lister { if let fd = l.stdinFD { close(fd) }; l.terminate(); _ = l.wait() }
+            throw error
+        }
+        if let fd = lister?.stdinFD { close(fd) }
+        let r = base.wait()
+        guard r.succeeded else { throw VaultError(.io, "pg_basebackup failed: \(client.explain(r))") }
+        let wal = r.stderrText.split(separator: "\n").filter { $0.contains("write-ahead log") }.map { $0.replacingOccurrences(of: "pg_basebackup: ", with: "") }
+        out.nodes.append(node)
+        if let lister {
+            let text = listing?.finish() ?? ""
+            let l = lister.wait()
+            let names = Set(text.split(separator: "\n").map(String.init))
+            guard l.succeeded, names.contains("backup_label"), names.contains("PG_VERSION"), names.contains(where: { $0.hasPrefix("pg_wal/0") }) else {
+                throw VaultError(.io, "the base backup archive is incomplete (backup_label, PG_VERSION and WAL expected): \(l.summary)")
+            }
+            out.checks.append("tar listing ok (\(names.count) entries, backup_label, WAL included); " + wal.joined(separator: "; "))
+        } else { out.checks.append(wal.joined(separator: "; ")) }
+    }
+
+    /// A database name as a file name in the snapshot ('/' and NUL escaped).
+    func fileName(_ db: String, _ ext: String) -> String {
+        var s = db.replacingChars(["/": "%2F", "%": "%25"])
+        if s.hasPrefix(".") { s = "%2E" + s.dropFirst() }
+        return s + "." + ext
+    }
+}
+
+/// Reads a child's standard output to its end on a thread of its own (at most `limit` bytes kept),
+/// so a verifier fed through its stdin never blocks on a full stdout pipe.
+final class OutputCollector: @unchecked Sendable {
+    // @unchecked: `data` is written by the thread and read only after `finish()` joined it.
+    private var data: [UInt8] = []
+    private let done = DispatchSemaphore(value: 0)
+
+    init(fd: Int32, limit: Int = 8 << 20) {
+        Thread.detachNewThread { [self] in
+            var buf = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = read(fd, &buf, buf.count)
+                if n < 0 { if errno == EINTR { continue }; break }
+                if n == 0 { break }
+                if data.count < limit { data.append(contentsOf: buf[0..<min(n, limit - data.count)]) }
+            }
+            done.signal()
+        }
+    }
+
+    /// Waits for end of file and returns the text.
+    func finish() -> String {
+        done.wait()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Writes everything; false once the reader has gone (EPIPE) or on any error.
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    var off = 0
+    while off < bytes.count {
+        let n = write(fd, bytes.baseAddress! + off, bytes.count - off)
+        if n < 0 { if errno == EINTR { continue }; return false }
+        off += n
+    }
+    return true
+}

@@ -1,0 +1,124 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SiteSystem
+import VaultCore
+
+/// Talks to a PostgreSQL server through its own client programs (psql, pg_dump, pg_basebackup,
+/// pg_restore), with the connection in the environment and the password in a private pgpass file:
+/// never in a command line.
+final class PostgresClient {
+    let settings: PostgresSettings
+    let component: String
+    let bin: String
+    private var passFile: String?
+    private(set) var environment: [String: String]
+
+    init(_ s: PostgresSettings, component: String, stateDir: String) throws {
+        settings = s
+        self.component = component
+        bin = try PostgresClient.binaries(s.binDir)
+        environment = ["PGHOST": s.host, "PGPORT": "\(s.port)", "PGUSER": s.user, "PGCONNECT_TIMEOUT": "10",
+                       "PGAPPNAME": "sitevault", "PGDATABASE": "postgres"]
+        if let m = s.sslmode { environment["PGSSLMODE"] = m }
+        if let f = s.passwordFile {
+            let pw = try readPassword(f)
+            // libpq reads the password from a pgpass file of our own (mode 0600), removed after the run.
+            let escaped = String(decoding: pw, as: UTF8.self).replacingChars(["\\": "\\\\", ":": "\\:"])
+            let path = stateDir + "/.pgpass-\(component)-\(getpid())"
+            try makeFolder(stateDir)
+            try writeFileAtomically(path, Array("*:*:*:*:\(escaped)\n".utf8))
+            passFile = path
+            environment["PGPASSFILE"] = path
+        }
+    }
+
+    deinit { if let passFile { unlink(passFile) } }
+
+    /// The folder holding the client programs: `bin_dir`, else the newest /usr/lib/postgresql/*/bin, else PATH.
+    static func binaries(_ configured: String?) throws -> String {
+        if let configured {
+            guard access(configured + "/pg_dump", X_OK) == 0 else { throw VaultError(.notFound, "bin_dir \(configured) has no pg_dump") }
+            return configured
+        }
+        let versions = ((try? listFolder("/usr/lib/postgresql")) ?? []).compactMap { Int($0) }.sorted()
+        for v in versions.reversed() where access("/usr/lib/postgresql/\(v)/bin/pg_dump", X_OK) == 0 { return "/usr/lib/postgresql/\(v)/bin" }
+        if let p = ExecutableLookup.find("pg_dump") { return String(p.dropLast("/pg_dump".count)) }
+        throw VaultError(.notFound, "PostgreSQL client programs not found: install postgresql-client (pg_dump, pg_basebackup, psql) or set bin_dir")
+    }
+
+    var target: String { settings.host.hasPrefix("/") ? "socket \(settings.host) port \(settings.port)" : "\(settings.host):\(settings.port)" }
+
+    func command(_ program: String, _ args: [String], database: String? = nil, timeout: Double? = nil) -> Command {
+        var env = environment
+        if let database { env["PGDATABASE"] = database }
+        return Command([bin + "/" + program] + args, extraEnvironment: env, timeout: timeout)
+    }
+
+    /// Runs one query with psql and returns its rows (fields split on the unit separator).
+    func query(_ sql: String, database: String? = nil, timeout: Double = 60) throws -> [[String]] {
+        let r = try ProcessRunner().run(command("psql", ["-X", "-A", "-t", "-q", "-F", "\u{1F}", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                                                database: database, timeout: timeout))
+        guard r.succeeded else { throw VaultError(.io, explain(r)) }
+        return r.stdoutText.split(separator: "\n", omittingEmptySubsequences: true).map { $0.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init) }
+    }
+
+    /// A server error in words an operator acts on (the server's own message is kept).
+    func explain(_ r: ProcessResult) -> String {
+        let err = r.stderrText
+        let lower = err.lowercased()
+        if r.timedOut { return "PostgreSQL at \(target) did not answer in time" }
+        if lower.contains("connection refused") || lower.contains("no such file or directory") && lower.contains("socket") || lower.contains("could not connect") || lower.contains("timeout expired") {
+            return "cannot reach PostgreSQL at \(target): the server is down or unreachable (\(lastLine(err)))"
+        }
+        if lower.contains("password authentication failed") || lower.contains("no password supplied") {
+            return "PostgreSQL at \(target) refused user \(settings.user): wrong or missing password (\(settings.passwordFile.map { "password_file \($0)" } ?? "no password_file")) (\(lastLine(err)))"
+        }
+        if lower.contains("does not exist") { return "PostgreSQL at \(target): \(lastLine(err))" }
+        return "\(r.command) \(r.summary)"
+    }
+
+    func lastLine(_ s: String) -> String {
+        s.split(separator: "\n").map { String($0).trimmingChars(" \t") }.last { !$0.isEmpty } ?? s
+    }
+
+    struct ServerInfo { var version: String; var databases: [(name: String, size: UInt64)] }
+
+    /// Connects, reads the server version and the databases to back up with their sizes; a server
+    /// that is down, a wrong password or a missing database is an error naming the component.
+    func inspect() throws -> ServerInfo {
+        let version = try query("SHOW server_version").first?.first ?? "?"
+        let rows = try query("SELECT datname, pg_database_size(datname) FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname")
+        let all = rows.map { (name: $0[0], size: UInt64($0.count > 1 ? $0[1] : "0") ?? 0) }
+        var chosen: [(name: String, size: UInt64)] = []
+        if let wanted = settings.databases {
+            for w in wanted {
+                guard let hit = all.first(where: { $0.name == w }) else {
+                    throw VaultError(.notFound, "PostgreSQL at \(target) has no database \"\(w)\" (it has: \(all.map(\.name).joined(separator: ", ")))")
+                }
+                chosen.append(hit)
+            }
+        } else { chosen = all }
+        return ServerInfo(version: version, databases: chosen)
+    }
+}
+
+extension String {
+    func replacingChars(_ map: [Character: String]) -> String {
+        var out = ""
+        for c in self { out += map[c] ?? String(c) }
+        return out
+    }
+}
+
+/// Names in a folder ("." and ".." left out).
+func listFolder(_ path: String) throws -> [String] {
+    guard let d = opendir(path) else { throw VaultError.posix("cannot list", path: path, errno: errno) }
+    defer { closedir(d) }
+    var out: [String] = []
+    while let e = readdir(d) {
+        let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name != "." && name != ".." { out.append(name) }
+    }
+    return out
+}
