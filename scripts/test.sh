@@ -5,6 +5,11 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --tests || exit 1
 swift build --build-tests 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]|^(Compiling|Building|Write|Emitting)' | tail -n 30
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "build failed" >&2; exit 1; }
+# A real PostgreSQL 15 server for the database tests: our own cluster, as the unprivileged postgres
+# user, on a free local port; stopped whatever happens.
+export SITEVAULT_TEST_PG_DIR="${TMPDIR:-/tmp}/sitevault-test-pg-$$"
+scripts/pg-cluster.sh start "$SITEVAULT_TEST_PG_DIR" || exit 1
+trap 'scripts/pg-cluster.sh stop "$SITEVAULT_TEST_PG_DIR"; rm -rf "$SITEVAULT_TEST_PG_DIR"' EXIT
 # Per-test "started"/"passed" lines are hidden; failures, suite totals and the final summary are shown.
 log=$(mktemp)
 swift test --skip-build 2>&1 | tee "$log" | grep -Ev "^Test Case '.*' (started|passed)"

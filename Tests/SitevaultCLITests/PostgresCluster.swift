@@ -1,4 +1,5 @@
 import Foundation
+import SiteSystem
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -40,21 +41,14 @@ final class PostgresCluster {
         self.dir = dir; self.port = port; self.socket = socket; self.passwordFile = passwordFile; self.bin = bin
     }
 
+    /// Runs a bash command to the end. Through SiteSystem's runner, not Foundation's Process: a
+    /// daemon started by the command (the postmaster) would keep Foundation waiting for ever.
     @discardableResult
-    static func sh(_ command: String) -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-c", command]
-        let log = NSTemporaryDirectory() + "/sv-sh-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let h = FileHandle(forWritingAtPath: log)!
-        p.standardOutput = h; p.standardError = h
-        try? p.run()
-        p.waitUntilExit()
-        try? h.close()
-        let out = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        try? FileManager.default.removeItem(atPath: log)
-        return (p.terminationStatus, out)
+    static func sh(_ command: String, timeout: Double = 600) -> (status: Int32, output: String) {
+        do {
+            let r = try ProcessRunner().run(Command(["/bin/bash", "-c", command + " 2>&1"], timeout: timeout))
+            return (r.exitCode ?? 128 + (r.signal ?? 0), r.stdoutText)
+        } catch { return (127, "\(error)") }
     }
 
     /// psql as the superuser over the trusted local socket; returns the trimmed output.

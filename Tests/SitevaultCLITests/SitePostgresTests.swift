@@ -110,9 +110,9 @@ final class SitePostgresTests: SiteTestCase {
         let start = PostgresCluster.sh("""
             set -e; mkdir -p '\(data)' '\(sock)'; tar -xf '\(tar)' -C '\(data)'; chown -R postgres '\(data)' '\(sock)'; chmod 700 '\(data)'
             chmod o+x '\(tmp.path)' '\(tmp.path)/..' 2>/dev/null || true
-            runuser -u postgres -- '\(pg.bin)/pg_ctl' -D '\(data)' -l '\(tmp.path)/restored.log' -w -t 60 -o "-p \(port) -k \(sock) -c listen_addresses=''" start
+            runuser -u postgres -- '\(pg.bin)/pg_ctl' -D '\(data)' -l '\(sock)/restored.log' -w -t 60 -o "-p \(port) -k \(sock) -c listen_addresses=''" start
             """)
-        XCTAssertEqual(start.status, 0, start.output + ((try? String(contentsOfFile: tmp.path + "/restored.log", encoding: .utf8)) ?? ""))
+        XCTAssertEqual(start.status, 0, start.output + ((try? String(contentsOfFile: sock + "/restored.log", encoding: .utf8)) ?? ""))
         defer { _ = PostgresCluster.sh("runuser -u postgres -- '\(pg.bin)/pg_ctl' -D '\(data)' -m immediate -w stop") }
         let restored = PostgresCluster(dir: tmp.path, port: port, socket: sock, passwordFile: "", bin: pg.bin)
         let inv = restored.invariant(db)
@@ -177,8 +177,8 @@ final class SitePostgresTests: SiteTestCase {
         let good = pgbenchDatabase(scale: 1), bad = pgbenchDatabase(scale: 1)
         let role = "backup_" + UUID().uuidString.prefix(6).lowercased()
         pg.psql("CREATE ROLE \(role) LOGIN PASSWORD 'pw-\(role)'")
-        defer { pg.psql("DROP OWNED BY \(role); DROP ROLE IF EXISTS \(role)") }
         pg.psql("GRANT SELECT ON ALL TABLES IN SCHEMA public TO \(role)", db: good)
+        defer { pg.psql("DROP OWNED BY \(role)", db: good); pg.psql("DROP ROLE IF EXISTS \(role)") }
         try "pw-\(role)\n".write(toFile: site + "/role-password", atomically: true, encoding: .utf8)
         try addComponent("pg", "databases = [\"\(good)\", \"\(bad)\"]\nuser = \"\(role)\"\njobs = 2")
         try replaceInControlFile("password_file = \"\(pg.passwordFile)\"", "password_file = \"\(site!)/role-password\"")

@@ -75,6 +75,12 @@ final class PostgresClient {
             return "PostgreSQL at \(target) refused user \(settings.user): wrong or missing password (\(settings.passwordFile.map { "password_file \($0)" } ?? "no password_file")) (\(lastLine(err)))"
         }
         if lower.contains("does not exist") { return "PostgreSQL at \(target): \(lastLine(err))" }
+        // The server's error lines (pg_dump: error: …) say what went wrong; details follow them.
+        let errors = err.split(separator: "\n").map(String.init).filter { $0.contains("error:") || $0.contains("ERROR:") }
+        if !errors.isEmpty {
+            let status = r.exitCode.map { "exited with status \($0)" } ?? r.summary
+            return "\(r.command.split(separator: "/").last ?? "") \(status): " + errors.prefix(3).joined(separator: " / ")
+        }
         return "\(r.command) \(r.summary)"
     }
 
