@@ -142,10 +142,11 @@ public final class Archiver: @unchecked Sendable {
                            tap: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> Node {
         var n = Node(name: name, type: .file, mode: mode)
         var size: UInt64 = 0
-        n.content = try FileReader.chunks(fd: fd, sizeHint: nil, label: label, chunker: repository.chunker, writer: writer, progress: progress) { bytes in
-            size += UInt64(bytes.count)
-            tap?(bytes)
-        }
+        n.content = try FileReader.chunks(fd: fd, sizeHint: nil, label: label, chunker: repository.chunker, writer: writer, progress: progress,
+                                          tap: { bytes in
+                                              size += UInt64(bytes.count)
+                                              tap?(bytes)
+                                          }, workers: max(2, options.concurrency))
         n.size = size
         n.mtime = time.nanoseconds; n.ctime = time.nanoseconds; n.atime = time.nanoseconds
         n.uid = UInt32(getuid()); n.gid = UInt32(getgid())

@@ -4,6 +4,7 @@ import Glibc
 import VaultCore
 import VaultFileSystem
 import VaultRepository
+import Dispatch
 
 /// Reads a file, cuts it into content-defined chunks and saves each new chunk.
 enum FileReader {
@@ -15,8 +16,11 @@ enum FileReader {
     }
 
     /// Reads `fd` to its end (a file or a pipe). `sizeHint` lets small files be read in one buffer.
+    /// With `workers` > 1 (streams), chunks are hashed, compressed and sealed on that many threads
+    /// while this one keeps reading; ids stay in order, and at most 2 × workers chunks are in flight.
     static func chunks(fd: Int32, sizeHint: UInt64?, label: String, chunker: Chunker, writer: BlobWriter, progress: BackupProgress,
-                       tap: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> [ID] {
+                       tap: ((UnsafeRawBufferPointer) -> Void)? = nil, workers: Int = 1) throws -> [ID] {
+        let pool = workers > 1 ? SavePool(writer: writer, workers: workers) : nil
         let maxChunk = chunker.params.maxSize
         // Small files are read whole; big ones (and pipes) through a window of two maximum chunks.
         let size = sizeHint ?? UInt64.max
@@ -54,9 +58,53 @@ enum FileReader {
             }
             let cut = chunker.cut(avail)
             let chunk = UnsafeRawBufferPointer(rebasing: avail[0..<cut])
-            ids.append(try writer.save(.data, chunk).id)
+            if let pool { try pool.submit(Array(chunk)) } else { ids.append(try writer.save(.data, chunk).id) }
             start += cut
         }
-        return ids
+        return try pool?.finish() ?? ids
+    }
+}
+
+/// Saves chunks on several threads, keeping their order.
+final class SavePool: @unchecked Sendable {
+    // @unchecked: `ids` and `failure` are guarded by `mutex`.
+    let writer: BlobWriter
+    let slots: DispatchSemaphore
+    let group = DispatchGroup()
+    let queue = DispatchQueue(label: "sitevault.save-pool", attributes: .concurrent)
+    let mutex = Mutex()
+    var ids: [ID?] = []
+    var failure: Error?
+
+    init(writer: BlobWriter, workers: Int) {
+        self.writer = writer
+        slots = DispatchSemaphore(value: 2 * workers)
+    }
+
+    func submit(_ chunk: [UInt8]) throws {
+        slots.wait()
+        let index: Int = try mutex.withLock {
+            if let failure { slots.signal(); throw failure }
+            ids.append(nil)
+            return ids.count - 1
+        }
+        group.enter()
+        queue.async { [self] in
+            defer { slots.signal(); group.leave() }
+            do {
+                let id = try writer.save(.data, chunk).id
+                mutex.withLock { ids[index] = id }
+            } catch {
+                mutex.withLock { if failure == nil { failure = error } }
+            }
+        }
+    }
+
+    func finish() throws -> [ID] {
+        group.wait()
+        return try mutex.withLock {
+            if let failure { throw failure }
+            return ids.map { $0! }
+        }
     }
 }
