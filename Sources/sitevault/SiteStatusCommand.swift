@@ -34,6 +34,7 @@ struct SiteStatusCommand: AsyncParsableCommand {
         } else { out.line("  newest good     none") }
         out.line("  window          \(DurationText.format(s.retentionWindowSeconds)) (time zone \(s.timeZone))")
         out.line("  schedule        \(s.schedule ?? "none (run `sitevault site backup` from cron, a timer or the service)")")
+        if let l = s.nextRunLocal, let u = s.nextRunUTC { out.line("  next run        \(s.timeZone == "UTC" ? u : "\(l) (\(u))")") }
         if let f = s.freezeWindowSeconds, f > 0 { out.line(String(format: "  freeze window   %.3f s", f)) }
         for c in s.components {
             out.line("  \(c.name.padding(toLength: 14, withPad: " ", startingAt: 0))  \(c.result.padding(toLength: 8, withPad: " ", startingAt: 0)) \(formatBytes(c.bytes))\(c.version.map { ", version \($0)" } ?? "")\(c.check.map { ", check \($0)" } ?? "")\(c.message.map { " — \($0)" } ?? "")")

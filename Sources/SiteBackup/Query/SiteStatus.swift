@@ -19,6 +19,9 @@ public struct SiteStatusReport: Sendable, Codable {
     public var controlFile: String
     public var timeZone: String
     public var schedule: String?
+    /// The next scheduled run, in the site's time zone and in UTC (nil without a schedule).
+    public var nextRunLocal: String?
+    public var nextRunUTC: String?
     public var retentionWindowSeconds: Double
     public var lastRun: RunReport?
     public var lastRunResult: String?
@@ -80,8 +83,11 @@ public struct SiteStatusReport: Sendable, Codable {
         let comps = (last?.components ?? []).map {
             Component(name: $0.name, kind: $0.kind.rawValue, result: $0.result, message: $0.message, bytes: $0.bytes, version: $0.version, check: $0.check)
         }
+        let zone = ScheduleZone(config.timeZone)
+        let next = config.schedule.calendar.map { s in s.describe(next: s.nextRun(after: now, zone: zone), zone: zone) }
         return SiteStatusReport(site: config.site, controlFile: config.file, timeZone: config.timeZone.rawValue,
-                                schedule: config.schedule.calendar?.text, retentionWindowSeconds: window, lastRun: last,
+                                schedule: config.schedule.calendar?.text, nextRunLocal: next?.local, nextRunUTC: next?.utc,
+                                retentionWindowSeconds: window, lastRun: last,
                                 lastRunResult: last?.result, lastSuccess: good?.snapshotTime ?? good?.finished, lastSuccessSnapshot: good?.snapshot,
                                 ageSeconds: age, health: health, reasons: reasons, stale: stale,
                                 freezeWindowSeconds: last.map(\.freezeWindowSeconds), components: comps,
