@@ -10,6 +10,7 @@ struct Sitevault: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sitevault",
         abstract: "Deduplicated, compressed, encrypted backups of server sites.",
+        version: "sitevault 0.3.0 (repository format 1)",
         discussion: """
         The repository is chosen with --repo or SITEVAULT_REPOSITORY; the password comes from \
         --password-file, SITEVAULT_PASSWORD_FILE or SITEVAULT_PASSWORD (or a prompt on a terminal) \

@@ -13,9 +13,11 @@ import VaultCore
 ///                /<component>/<database>.dump    pg_dump -Fc -Z0 per database (zstd and dedup happen here)
 ///     physical:  /<component>/base.tar           pg_basebackup -Ft -X fetch (with the WAL it needs)
 ///
-/// Each dump is verified as it streams: its bytes are also fed to `pg_restore --list` (verify =
-/// "list"), or restored into a scratch database that the configured SQL check then queries
-/// (verify = "restore"); a physical backup's tar is listed and must hold backup_label and WAL.
+/// Each dump is checked as it streams: its bytes are also fed to `pg_restore --list` (verify =
+/// "list": the header and table of contents; the data's completeness rests on pg_dump's exit
+/// status), or restored into a scratch database that the configured SQL check then queries
+/// (verify = "restore": the whole dump); a physical backup's tar is listed and must hold
+/// backup_label and WAL.
 struct PostgresBackup {
     let client: PostgresClient
     let archiver: Archiver
@@ -126,7 +128,7 @@ struct PostgresBackup {
         case .list:
             guard let vr, vr.succeeded else { throw VaultError(.io, "pg_restore --list rejected the dump: \(vr?.summary ?? "?")") }
             let entries = listText.split(separator: "\n").filter { !$0.hasPrefix(";") }.count
-            return (node, "pg_restore --list ok (\(entries) entries)")
+            return (node, "pg_restore --list ok (\(entries) table-of-contents entries)")
         case .restore:
             guard let vr, vr.succeeded else { throw VaultError(.io, "restoring the dump into a scratch database failed: \(vr?.summary ?? "?")") }
             guard let sql = settings.verifySQL else { return (node, "restored into a scratch database") }
