@@ -10,7 +10,6 @@ struct Sitevault: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sitevault",
         abstract: "Deduplicated, compressed, encrypted backups of server sites.",
-        version: "sitevault 0.3.0 (repository format 1)",
         discussion: """
         The repository is chosen with --repo or SITEVAULT_REPOSITORY; the password comes from \
         --password-file, SITEVAULT_PASSWORD_FILE or SITEVAULT_PASSWORD (or a prompt on a terminal) \
@@ -20,6 +19,7 @@ struct Sitevault: AsyncParsableCommand {
         4 check found damage, 10 no repository, 11 repository locked, 12 wrong password, \
         13 restore target not empty, 14 unsupported repository version, 64 bad usage, 130 interrupted.
         """,
+        version: "sitevault 0.3.0 (repository format 1)",
         subcommands: [InitCommand.self, BackupCommand.self, SnapshotsCommand.self, LsCommand.self, RestoreCommand.self,
                       DiffCommand.self, CheckCommand.self, ForgetCommand.self, PruneCommand.self, KeyCommand.self, StatsCommand.self,
                       SiteCommand.self, ValidateCommand.self]
