@@ -100,6 +100,12 @@ final class SiteBackupRunTests: SiteTestCase {
         let first = json(try siteRun("backup", "--json"))
         let second = json(try siteRun("backup", "--json"))
         XCTAssertEqual(second["result"] as? String, "succeeded")
+        // The staging copy of the frozen data folder is kept and only brought up to date.
+        let started = try messages(run: second["runID"] as? String).first { $0["id"] as? Int == 1100 && $0["component"] as? String == "data" }
+        let text = started?["text"] as? String ?? ""
+        XCTAssertTrue(text.contains("copied while frozen"), text)
+        let unchanged = Int(text.components(separatedBy: " unchanged").first?.components(separatedBy: ", ").last ?? "") ?? 0
+        XCTAssertGreaterThan(unchanged, 0, "files already staged are not copied again: \(text)")
         XCTAssertNotEqual(first["snapshot"] as? String, second["snapshot"] as? String)
         XCTAssertEqual(try snapshotCount(), 2, "the earlier snapshot is kept")
         let media = (second["components"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "media" }

@@ -36,6 +36,18 @@ final class ComponentBackup {
 
     func stagingRoot(_ c: ComponentConfig) -> String { config.stagingDir + "/" + c.name }
 
+    /// What each folder copy did (files copied, unchanged, removed), for the component's message.
+    private(set) var stagingStats: [String: StagingCopy.Stats] = [:]
+
+    /// Removes staged entries that lie on no wanted path (a path dropped from the control file).
+    func pruneStaging(_ dir: FilePath, keeping wanted: Set<FilePath>) {
+        for name in (try? FileSystem.list(dir)) ?? [] {
+            let p = dir.appending(name)
+            if wanted.contains(p) { continue }
+            if wanted.contains(where: { $0.bytes.starts(with: p.bytes + [47]) }) { pruneStaging(p, keeping: wanted) } else { StagingCopy.remove(p) }
+        }
+    }
+
     /// Whether a component can be copied to the staging folder (a dump command's output cannot:
     /// it is streamed, never stored whole on disk).
     static func canStage(_ c: ComponentConfig) -> Bool { !(c.kind == .database && c.engine != .sqlite) }
@@ -50,7 +62,7 @@ final class ComponentBackup {
     /// SQLite database without writer, at any time: the online backup is consistent by itself).
     func stage(_ c: ComponentConfig) throws {
         let root = stagingRoot(c)
-        StagingCopy.remove(root)
+        if c.kind == .database { StagingCopy.remove(root) }
         try makeFolder(root)
         if c.kind == .database {
             let path = c.databasePath!
@@ -65,7 +77,11 @@ final class ComponentBackup {
             stagedDatabase[c.name] = copy
         } else {
             var stats = StagingCopy.Stats()
+            // Paths no longer in the component leave the staging copy.
+            let wanted = Set(c.paths.map { FilePath(root + $0) })
+            pruneStaging(FilePath(root), keeping: wanted)
             for p in c.paths { try StagingCopy.copy(p, into: root, stats: &stats) }
+            stagingStats[c.name] = stats
         }
         staged.insert(c.name)
     }
@@ -79,7 +95,9 @@ final class ComponentBackup {
         let before = archiver.currentSummary
         let errorsBefore = archiver.progress.errors.count
         let start = monotonicSeconds()
-        recorder.emit(.componentStarted, component: c.name, "storing \(c.kind.rawValue) component\(staged.contains(c.name) ? " from its consistent copy" : "")")
+        let how = stagingStats[c.name].map { " from its consistent copy (\($0.files) files copied while frozen, \($0.unchanged) unchanged, \($0.removed) removed)" }
+            ?? (staged.contains(c.name) ? " from its consistent copy" : "")
+        recorder.emit(.componentStarted, component: c.name, "storing \(c.kind.rawValue) component\(how)")
         var nodes: [Node] = []
         var problems: [String] = []
         var failed = false

@@ -252,14 +252,21 @@ public final class SiteBackupTask: @unchecked Sendable {
 
     /// The staging folder must hold every copy taken while frozen (plus SQLite copies).
     private func checkStagingSpace() throws {
-        StagingCopy.remove(config.stagingDir)
         do { try makeFolder(config.stagingDir) } catch let e as VaultError {
             throw RunFailure(.destinationUnwritable, "staging folder: \(e.message)")
         }
+        // Folder copies are kept between runs (only their changes are copied while frozen);
+        // anything else there (database copies, components gone from the control file) goes.
+        let kept = Set(config.components.filter { ComponentBackup.canStage($0) && $0.kind != .database && (config.writer(for: $0.name)?.staging ?? false) }.map(\.name))
+        for name in (try? listFolder(config.stagingDir)) ?? [] where !kept.contains(name) { StagingCopy.remove(config.stagingDir + "/" + name) }
         var need: UInt64 = 0
         for c in config.components where ComponentBackup.canStage(c) {
             let w = config.writer(for: c.name)
-            if (w?.staging ?? false) || (c.kind == .database && c.engine == .sqlite) { need += ComponentBackup.stagingSize(c) }
+            if (w?.staging ?? false) || (c.kind == .database && c.engine == .sqlite) {
+                let size = ComponentBackup.stagingSize(c)
+                let already = kept.contains(c.name) ? StagingCopy.size(of: config.stagingDir + "/" + c.name) : 0
+                need += size > already ? size - already : 0
+            }
         }
         guard need > 0, let free = freeSpace(config.stagingDir) else { return }
         let margin = need / 20 + (16 << 20)
@@ -356,7 +363,10 @@ public final class SiteBackupTask: @unchecked Sendable {
         saveReport()
         writeRunLog(final: final)
         Alerts.send(config: config, report: currentReport, message: final, recorder: recorder)
-        if gate.withLock({ ownsRun }) { StagingCopy.remove(config.stagingDir) }
+        if gate.withLock({ ownsRun }) {
+            // Database copies go; folder copies stay for the next run (see StagingCopy).
+            for c in config.components where c.kind == .database { StagingCopy.remove(config.stagingDir + "/" + c.name) }
+        }
         for d in destinations.values { d.lock.release() }
     }
 
