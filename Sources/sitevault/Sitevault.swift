@@ -20,7 +20,7 @@ struct Sitevault: AsyncParsableCommand {
         13 restore target not empty, 14 unsupported repository version, 64 bad usage, 130 interrupted.
         """,
         version: "sitevault 0.3.0 (repository format 1)",
-        subcommands: [InitCommand.self, BackupCommand.self, SnapshotsCommand.self, LsCommand.self, RestoreCommand.self,
+        subcommands: [InitCommand.self, BackupCommand.self, SnapshotsCommand.self, LsCommand.self, RestoreCommand.self, DumpCommand.self,
                       DiffCommand.self, CheckCommand.self, ForgetCommand.self, PruneCommand.self, KeyCommand.self, StatsCommand.self,
                       SiteCommand.self, ValidateCommand.self]
     )

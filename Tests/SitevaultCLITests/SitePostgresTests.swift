@@ -91,6 +91,17 @@ final class SitePostgresTests: SiteTestCase {
         let inv = pg.invariant(restored)
         XCTAssertTrue(inv.holds, "accounts = branches = tellers = history deltas after restore: \(inv.detail)")
         XCTAssertGreaterThan(Int(inv.detail.split(separator: ",").last ?? "0") ?? 0, 0, "the snapshot holds pgbench's transactions")
+
+        // Straight from the repository into pg_restore, without a file on disk.
+        let piped = db + "_piped"
+        created.append(piped)
+        pg.psql("CREATE DATABASE \(piped)")
+        let pipe = PostgresCluster.sh("set -o pipefail; SITEVAULT_REPOSITORY='\(repo)' SITEVAULT_PASSWORD_FILE='\(passwordFile)' '\(CLI.executable)' dump \(snapshot) /pg/\(db).dump | " + pg.tool("pg_restore", "--no-owner -d \(piped)"))
+        XCTAssertEqual(pipe.status, 0, pipe.output)
+        XCTAssertEqual(pg.invariant(piped).detail, inv.detail, "the piped restore holds the same data")
+        let notFile = try repoRun(["dump", snapshot, "/pg"])
+        XCTAssertEqual(notFile.status, 1)
+        XCTAssertTrue(notFile.stderr.contains("is not a file"), notFile.stderr)
     }
 
     func testPhysicalBackupRestoresAConsistentCluster() throws {
