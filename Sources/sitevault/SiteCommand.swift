@@ -91,7 +91,7 @@ struct SiteCommand: AsyncParsableCommand {
         `site status` exits 0 when healthy, 1 on a warning, 2 when unhealthy (failed, stale or frozen), 3 when the status store cannot be read.
         """,
         subcommands: [SiteBackupCommand.self, SiteStatusCommand.self, SiteMessagesCommand.self, SiteShowCommand.self,
-                      SiteThawCommand.self]
+                      SiteThawCommand.self, SiteForgetCommand.self]
     )
 }
 
