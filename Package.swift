@@ -32,9 +32,10 @@ let package = Package(
         .target(name: "SiteBackup", dependencies: [
             "VaultArchiver", "VaultRestorer", "VaultMaintenance", "SiteTOML", "SiteSystem", "CSQLite",
         ]),
+        .target(name: "SiteService", dependencies: ["SiteBackup", "SiteSystem", "VaultCore"]),
         .target(name: "VaultTesting", dependencies: ["VaultRepository", "VaultArchiver", "VaultRestorer"]),
         .executableTarget(name: "sitevault", dependencies: [
-            "VaultArchiver", "VaultRestorer", "VaultMaintenance", "SiteBackup",
+            "VaultArchiver", "VaultRestorer", "VaultMaintenance", "SiteBackup", "SiteService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCrypto"]),

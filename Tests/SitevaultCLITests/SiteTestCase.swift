@@ -15,6 +15,8 @@ class SiteTestCase: XCTestCase {
     var repo: String { site + "/backup/repo" }
     var passwordFile: String { site + "/backup/password" }
     var extraPids: [Int32] = []
+    /// The control file `messages()` reads (another copy while a test breaks the main one).
+    var messagesControl: String?
 
     static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("examples/sample-site").path
@@ -118,7 +120,7 @@ class SiteTestCase: XCTestCase {
     func messages(run: String? = nil) throws -> [[String: Any]] {
         var args = ["messages", "--json", "--limit", "10000"]
         if let run { args += ["--run", run] }
-        let r = try CLI.run(["site"] + args + ["--site", controlFile])
+        let r = try CLI.run(["site"] + args + ["--site", messagesControl ?? controlFile])
         XCTAssertEqual(r.status, 0, "\(r)")
         return r.json as? [[String: Any]] ?? []
     }

@@ -59,7 +59,7 @@ enum Hook {
 
 /// Failure (and optionally success) alerts: a command, fed the alert as JSON on stdin and in its
 /// environment, and/or a JSON POST to a webhook.
-enum Alerts {
+public enum Alerts {
     struct Body: Codable {
         var site: String
         var host: String
@@ -90,7 +90,7 @@ enum Alerts {
         return config.onSuccess
     }
 
-    static func send(config: SiteConfig, report: RunReport, message: StatusMessage, recorder: RunRecorder) {
+    public static func send(config: SiteConfig, report: RunReport, message: StatusMessage, recorder: RunRecorder) {
         let a = config.alerts
         guard a.isConfigured, shouldAlert(report, config: a) else { return }
         let data = body(report, message)

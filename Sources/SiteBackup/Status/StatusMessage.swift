@@ -25,6 +25,11 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
     case hookStarted = 1400
     case hookSucceeded = 1401
     case alertSent = 1500
+    case staleAlarmCleared = 1600
+    case serviceStarted = 1700
+    case serviceReloaded = 1701
+    case serviceStopping = 1702
+    case retentionApplied = 1800
     case runSucceeded = 1900
     case runSucceededPartially = 1901
 
@@ -48,6 +53,9 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
     case hookFailed = 2060
     case hookRefused = 2061
     case alertFailed = 2070
+    case staleAlarmRaised = 2080
+    case reloadRejected = 2081
+    case retentionFailed = 2082
     case runFailed = 2900
 
     public var severity: Severity {
@@ -75,6 +83,14 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
         case .hookStarted: return "the after-backup hook started"
         case .hookSucceeded: return "the after-backup hook exited 0"
         case .alertSent: return "an alert (command or webhook) was delivered"
+        case .staleAlarmCleared: return "a good run landed: the staleness alarm is cleared"
+        case .serviceStarted: return "the service started (schedule, next run in the site's time zone and UTC)"
+        case .serviceReloaded: return "the service reloaded the control file (SIGHUP)"
+        case .serviceStopping: return "the service is stopping (SIGTERM/SIGINT); a running backup is ended cleanly, writers thawed"
+        case .retentionApplied: return "the retention policy was applied after a good run (snapshots removed, space reclaimed)"
+        case .staleAlarmRaised: return "the newest good snapshot is older than the retention window: alert sent once until a good run lands"
+        case .reloadRejected: return "a reloaded control file was rejected (file, line, reason); the previous one stays in force"
+        case .retentionFailed: return "applying the retention policy failed (e.g. the repository stayed locked); retried after the next run"
         case .runSucceeded: return "the run succeeded; every component is in the snapshot"
         case .runSucceededPartially: return "the run committed a snapshot marked partial (a component failed or files were unreadable)"
         case .controlFileInvalid: return "the control file was rejected (file, line, column, reason); nothing ran"

@@ -1,0 +1,173 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Foundation
+import SiteBackup
+import VaultCore
+
+/// `sitevault service`: runs each site's backup on its schedule, applies its retention after each
+/// good run, raises the staleness alarm, reloads control files on SIGHUP and stops cleanly on
+/// SIGTERM (a running backup is interrupted with its writers thawed, nothing half-committed).
+/// Runs of one site never overlap (the site's run lock), and a run missed while the service was
+/// down runs once at start-up.
+public final class BackupService: @unchecked Sendable {
+    // @unchecked: `sites`, `current`, `stopping` and `reloading` are guarded by `mutex`.
+    struct Site {
+        var file: String
+        var config: SiteConfig
+        var store: StatusStore
+        var next: Timestamp
+        var alarm = false
+    }
+
+    let files: [String]
+    let options: SiteRunOptions
+    private let mutex = Mutex()
+    private let wake = DispatchSemaphore(value: 0)
+    private var sites: [Site] = []
+    private var current: SiteBackupTask?
+    private var stopping = false
+    private var reloading = false
+
+    public init(files: [String], options: SiteRunOptions) {
+        self.files = files; self.options = options
+    }
+
+    /// Loads every control file and checks the files that must not be writable by others.
+    /// Throws (nothing starts) on the first problem.
+    public func start() throws {
+        var loaded: [Site] = []
+        for f in files {
+            let c = try ControlFile.load(path: f)
+            try BackupService.checkOwnership(c)
+            let store = try StatusStore(stateDir: c.stateDir)
+            loaded.append(Site(file: f, config: c, store: store, next: firstRun(c, store: store)))
+        }
+        mutex.withLock { sites = loaded }
+        for s in loaded { announce(s, .serviceStarted, "service started for site \(s.config.site)") }
+    }
+
+    /// Control file and password files writable by others would let anyone change what runs as root.
+    static func checkOwnership(_ c: SiteConfig) throws {
+        var paths = [c.file] + c.destinations.values.map(\.passwordFile)
+        paths += c.components.compactMap { $0.postgres?.passwordFile }
+        for p in paths {
+            var st = stat()
+            guard stat(p, &st) == 0 else { continue }
+            if st.st_mode & 0o002 != 0 {
+                throw VaultError(.invalidArgument, "\(p) is writable by everyone (mode \(String(st.st_mode & 0o7777, radix: 8))): the service refuses to start; chmod o-w it")
+            }
+        }
+    }
+
+    func zone(_ c: SiteConfig) -> ScheduleZone { ScheduleZone(c.timeZone) }
+
+    /// Now when a run was missed (catch-up, once), else the next scheduled time.
+    func firstRun(_ c: SiteConfig, store: StatusStore) -> Timestamp {
+        let now = options.clock.now()
+        guard let sched = c.schedule.calendar else { return Timestamp(nanoseconds: .max) }
+        let last = (try? store.runs(limit: 1))?.first?.started
+        if sched.isDue(lastRun: last, now: now, zone: zone(c)) && last != nil { return now }
+        if last == nil { return sched.nextRun(after: now, zone: zone(c)) }
+        return sched.nextRun(after: now, zone: zone(c))
+    }
+
+    func announce(_ s: Site, _ id: MessageID, _ text: String) {
+        let r = RunRecorder(site: s.config.site, runID: "service", store: s.store, clock: options.clock, echo: options.echo,
+                            utc: s.config.timeZone == .utc)
+        var extra = ""
+        if let sched = s.config.schedule.calendar, s.next.nanoseconds != .max {
+            let d = sched.describe(next: s.next, zone: zone(s.config))
+            extra = "; schedule \"\(sched.text)\", next run \(d.local) (\(d.utc))"
+        }
+        r.emit(id, text + extra)
+    }
+
+    /// SIGTERM / SIGINT: interrupts a running backup (thawing its writers) and ends the loop.
+    public func requestStop(signal: Int32) {
+        let task = mutex.withLock { () -> SiteBackupTask? in stopping = true; return current }
+        if let task { _ = task.abort(signal: signal) }
+        wake.signal()
+    }
+
+    /// SIGHUP: reload every control file at the next turn of the loop.
+    public func requestReload() {
+        mutex.withLock { reloading = true }
+        wake.signal()
+    }
+
+    /// The loop; returns when asked to stop.
+    public func run() {
+        while !mutex.withLock({ stopping }) {
+            if mutex.withLock({ () -> Bool in defer { reloading = false }; return reloading }) { reload() }
+            let now = options.clock.now()
+            let due = mutex.withLock { sites.indices.filter { sites[$0].next <= now } }
+            for i in due {
+                if mutex.withLock({ stopping }) { break }
+                runSite(i)
+            }
+            for i in mutex.withLock({ sites.indices }) {
+                let s = mutex.withLock { sites[i] }
+                let raised = SiteStaleness.check(s.config, store: s.store, raised: s.alarm, options: options)
+                mutex.withLock { sites[i].alarm = raised }
+            }
+            let next = mutex.withLock { sites.map(\.next).min() } ?? Timestamp(nanoseconds: .max)
+            let wait = min(60, max(0.05, Double(next.nanoseconds - options.clock.now().nanoseconds) / 1e9))
+            _ = wake.wait(timeout: .now() + wait)
+        }
+        for s in mutex.withLock({ sites }) { announce(s, .serviceStopping, "service stopping for site \(s.config.site)") }
+    }
+
+    func runSite(_ i: Int) {
+        let s = mutex.withLock { sites[i] }
+        let task = SiteBackupTask(config: s.config, options: options)
+        mutex.withLock { current = task }
+        let done = DispatchSemaphore(value: 0)
+        let box = ReportBox()
+        Task.detached { box.report = await task.run(); done.signal() }
+        done.wait()
+        mutex.withLock { current = nil }
+        if let r = box.report, r.result == "succeeded", !s.config.retention.isEmpty, !mutex.withLock({ stopping }) {
+            applyRetention(s)
+        }
+        let after = options.clock.now()
+        let next = s.config.schedule.calendar.map { $0.nextRun(after: after, zone: zone(s.config)) } ?? Timestamp(nanoseconds: .max)
+        mutex.withLock { sites[i].next = next }
+    }
+
+    func applyRetention(_ s: Site) {
+        var opts = options
+        opts.retryLock = 60
+        let recorder = RunRecorder(site: s.config.site, runID: "service", store: s.store, clock: options.clock, echo: options.echo,
+                                   utc: s.config.timeZone == .utc)
+        do {
+            let r = try SiteRetention.apply(s.config, options: opts, dryRun: false, prune: true)
+            recorder.emit(.retentionApplied, "retention applied: \(r.removed) snapshot(s) removed, \(r.decisions.count - r.removed) kept, \(r.bytesReclaimed) bytes reclaimed")
+        } catch {
+            recorder.emit(.retentionFailed, "retention not applied: \((error as? VaultError)?.message ?? "\(error)")")
+        }
+    }
+
+    func reload() {
+        for i in mutex.withLock({ sites.indices }) {
+            let s = mutex.withLock { sites[i] }
+            do {
+                let c = try ControlFile.load(path: s.file)
+                try BackupService.checkOwnership(c)
+                let store = c.stateDir == s.config.stateDir ? s.store : try StatusStore(stateDir: c.stateDir)
+                let next = c.schedule.calendar.map { $0.nextRun(after: options.clock.now(), zone: zone(c)) } ?? Timestamp(nanoseconds: .max)
+                let updated = Site(file: s.file, config: c, store: store, next: next, alarm: s.alarm)
+                mutex.withLock { sites[i] = updated }
+                announce(updated, .serviceReloaded, "control file \(s.file) reloaded")
+            } catch {
+                let why = (error as? ControlFileError)?.description ?? (error as? VaultError)?.message ?? "\(error)"
+                announce(s, .reloadRejected, "the reloaded control file was rejected, the previous one stays in force: \(why)")
+            }
+        }
+    }
+}
+
+final class ReportBox: @unchecked Sendable {
+    var report: RunReport?
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import SiteBackup
+import SiteService
+import VaultCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ServiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "service",
+        abstract: "Run the backup service: each site on its schedule, retention after each good run, staleness alarm.",
+        discussion: """
+        Runs in the foreground (systemd runs it as a simple service). SIGTERM or SIGINT ends it cleanly: \
+        a running backup is interrupted, its writers thawed, nothing half-committed. SIGHUP reloads the \
+        control files; a file that no longer validates is rejected (status message 2081) and the previous \
+        one stays in force. A run missed while the service was down runs once at start-up. Refuses to \
+        start when a control file or password file is writable by everyone.
+        """
+    )
+    @Option(name: .long, help: "A site's control file (repeat for several sites).") var site: [String] = []
+    @Flag(name: [.short, .long], help: "Print only warnings and errors.") var quiet = false
+
+    func run() async throws {
+        guard !site.isEmpty else { throw ValidationError("give at least one --site FILE") }
+        let (host, user) = hostAndUser()
+        var opts = SiteRunOptions(hostname: host, username: user)
+        opts.echo = MessageEcho(enabled: true, verbose: !quiet)
+        let service = BackupService(files: site, options: opts)
+        do { try service.start() } catch let e as ControlFileError {
+            Output(json: false, quiet: false).warn(e.description)
+            throw ExitCodeError(SiteExit.controlFile)
+        } catch let e as VaultError {
+            Output(json: false, quiet: false).warn("error: " + e.message)
+            throw ExitCodeError(Exit.failure)
+        }
+        let sources = [Int32(SIGTERM), Int32(SIGINT), Int32(SIGHUP)].map { (sig: Int32) -> DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue(label: "service-signal-\(sig)"))
+            src.setEventHandler { if sig == SIGHUP { service.requestReload() } else { service.requestStop(signal: sig) } }
+            src.resume()
+            return src
+        }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread { service.run(); c.resume() }
+        }
+        sources.forEach { $0.cancel() }
+    }
+}

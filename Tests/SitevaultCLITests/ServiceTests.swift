@@ -1,0 +1,83 @@
+import Foundation
+import VaultTesting
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `sitevault service` for a few seconds with a one-second schedule, against the running sample site.
+final class ServiceTests: SiteTestCase {
+    func startService() throws -> CLI.Running {
+        try CLI.start(["service", "--site", controlFile])
+    }
+
+    func testRunsOnScheduleAppliesRetentionAndStopsCleanly() throws {
+        try makeSite()
+        try replaceInControlFile("calendar = \"daily 02:00\"", "calendar = \"every 1s\"")
+        try replaceInControlFile("keep_daily = 7\nkeep_weekly = 4", "keep_last = 2")
+        let service = try startService()
+        let end = Date().addingTimeInterval(60)
+        while Date() < end, (try? messageIDs().filter { $0 == 1800 }.count) ?? 0 < 3 { usleep(200_000) }
+        kill(service.pid, SIGTERM)
+        let r = service.wait(timeout: 60)
+        XCTAssertEqual(r.status, 0, "\(r)")
+        let ids = try messageIDs()
+        XCTAssertGreaterThanOrEqual(ids.filter { $0 == 1900 }.count, 3, "several scheduled runs: \(ids)")
+        XCTAssertGreaterThanOrEqual(ids.filter { $0 == 1800 }.count, 3, "retention after each good run")
+        XCTAssertTrue(ids.contains(1700) && ids.contains(1702))
+        XCTAssertLessThanOrEqual(try snapshotCount(), 3, "keep_last = 2 (plus at most one run committed after the last retention)")
+        XCTAssertNotEqual(appState(), "T")
+        XCTAssertEqual(try repoRun(["check", "--read-data"]).status, 0)
+    }
+
+    func testSigtermDuringARunThawsAndSighupWithABrokenFileKeepsTheOldOne() throws {
+        try makeSite()
+        try replaceInControlFile("calendar = \"daily 02:00\"", "calendar = \"every 1s\"")
+        let service = try startService()
+        let end = Date().addingTimeInterval(60)
+        while Date() < end, (try? messageIDs().contains(1900)) != true { usleep(200_000) }
+        // A broken control file on SIGHUP: rejected, the service goes on with the old one.
+        let good = try String(contentsOfFile: controlFile, encoding: .utf8)
+        messagesControl = site + "/copy-of-site.toml"
+        try good.write(toFile: messagesControl!, atomically: true, encoding: .utf8)
+        try (good + "\nbroken = = 1\n").write(toFile: controlFile, atomically: true, encoding: .utf8)
+        kill(service.pid, SIGHUP)
+        while Date() < end, (try? messageIDs().contains(2081)) != true { usleep(100_000) }
+        let runsBefore = try messageIDs().filter { $0 == 1900 }.count
+        while Date() < end, (try? messageIDs().filter { $0 == 1900 }.count) ?? 0 <= runsBefore { usleep(100_000) }
+        XCTAssertGreaterThan(try messageIDs().filter { $0 == 1900 }.count, runsBefore, "the old schedule stays in force")
+        try good.write(toFile: controlFile, atomically: true, encoding: .utf8)
+        // Make the next run hold the application frozen for a while, then stop the service during it.
+        try appendToControlFile("""
+        [[component]]
+        name = "slow"
+        kind = "database"
+        engine = "command"
+        dump_command = ["sh", "-c", "touch \(site!)/run/frozen; exec sleep 30"]
+
+        [[writer]]
+        name = "app-stop"
+        kind = "signal"
+        pid_file = "run/sampleapp.pid"
+        components = ["slow"]
+        """)
+        kill(service.pid, SIGHUP)
+        XCTAssertTrue(waitForFile(site + "/run/frozen", timeout: 60))
+        XCTAssertEqual(appState(), "T")
+        kill(service.pid, SIGTERM)
+        let r = service.wait(timeout: 60)
+        XCTAssertEqual(r.status, 0, "\(r)")
+        XCTAssertNotEqual(appState(), "T", "the service thawed the application on its way out")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: site + "/state/freeze.json"))
+        XCTAssertTrue(try messageIDs().contains(2050), "the interrupted run is recorded")
+        XCTAssertEqual(try repoRun(["check", "--read-data"]).status, 0)
+    }
+
+    func testRefusesAControlFileWritableByEveryone() throws {
+        try makeSite()
+        chmod(controlFile, 0o666)
+        let r = try CLI.run(["service", "--site", controlFile], timeout: 30)
+        XCTAssertEqual(r.status, 1, "\(r)")
+        XCTAssertTrue(r.stderr.contains("writable by everyone"), r.stderr)
+    }
+}
