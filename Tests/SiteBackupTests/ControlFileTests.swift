@@ -209,3 +209,16 @@ final class ScheduleTests: XCTestCase {
         XCTAssertEqual(DurationText.format(432000), "5d")
     }
 }
+
+/// docs/status-messages.md lists every status message ID with its name and severity.
+final class StatusMessageDocsTests: XCTestCase {
+    func testEveryMessageIsDocumented() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/status-messages.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        for m in MessageID.allCases {
+            let row = "| \(m.rawValue) | `\(m)` | \(m.severity.rawValue) |"
+            XCTAssertTrue(text.contains(row), "docs/status-messages.md lacks the row \(row)")
+        }
+    }
+}
