@@ -80,4 +80,33 @@ final class ServiceTests: SiteTestCase {
         XCTAssertEqual(r.status, 1, "\(r)")
         XCTAssertTrue(r.stderr.contains("writable by everyone"), r.stderr)
     }
+
+    /// install-service writes units that systemd accepts (systemd-analyze verify), identical to packaging/systemd
+    /// apart from the filled-in paths.
+    func testInstallServiceWritesVerifiedUnits() throws {
+        try makeSite()
+        let dest = tmp.path + "/units"
+        let r = try CLI.run(["install-service", "--site", controlFile, "--site-dir", site, "--dest", dest, "--no-reload", "--json"])
+        XCTAssertEqual(r.status, 0, "\(r)")
+        let service = try String(contentsOfFile: dest + "/sitevault.service", encoding: .utf8)
+        XCTAssertTrue(service.contains("ExecStart=\(CLI.executable) service --site \(controlFile)"), service)
+        let packaging = URL(fileURLWithPath: SiteTestCase.examples).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("packaging/systemd")
+        for name in ["sitevault.service", "sitevault-backup@.service", "sitevault-backup@.timer"] {
+            let shipped = try String(contentsOf: packaging.appendingPathComponent(name), encoding: .utf8)
+            let installed = try String(contentsOfFile: dest + "/" + name, encoding: .utf8)
+            let filled = shipped.replacingOccurrences(of: "@SITEVAULT@", with: CLI.executable)
+                .replacingOccurrences(of: "@SITES@", with: "--site \(controlFile)").replacingOccurrences(of: "@SITEDIR@", with: site)
+            XCTAssertEqual(installed, filled, "\(name) is the shipped unit")
+        }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else { throw XCTSkip("systemd-analyze is not installed") }
+        try FileManager.default.copyItem(atPath: dest + "/sitevault-backup@.service", toPath: dest + "/sitevault-backup@sample.service")
+        try FileManager.default.copyItem(atPath: dest + "/sitevault-backup@.timer", toPath: dest + "/sitevault-backup@sample.timer")
+        let v = shell("cd '\(dest)' && systemd-analyze verify ./sitevault.service ./sitevault-backup@sample.service ./sitevault-backup@sample.timer > verify.log 2>&1")
+        XCTAssertEqual(v, 0, (try? String(contentsOfFile: dest + "/verify.log", encoding: .utf8)) ?? "")
+        // An invalid control file: nothing is written.
+        try "site = \"x\"\n".write(toFile: site + "/bad.toml", atomically: true, encoding: .utf8)
+        let bad = try CLI.run(["install-service", "--site", site + "/bad.toml", "--dest", tmp.path + "/units2", "--no-reload"])
+        XCTAssertEqual(bad.status, 78)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.path + "/units2"))
+    }
 }
