@@ -109,4 +109,48 @@ final class ServiceTests: SiteTestCase {
         XCTAssertEqual(bad.status, 78)
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.path + "/units2"))
     }
+
+    /// The staleness alarm is raised once while no good run lands within the window, and cleared by a good run.
+    func testStalenessAlarmRaisedOnceAndCleared() throws {
+        try makeSite()
+        try replaceInControlFile("calendar = \"daily 02:00\"\nretention_window = \"5d\"", "calendar = \"every 1s\"\nretention_window = \"3s\"")
+        try appendToControlFile("[alerts]\ncommand = [\"sh\", \"-c\", \"echo $SITEVAULT_MESSAGE_ID >> \(site!)/run/alerts\"]")
+        XCTAssertEqual(try siteRun("backup").status, 0, "one good snapshot to grow old")
+        // Break the destination: every scheduled run fails from now on.
+        try FileManager.default.moveItem(atPath: repo, toPath: repo + ".away")
+        let service = try startService()
+        let end = Date().addingTimeInterval(60)
+        while Date() < end, (try? messageIDs().contains(2080)) != true { usleep(200_000) }
+        usleep(2_500_000)
+        let alerts = ((try? String(contentsOfFile: site + "/run/alerts", encoding: .utf8)) ?? "").split(separator: "\n")
+        XCTAssertEqual(try messageIDs().filter { $0 == 2080 }.count, 1, "raised once, not at every check")
+        XCTAssertEqual(alerts.filter { $0 == "2080" }.count, 1, "one staleness alert: \(alerts)")
+        XCTAssertEqual(try siteRun("status").status, 2)
+        // Repair: the next good run clears it.
+        try FileManager.default.moveItem(atPath: repo + ".away", toPath: repo)
+        while Date() < end, (try? messageIDs().contains(1600)) != true { usleep(200_000) }
+        XCTAssertTrue(try messageIDs().contains(1600), "cleared by a good run")
+        kill(service.pid, SIGTERM)
+        XCTAssertEqual(service.wait(timeout: 60).status, 0)
+    }
+
+    /// Backups and prunes of one repository started together, many times: prune waits for the
+    /// backup's lock, nothing a backup needs is deleted, every snapshot restores.
+    func testPruneAndBackupTogetherManyTimes() throws {
+        try makeSite()
+        try replaceInControlFile("keep_daily = 7\nkeep_weekly = 4", "keep_last = 2")
+        XCTAssertEqual(try siteRun("backup").status, 0)
+        for round in 0..<5 {
+            let backup = try startSite("backup")
+            let prune = try CLI.start(["site", "forget", "--prune", "--retry-lock", "60", "--site", controlFile])
+            XCTAssertEqual(backup.wait(timeout: 120).status, 0, "round \(round)")
+            XCTAssertEqual(prune.wait(timeout: 120).status, 0, "round \(round)")
+        }
+        XCTAssertEqual(try repoRun(["check", "--read-data"]).status, 0)
+        let snaps = try repoRun(["snapshots", "--json"]).json as? [[String: Any]] ?? []
+        XCTAssertGreaterThanOrEqual(snaps.count, 2)
+        for (i, s) in snaps.enumerated() {
+            XCTAssertEqual(try repoRun(["restore", s["id"] as? String ?? "", "--target", tmp.path + "/r\(i)"]).status, 0)
+        }
+    }
 }
