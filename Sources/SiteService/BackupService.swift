@@ -42,7 +42,8 @@ public final class BackupService: @unchecked Sendable {
             let c = try ControlFile.load(path: f)
             try BackupService.checkOwnership(c)
             let store = try StatusStore(stateDir: c.stateDir)
-            loaded.append(Site(file: f, config: c, store: store, next: firstRun(c, store: store)))
+            // The alarm state survives restarts: a standing alarm is not raised (alerted) again.
+            loaded.append(Site(file: f, config: c, store: store, next: firstRun(c, store: store), alarm: (try? store.staleAlarmRaised()) ?? false))
         }
         mutex.withLock { sites = loaded }
         for s in loaded { announce(s, .serviceStarted, "service started for site \(s.config.site)") }
@@ -67,10 +68,9 @@ public final class BackupService: @unchecked Sendable {
     func firstRun(_ c: SiteConfig, store: StatusStore) -> Timestamp {
         let now = options.clock.now()
         guard let sched = c.schedule.calendar else { return Timestamp(nanoseconds: .max) }
-        let last = (try? store.runs(limit: 1))?.first?.started
-        if sched.isDue(lastRun: last, now: now, zone: zone(c)) && last != nil { return now }
-        if last == nil { return sched.nextRun(after: now, zone: zone(c)) }
-        return sched.nextRun(after: now, zone: zone(c))
+        // Never run: wait for the first slot. A slot missed since the last run: once, now.
+        guard let last = (try? store.runs(limit: 1))?.first?.started else { return sched.nextRun(after: now, zone: zone(c)) }
+        return sched.isDue(lastRun: last, now: now, zone: zone(c)) ? now : sched.nextRun(after: now, zone: zone(c))
     }
 
     func announce(_ s: Site, _ id: MessageID, _ text: String) {

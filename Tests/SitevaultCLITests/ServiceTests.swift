@@ -153,4 +153,25 @@ final class ServiceTests: SiteTestCase {
             XCTAssertEqual(try repoRun(["restore", s["id"] as? String ?? "", "--target", tmp.path + "/r\(i)"]).status, 0)
         }
     }
+
+    /// A run missed while the service was down runs once at start-up, not once per missed slot.
+    func testCatchUpRunsOnce() throws {
+        try makeSite()
+        XCTAssertEqual(try siteRun("backup").status, 0)
+        // The last run was three days ago (the machine was off): three daily slots missed.
+        XCTAssertEqual(shell("sqlite3 '\(site!)/state/status.db' 'UPDATE runs SET started = started - 259200000000000, report = json_set(report, \"$.started\", json_extract(report, \"$.started\") - 259200000000000)'"), 0)
+        var now = time(nil), tmv = tm()
+        gmtime_r(&now, &tmv)
+        let slot = String(format: "%02d:%02d", (tmv.tm_hour + 2) % 24, tmv.tm_min)
+        try replaceInControlFile("calendar = \"daily 02:00\"", "calendar = \"daily \(slot)\"")
+        let service = try startService()
+        let end = Date().addingTimeInterval(30)
+        while Date() < end, (try? messageIDs().filter { $0 == 1900 }.count) ?? 0 < 2 { usleep(200_000) }
+        usleep(3_000_000)
+        XCTAssertEqual(try messageIDs().filter { $0 == 1900 }.count, 2, "exactly one catch-up run")
+        kill(service.pid, SIGTERM)
+        XCTAssertEqual(service.wait(timeout: 60).status, 0)
+        let started = try messages().first { $0["id"] as? Int == 1700 }?["text"] as? String ?? ""
+        XCTAssertTrue(started.contains("next run"), started)
+    }
 }

@@ -34,6 +34,8 @@ public struct SiteStatusReport: Sendable, Codable {
     public var reasons: [String]
     /// True when the newest good snapshot is older than the retention window (or there is none).
     public var stale: Bool
+    /// The staleness alarm raised by the service (message 2080) and not cleared yet (1600).
+    public var alarm: Bool
     public var freezeWindowSeconds: Double?
     public var components: [Component]
     /// A freeze left by an interrupted run and not thawed yet.
@@ -90,6 +92,7 @@ public struct SiteStatusReport: Sendable, Codable {
                                 retentionWindowSeconds: window, lastRun: last,
                                 lastRunResult: last?.result, lastSuccess: good?.snapshotTime ?? good?.finished, lastSuccessSnapshot: good?.snapshot,
                                 ageSeconds: age, health: health, reasons: reasons, stale: stale,
+                                alarm: (try? store.staleAlarmRaised()) ?? false,
                                 freezeWindowSeconds: last.map(\.freezeWindowSeconds), components: comps,
                                 frozenWriters: frozen.map { $0.writers.map(\.name) } ?? [])
     }

@@ -66,6 +66,12 @@ public final class StatusStore: @unchecked Sendable {
         }
     }
 
+    /// Whether the staleness alarm stands: its last raise (2080) came after its last clear (1600).
+    public func staleAlarmRaised() throws -> Bool {
+        let rows = try mutex.withLock { try db.query("SELECT id FROM messages WHERE id IN (1600, 2080) ORDER BY seq DESC LIMIT 1") }
+        return rows.first?.first?.integer == 2080
+    }
+
     /// The newest runs first.
     public func runs(limit: Int = 20, result: [String]? = nil) throws -> [RunReport] {
         var sql = "SELECT report FROM runs"
