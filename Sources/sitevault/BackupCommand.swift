@@ -30,13 +30,13 @@ struct BackupCommand: AsyncParsableCommand {
             let progress = BackupProgress()
             let result = try await ctx.output.withProgress({
                 let p = progress.snapshot
-                return "\(p.files) files, \(formatBytes(p.bytes)) read, \(p.errors) errors  \(p.current.suffix(50))"
+                return "\(p.files) files, \(Bytes.text(p.bytes)) read, \(p.errors) errors  \(p.current.suffix(50))"
             }) { try await Archiver(repository: repo, options: opts, progress: progress).run() }
             for e in result.errors { ctx.output.warn("cannot back up \(e.path): \(e.message)") }
             let s = result.snapshot.summary ?? BackupSummary()
             ctx.output.emit(BackupJSON(snapshot: result.id.hex, summary: s, errors: result.errors.map { ["path": $0.path, "message": $0.message] }))
             ctx.output.line("files: \(s.filesNew) new, \(s.filesChanged) changed, \(s.filesUnmodified) unmodified; \(s.dirs) folders")
-            ctx.output.line("added \(formatBytes(s.bytesAdded)) (\(formatBytes(s.bytesStored)) stored) in \(s.packsWritten) pack(s), processed \(formatBytes(s.bytesProcessed)) in \(String(format: "%.2f", s.durationSeconds)) s")
+            ctx.output.line("added \(Bytes.text(s.bytesAdded)) (\(Bytes.text(s.bytesStored)) stored) in \(s.packsWritten) pack(s), processed \(Bytes.text(s.bytesProcessed)) in \(String(format: "%.2f", s.durationSeconds)) s")
             ctx.output.line("snapshot \(result.id.short) saved" + (result.errors.isEmpty ? "" : " (partial: \(result.errors.count) item(s) could not be read)"))
             return result.errors.isEmpty ? Exit.success : Exit.partial
         }

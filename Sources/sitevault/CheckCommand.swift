@@ -23,7 +23,7 @@ struct CheckCommand: AsyncParsableCommand {
                 ctx.output.warn("snapshots affected: " + report.affectedSnapshots.map { String($0.prefix(8)) }.joined(separator: " "))
             }
             ctx.output.line("checked \(report.snapshotsChecked) snapshot(s), \(report.treesChecked) tree(s), \(report.packsChecked) pack(s)" +
-                            (readData ? ", read \(formatBytes(report.bytesRead)) in \(report.blobsRead) blob(s)" : ""))
+                            (readData ? ", read \(Bytes.text(report.bytesRead)) in \(report.blobsRead) blob(s)" : ""))
             ctx.output.line(report.ok ? "no errors were found" : "the repository is damaged: \(report.problems.count) problem(s)")
             return report.ok ? Exit.success : Exit.damaged
         }

@@ -1,4 +1,5 @@
 import Foundation
+import SiteBackup
 import VaultCore
 import VaultCrypto
 import VaultRepository
@@ -87,15 +88,7 @@ func hostAndUser() -> (String, String) {
 }
 
 enum Password {
-    static func fromFile(_ path: String) throws -> [UInt8] {
-        guard let d = FileManager.default.contents(atPath: path) else {
-            throw VaultError(.invalidArgument, "cannot read password file \(path): check that it exists and is readable")
-        }
-        var b = Array(d)
-        while let last = b.last, last == 10 || last == 13 { b.removeLast() }
-        guard !b.isEmpty else { throw VaultError(.invalidArgument, "password file \(path) is empty") }
-        return b
-    }
+    static func fromFile(_ path: String) throws -> [UInt8] { try readPassword(path) }
 
     /// Reads a password from the terminal with echo off.
     static func prompt(_ text: String, confirm: Bool) throws -> [UInt8] {

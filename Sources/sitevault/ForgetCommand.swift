@@ -1,4 +1,5 @@
 import ArgumentParser
+import SiteBackup
 import VaultCore
 import VaultMaintenance
 import VaultRepository
@@ -61,21 +62,8 @@ struct ForgetJSON: Encodable { var snapshots: [ForgetCommand.Item]; var prune: P
 
 /// Parses "90s", "30m", "12h", "7d", "2w", "1y" (combinations like "1d12h" too).
 func parseDuration(_ s: String) throws -> Double {
-    var total = 0.0, num = ""
-    for ch in s {
-        if ch.isNumber { num.append(ch); continue }
-        guard let v = Double(num) else { throw VaultError(.invalidArgument, "bad duration \"\(s)\": use e.g. 7d, 12h, 2w") }
-        switch ch {
-        case "s": total += v
-        case "m": total += v * 60
-        case "h": total += v * 3600
-        case "d": total += v * 86400
-        case "w": total += v * 7 * 86400
-        case "y": total += v * 365 * 86400
-        default: throw VaultError(.invalidArgument, "bad duration unit '\(ch)' in \"\(s)\": use s, m, h, d, w or y")
-        }
-        num = ""
+    guard let d = DurationText.parse(s), d > 0 else {
+        throw VaultError(.invalidArgument, "bad duration \"\(s)\": use a number and a unit s, m, h, d, w or y, e.g. 7d, 12h, 2w")
     }
-    guard num.isEmpty, total > 0 else { throw VaultError(.invalidArgument, "bad duration \"\(s)\": use e.g. 7d, 12h, 2w") }
-    return total
+    return d
 }

@@ -60,12 +60,6 @@ final class ProgressTicker: @unchecked Sendable {
     }
 }
 
-func formatBytes(_ n: UInt64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var v = Double(n), i = 0
-    while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
-    return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
-}
 
 /// Runs a command body, turning library errors into a message and a documented exit code.
 func runReporting(_ output: Output, _ body: () async throws -> Int32) async throws {

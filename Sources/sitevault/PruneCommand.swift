@@ -25,5 +25,5 @@ struct PruneCommand: AsyncParsableCommand {
 
 func printPrune(_ out: Output, _ r: PruneReport) {
     out.line("\(r.dryRun ? "would remove" : "removed") \(r.packsRemoved) pack(s) and \(r.unreferencedPacksRemoved) unreferenced pack(s), repacked \(r.packsRepacked), kept \(r.packsKept)")
-    out.line("\(r.dryRun ? "would free" : "freed") \(formatBytes(r.bytesRemoved)) (\(r.blobsRemoved) blob(s))")
+    out.line("\(r.dryRun ? "would free" : "freed") \(Bytes.text(r.bytesRemoved)) (\(r.blobsRemoved) blob(s))")
 }

@@ -28,12 +28,12 @@ struct RestoreCommand: AsyncParsableCommand {
             let progress = RestoreProgress()
             let result = try await ctx.output.withProgress({
                 let p = progress.snapshot
-                return "\(p.files) files, \(formatBytes(p.bytes)) restored"
+                return "\(p.files) files, \(Bytes.text(p.bytes)) restored"
             }) { try await Restorer(repository: repo, tree: tree, options: opts, progress: progress).run() }
             for e in result.errors { ctx.output.warn("cannot restore \(e.path): \(e.message)") }
             ctx.output.emit(ResultJSON(snapshot: snap.id.hex, target: target, files: result.files, dirs: result.dirs, bytes: result.bytes,
                                        errors: result.errors.map { ["path": $0.path, "message": $0.message] }))
-            ctx.output.line("restored snapshot \(snap.id.short) to \(target): \(result.files) files, \(result.dirs) folders, \(formatBytes(result.bytes))" +
+            ctx.output.line("restored snapshot \(snap.id.short) to \(target): \(result.files) files, \(result.dirs) folders, \(Bytes.text(result.bytes))" +
                             (result.errors.isEmpty ? "" : "; \(result.errors.count) error(s)"))
             return result.errors.isEmpty ? Exit.success : Exit.partial
         }

@@ -58,7 +58,7 @@ struct SiteBackupCommand: AsyncParsableCommand {
         for (n, s) in r.snapshots.sorted(by: { $0.key < $1.key }) where n != "main" { print("  snapshot   \(s.prefix(12)) in repository \(n)") }
         for f in r.freezes { print("  frozen     \(f.writer): \(String(format: "%.3f", f.seconds ?? 0)) s") }
         for c in r.components {
-            print("  \(c.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(c.result.padding(toLength: 8, withPad: " ", startingAt: 0)) \(formatBytes(c.bytes))\(c.version.map { ", version \($0)" } ?? "")\(c.check.map { ", check \($0)" } ?? "")\(c.message.map { " — \($0)" } ?? "")")
+            print("  \(c.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(c.result.padding(toLength: 8, withPad: " ", startingAt: 0)) \(Bytes.text(c.bytes))\(c.version.map { ", version \($0)" } ?? "")\(c.check.map { ", check \($0)" } ?? "")\(c.message.map { " — \($0)" } ?? "")")
         }
         if let m = r.failureMessage { print("  error: \(m)") }
     }

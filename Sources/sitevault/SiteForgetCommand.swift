@@ -31,7 +31,7 @@ struct SiteForgetCommand: AsyncParsableCommand {
                 out.line("\(d.keep ? "keep  " : "remove") \(d.repository.padding(toLength: 8, withPad: " ", startingAt: 0)) \(d.id.prefix(12))  \(TimeText.full(d.time, utc: utc))  \(d.reasons.joined(separator: ","))")
             }
             out.line("\(dryRun ? "would remove" : "removed") \(r.removed) snapshot(s), kept \(r.decisions.count - r.removed)")
-            if prune { out.line("\(dryRun ? "would reclaim" : "reclaimed") \(formatBytes(r.bytesReclaimed))") }
+            if prune { out.line("\(dryRun ? "would reclaim" : "reclaimed") \(Bytes.text(r.bytesReclaimed))") }
             return Exit.success
         }
     }

@@ -37,7 +37,7 @@ struct SiteStatusCommand: AsyncParsableCommand {
         if let l = s.nextRunLocal, let u = s.nextRunUTC { out.line("  next run        \(s.timeZone == "UTC" ? u : "\(l) (\(u))")") }
         if let f = s.freezeWindowSeconds, f > 0 { out.line(String(format: "  freeze window   %.3f s", f)) }
         for c in s.components {
-            out.line("  \(c.name.padding(toLength: 14, withPad: " ", startingAt: 0))  \(c.result.padding(toLength: 8, withPad: " ", startingAt: 0)) \(formatBytes(c.bytes))\(c.version.map { ", version \($0)" } ?? "")\(c.check.map { ", check \($0)" } ?? "")\(c.message.map { " — \($0)" } ?? "")")
+            out.line("  \(c.name.padding(toLength: 14, withPad: " ", startingAt: 0))  \(c.result.padding(toLength: 8, withPad: " ", startingAt: 0)) \(Bytes.text(c.bytes))\(c.version.map { ", version \($0)" } ?? "")\(c.check.map { ", check \($0)" } ?? "")\(c.message.map { " — \($0)" } ?? "")")
         }
         switch s.health {
         case "healthy": return
@@ -115,7 +115,7 @@ struct SiteShowCommand: AsyncParsableCommand {
             for c in m.components {
                 out.line("  component \(c.name) [\(c.kind.rawValue)\(c.engine.map { "/\($0)" } ?? "")] \(c.result) in repository \(c.repository)")
                 for p in c.paths { out.line("            \(p)") }
-                out.line("            \(c.files) files, \(formatBytes(c.bytes)), \(formatBytes(c.bytesAdded)) new, \(String(format: "%.2f", c.durationSeconds)) s\(c.writer.map { ", writer \($0)" } ?? "")")
+                out.line("            \(c.files) files, \(Bytes.text(c.bytes)), \(Bytes.text(c.bytesAdded)) new, \(String(format: "%.2f", c.durationSeconds)) s\(c.writer.map { ", writer \($0)" } ?? "")")
                 if let v = c.version { out.line("            version \(v)") }
                 if let k = c.check { out.line("            check \(k)") }
                 if let s = c.settings { out.line("            settings \(s.keys.sorted().joined(separator: ", "))") }

@@ -18,7 +18,7 @@ struct SnapshotsCommand: AsyncParsableCommand {
             ctx.output.emit(list.map { SnapshotJSON(id: $0.id.hex, snapshot: $0.snapshot) })
             ctx.output.line("ID        Time                  Host          Tags        Size       Paths")
             for (id, s) in list {
-                let size = s.summary.map { formatBytes($0.bytesProcessed) } ?? "?"
+                let size = s.summary.map { Bytes.text($0.bytesProcessed) } ?? "?"
                 ctx.output.line("\(id.short)  \(s.time.iso8601)  \(s.hostname.padding(toLength: 12, withPad: " ", startingAt: 0))  \(s.tags.joined(separator: ",").padding(toLength: 10, withPad: " ", startingAt: 0))  \(size.padding(toLength: 9, withPad: " ", startingAt: 0))  \(s.paths.joined(separator: " "))\(s.partial ? "  (partial)" : "")")
             }
             ctx.output.line("\(list.count) snapshot(s)")

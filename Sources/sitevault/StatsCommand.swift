@@ -15,9 +15,9 @@ struct StatsCommand: AsyncParsableCommand {
             let s = try RepositoryStats.compute(repo)
             ctx.output.emit(s)
             ctx.output.line("snapshots:          \(s.snapshots)")
-            ctx.output.line("restore size:       \(formatBytes(s.restoreSize)) (all snapshots)")
-            ctx.output.line("unique data:        \(formatBytes(s.uniqueSize)) in \(s.blobs) blobs (\(s.treeBlobs) trees)")
-            ctx.output.line("stored:             \(formatBytes(s.storedSize)) in \(s.packs) packs")
+            ctx.output.line("restore size:       \(Bytes.text(s.restoreSize)) (all snapshots)")
+            ctx.output.line("unique data:        \(Bytes.text(s.uniqueSize)) in \(s.blobs) blobs (\(s.treeBlobs) trees)")
+            ctx.output.line("stored:             \(Bytes.text(s.storedSize)) in \(s.packs) packs")
             ctx.output.line(String(format: "compression ratio:  %.2fx   dedup ratio: %.2fx", s.compressionRatio, s.dedupRatio))
             return Exit.success
         }

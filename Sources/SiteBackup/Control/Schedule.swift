@@ -83,7 +83,7 @@ public struct ScheduleError: Error, Sendable, Equatable {
     init(_ m: String) { message = m }
 }
 
-/// Durations written as "30s", "5m", "2h", "5d", "1w" or combined ("1h30m").
+/// Durations written as "30s", "5m", "2h", "5d", "1w", "1y" (365 days) or combined ("1h30m").
 public enum DurationText {
     public static func parse(_ text: String) -> Double? {
         var total = 0.0, number = "", any = false
@@ -97,6 +97,7 @@ public enum DurationText {
             case "h": unit = 3600
             case "d": unit = 86400
             case "w": unit = 7 * 86400
+            case "y": unit = 365 * 86400
             default: return nil
             }
             total += n * unit; number = ""; any = true

@@ -240,17 +240,6 @@ final class ComponentBackup {
     }
 }
 
-/// Byte counts for people: 1.5 GiB, 12.0 MiB, 512 B.
-enum Bytes {
-    static func text(_ n: UInt64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var v = Double(n), i = 0
-        while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
-        if i == 0 { return "\(n) B" }
-        return "\((v * 10).rounded() / 10) \(units[i])"
-    }
-}
-
 func formatSeconds(_ s: Double) -> String {
     s < 10 ? "\((s * 100).rounded() / 100) s" : "\(Int(s.rounded())) s"
 }
