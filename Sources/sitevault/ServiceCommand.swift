@@ -22,12 +22,15 @@ struct ServiceCommand: AsyncParsableCommand {
     )
     @Option(name: .long, help: "A site's control file (repeat for several sites).") var site: [String] = []
     @Flag(name: [.short, .long], help: "Print only warnings and errors.") var quiet = false
+    @Option(name: .long, help: "Seconds a scheduled run waits for a repository lock held by a prune (default 600).") var retryLock: Double = 600
 
     func run() async throws {
         guard !site.isEmpty else { throw ValidationError("give at least one --site FILE") }
         let (host, user) = hostAndUser()
         var opts = SiteRunOptions(hostname: host, username: user)
         opts.echo = MessageEcho(enabled: true, verbose: !quiet)
+        // A scheduled run waits for a prune (an exclusive lock, possibly from another host) to end.
+        opts.retryLock = retryLock
         let service = BackupService(files: site, options: opts)
         do { try service.start() } catch let e as ControlFileError {
             Output(json: false, quiet: false).warn(e.description)
