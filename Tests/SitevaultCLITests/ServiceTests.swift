@@ -144,7 +144,8 @@ final class ServiceTests: SiteTestCase {
             // Whichever takes its lock first, the other waits for it (--retry-lock), never fails.
             let backup = try startSite("backup", "--retry-lock", "60")
             let prune = try CLI.start(["site", "forget", "--prune", "--retry-lock", "60", "--site", controlFile])
-            XCTAssertEqual(backup.wait(timeout: 120).status, 0, "round \(round)")
+            let b = backup.wait(timeout: 120)
+            XCTAssertEqual(b.status, 0, "round \(round): \(b)")
             XCTAssertEqual(prune.wait(timeout: 120).status, 0, "round \(round)")
         }
         XCTAssertEqual(try repoRun(["check", "--read-data"]).status, 0)

@@ -57,7 +57,6 @@ final class OpenDestination {
         do {
             let cfg = try Repository.readConfig(store)
             repository = try Repository.open(store: store, config: cfg, password: password, clock: clock)
-            try repository.loadIndex()
         } catch let e as VaultError {
             switch e.code {
             case .wrongPassword: throw RunFailure(.wrongPassword, "the password in \(d.passwordFile) does not open repository \(d.name) at \(d.path)")
@@ -70,6 +69,12 @@ final class OpenDestination {
                                               username: username, wait: retryLock)
         } catch let e as VaultError where e.code == .locked {
             throw RunFailure(.locked, "repository \(d.name): \(e.message)")
+        }
+        // The index and the parent snapshot are read only once the lock is held: a prune that held
+        // the repository while we waited may have repacked or deleted packs.
+        do { try repository.loadIndex() } catch let e as VaultError {
+            lock.release()
+            throw RunFailure(.repository, "repository \(d.name) at \(d.path): \(e.message)")
         }
         var opts = BackupOptions(paths: [], hostname: hostname, username: username)
         opts.tags = tags
