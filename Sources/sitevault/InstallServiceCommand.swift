@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiteBackup
+import SiteSystem
 import VaultFileSystem
 import VaultCore
 #if canImport(Glibc)
@@ -34,7 +35,7 @@ struct InstallServiceCommand: AsyncParsableCommand {
             }
             sites.append(c.file)
         }
-        let binary = FilePath(CommandLine.arguments[0].contains("/") ? CommandLine.arguments[0] : (which("sitevault") ?? "/usr/local/bin/sitevault")).absolute().description
+        let binary = FilePath(CommandLine.arguments[0].contains("/") ? CommandLine.arguments[0] : (Executable.find("sitevault") ?? "/usr/local/bin/sitevault")).absolute().description
         try await runReporting(out) {
             if mkdir(dest, 0o755) != 0 && errno != EEXIST { throw VaultError.posix("cannot create", path: dest, errno: errno) }
             var written: [String] = []
@@ -63,12 +64,5 @@ struct InstallServiceCommand: AsyncParsableCommand {
             out.line("next: \(reloaded ? "" : "systemctl daemon-reload && ")systemctl enable --now sitevault.service   (or sitevault-backup@SITE.timer)")
             return 0
         }
-    }
-
-    func which(_ name: String) -> String? {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") where access("\(dir)/\(name)", X_OK) == 0 {
-            return "\(dir)/\(name)"
-        }
-        return nil
     }
 }

@@ -89,38 +89,22 @@ struct PostgresBackup {
     /// pg_dump of one database streamed into the repository while a verifier reads the same bytes.
     func dumpOne(_ db: String) throws -> (Node, String) {
         var scratch: String?
-        var verifier: RunningProcess?
-        var listing: OutputCollector?
+        var verifier: Command?
         switch settings.verify {
         case .none: break
         case .list:
-            verifier = try ProcessRunner().spawnStreamingStdin(client.command("pg_restore", ["--list"], timeout: timeout))
-            listing = OutputCollector(fd: verifier!.stdoutFD)
+            verifier = client.command("pg_restore", ["--list"], timeout: timeout)
         case .restore:
             let name = "sitevault_verify_" + Hex.encode((0..<6).map { _ in UInt8.random(in: 0...255) })
             _ = try client.query("CREATE DATABASE \(name) TEMPLATE template0")
             scratch = name
-            verifier = try ProcessRunner().spawnStreamingStdin(client.command("pg_restore", ["--no-owner", "--exit-on-error", "-d", name], timeout: timeout))
-            listing = OutputCollector(fd: verifier!.stdoutFD)
+            verifier = client.command("pg_restore", ["--no-owner", "--exit-on-error", "-d", name], timeout: timeout)
         }
         defer { if let scratch { _ = try? client.query("DROP DATABASE IF EXISTS \(scratch) WITH (FORCE)") } }
-        let dump = try ProcessRunner().spawn(client.command("pg_dump", ["-Fc", "-Z0", "-d", db], timeout: timeout))
-        var feeding = verifier?.stdinFD != nil
-        let node: Node
-        do {
-            node = try archiver.saveStream(name: Array(fileName(db, "dump").utf8), fd: dump.stdoutFD, label: "pg_dump \(db)", time: clock.now()) { bytes in
-                guard feeding, let fd = verifier?.stdinFD else { return }
-                feeding = writeAll(fd, bytes)
-            }
-        } catch {
-            dump.terminate(); _ = dump.wait()
-            if let v = verifier { if let fd = v.stdinFD { close(fd) }; v.terminate(); _ = v.wait() }
-            throw error
-        }
-        if let fd = verifier?.stdinFD { close(fd) }
-        let r = dump.wait()
-        let listText = listing?.finish() ?? ""
-        let vr = verifier?.wait()
+        let (node, r, checked) = try streamVerified(client.command("pg_dump", ["-Fc", "-Z0", "-d", db], timeout: timeout),
+                                                    name: fileName(db, "dump"), label: "pg_dump \(db)", verifier: verifier)
+        let vr = checked?.result
+        let listText = checked?.output ?? ""
         guard r.succeeded else { throw VaultError(.io, "pg_dump failed: \(client.explain(r))") }
         switch settings.verify {
         case .none:
@@ -141,35 +125,52 @@ struct PostgresBackup {
     }
 
     func storePhysical(_ out: inout Outcome) throws {
-        let base = try ProcessRunner().spawn(client.command("pg_basebackup", ["-D", "-", "-Ft", "-X", "fetch", "--checkpoint=fast", "-v"], timeout: timeout))
-        let lister = settings.verify == .none ? nil : try ProcessRunner().spawnStreamingStdin(Command(["tar", "-t"], timeout: timeout))
-        let listing = lister.map { OutputCollector(fd: $0.stdoutFD) }
-        var feeding = lister?.stdinFD != nil
-        let node: Node
-        do {
-            node = try archiver.saveStream(name: Array("base.tar".utf8), fd: base.stdoutFD, label: "pg_basebackup", time: clock.now()) { bytes in
-                guard feeding, let fd = lister?.stdinFD else { return }
-                feeding = writeAll(fd, bytes)
-            }
-        } catch {
-            base.terminate(); _ = base.wait()
-            if let l = lister { if let fd = l.stdinFD { close(fd) }; l.terminate(); _ = l.wait() }
-            throw error
-        }
-        if let fd = lister?.stdinFD { close(fd) }
-        let r = base.wait()
+        let (node, r, listed) = try streamVerified(
+            client.command("pg_basebackup", ["-D", "-", "-Ft", "-X", "fetch", "--checkpoint=fast", "-v"], timeout: timeout),
+            name: "base.tar", label: "pg_basebackup", verifier: settings.verify == .none ? nil : Command(["tar", "-t"], timeout: timeout))
         guard r.succeeded else { throw VaultError(.io, "pg_basebackup failed: \(client.explain(r))") }
         let wal = r.stderrText.split(separator: "\n").filter { $0.contains("write-ahead log") }.map { $0.replacingOccurrences(of: "pg_basebackup: ", with: "") }
         out.nodes.append(node)
-        if let lister {
-            let text = listing?.finish() ?? ""
-            let l = lister.wait()
+        if let (l, text) = listed {
             let names = Set(text.split(separator: "\n").map(String.init))
             guard l.succeeded, names.contains("backup_label"), names.contains("PG_VERSION"), names.contains(where: { $0.hasPrefix("pg_wal/0") }) else {
                 throw VaultError(.io, "the base backup archive is incomplete (backup_label, PG_VERSION and WAL expected): \(l.summary)")
             }
             out.checks.append("tar listing ok (\(names.count) entries, backup_label, WAL included); " + wal.joined(separator: "; "))
         } else { out.checks.append(wal.joined(separator: "; ")) }
+    }
+
+    /// Streams `producer`'s standard output into the repository as `name` while `verifier` (when
+    /// given) reads the very same bytes on its standard input; its output is collected. Both
+    /// processes are ended and reaped whatever happens; the caller judges their results.
+    func streamVerified(_ producer: Command, name: String, label: String, verifier: Command?) throws
+        -> (node: Node, result: ProcessResult, verifier: (result: ProcessResult, output: String)?) {
+        let check = try verifier.map { try ProcessRunner().spawnStreamingStdin($0) }
+        let output = check.map { OutputCollector(fd: $0.stdoutFD) }
+        func endVerifier() -> (result: ProcessResult, output: String)? {
+            guard let check else { return nil }
+            if let fd = check.stdinFD { close(fd) }
+            let text = output?.finish() ?? ""
+            return (check.wait(), text)
+        }
+        let source: RunningProcess
+        do { source = try ProcessRunner().spawn(producer) } catch {
+            check?.terminate(); _ = endVerifier(); throw error
+        }
+        var feeding = check?.stdinFD != nil
+        let node: Node
+        do {
+            node = try archiver.saveStream(name: Array(name.utf8), fd: source.stdoutFD, label: label, time: clock.now()) { bytes in
+                guard feeding, let fd = check?.stdinFD else { return }
+                feeding = writeAll(fd, bytes)
+            }
+        } catch {
+            source.terminate(); _ = source.wait()
+            check?.terminate(); _ = endVerifier()
+            throw error
+        }
+        let result = source.wait()
+        return (node, result, endVerifier())
     }
 
     /// A database name as a file name in the snapshot ('/' and NUL escaped).

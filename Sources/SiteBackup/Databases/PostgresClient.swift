@@ -3,6 +3,7 @@ import Glibc
 #endif
 import SiteSystem
 import VaultCore
+import VaultFileSystem
 
 /// Talks to a PostgreSQL server through its own client programs (psql, pg_dump, pg_basebackup,
 /// pg_restore), with the connection in the environment and the password in a private pgpass file:
@@ -41,9 +42,9 @@ final class PostgresClient {
             guard access(configured + "/pg_dump", X_OK) == 0 else { throw VaultError(.notFound, "bin_dir \(configured) has no pg_dump") }
             return configured
         }
-        let versions = ((try? listFolder("/usr/lib/postgresql")) ?? []).compactMap { Int($0) }.sorted()
+        let versions = ((try? FileSystem.list(FilePath("/usr/lib/postgresql"))) ?? []).compactMap { Int(String(decoding: $0, as: UTF8.self)) }.sorted()
         for v in versions.reversed() where access("/usr/lib/postgresql/\(v)/bin/pg_dump", X_OK) == 0 { return "/usr/lib/postgresql/\(v)/bin" }
-        if let p = ExecutableLookup.find("pg_dump") { return String(p.dropLast("/pg_dump".count)) }
+        if let p = Executable.find("pg_dump") { return String(p.dropLast("/pg_dump".count)) }
         throw VaultError(.notFound, "PostgreSQL client programs not found: install postgresql-client (pg_dump, pg_basebackup, psql) or set bin_dir")
     }
 
@@ -115,16 +116,4 @@ extension String {
         for c in self { out += map[c] ?? String(c) }
         return out
     }
-}
-
-/// Names in a folder ("." and ".." left out).
-func listFolder(_ path: String) throws -> [String] {
-    guard let d = opendir(path) else { throw VaultError.posix("cannot list", path: path, errno: errno) }
-    defer { closedir(d) }
-    var out: [String] = []
-    while let e = readdir(d) {
-        let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if name != "." && name != ".." { out.append(name) }
-    }
-    return out
 }

@@ -2,7 +2,9 @@
 import Glibc
 #endif
 import Foundation
+import SiteSystem
 import VaultCore
+import VaultFileSystem
 import VaultRepository
 
 /// How a run is carried out (who runs it, with which clock, where messages are echoed).
@@ -224,7 +226,7 @@ public final class SiteBackupTask: @unchecked Sendable {
                 } catch let e as VaultError {
                     throw RunFailure(.componentUnavailable, e.message, component: c.name)
                 }
-            } else if c.kind == .database, let argv = c.dumpCommand, ExecutableLookup.find(argv[0]) == nil {
+            } else if c.kind == .database, let argv = c.dumpCommand, Executable.find(argv[0]) == nil {
                 throw RunFailure(.componentUnavailable, "dump command '\(argv[0])' not found", component: c.name)
             }
             for p in c.paths where access(p, F_OK) != 0 {
@@ -258,7 +260,9 @@ public final class SiteBackupTask: @unchecked Sendable {
         // Folder copies are kept between runs (only their changes are copied while frozen);
         // anything else there (database copies, components gone from the control file) goes.
         let kept = Set(config.components.filter { ComponentBackup.canStage($0) && $0.kind != .database && (config.writer(for: $0.name)?.staging ?? false) }.map(\.name))
-        for name in (try? listFolder(config.stagingDir)) ?? [] where !kept.contains(name) { StagingCopy.remove(config.stagingDir + "/" + name) }
+        for name in (try? FileSystem.list(FilePath(config.stagingDir))) ?? [] where !kept.contains(String(decoding: name, as: UTF8.self)) {
+            StagingCopy.remove(FilePath(config.stagingDir).appending(name))
+        }
         var need: UInt64 = 0
         for c in config.components where ComponentBackup.canStage(c) {
             let w = config.writer(for: c.name)

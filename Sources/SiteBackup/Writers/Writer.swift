@@ -55,11 +55,11 @@ enum WriterActions {
         case .service, .command:
             // Both directions: a missing thaw program found only after freezing would leave the site stopped.
             let commands = w.kind == .service ? [w.stop ?? ["systemctl"], w.start ?? ["systemctl"]] : [w.freeze!, w.thaw!]
-            for argv in commands where ExecutableLookup.find(argv[0]) == nil {
+            for argv in commands where Executable.find(argv[0]) == nil {
                 throw VaultError(.notFound, "writer '\(w.name)': command '\(argv[0])' not found (PATH=\(getenv("PATH").map { String(cString: $0) } ?? ""))")
             }
         case .fsfreeze:
-            guard ExecutableLookup.find("fsfreeze") != nil else { throw VaultError(.notFound, "writer '\(w.name)': fsfreeze is not installed (util-linux)") }
+            guard Executable.find("fsfreeze") != nil else { throw VaultError(.notFound, "writer '\(w.name)': fsfreeze is not installed (util-linux)") }
         }
     }
 
@@ -104,15 +104,5 @@ extension String {
         while let f = s.first, set.contains(f) { s = s.dropFirst() }
         while let l = s.last, set.contains(l) { s = s.dropLast() }
         return String(s)
-    }
-}
-
-/// Finds a program the way posix_spawnp would.
-enum ExecutableLookup {
-    static func find(_ name: String) -> String? {
-        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
-        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
-        for dir in path.split(separator: ":") where access("\(dir)/\(name)", X_OK) == 0 { return "\(dir)/\(name)" }
-        return nil
     }
 }
