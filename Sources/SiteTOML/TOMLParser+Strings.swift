@@ -49,8 +49,10 @@ extension TOMLParser {
         }
     }
 
-    /// `"""..."""`: escapes, line-ending backslashes, first newline trimmed.
-    mutating func parseMultilineBasicString() throws -> String {
+    /// `"""..."""` (escapes, line-ending backslashes) or `'''...'''` (raw text); the first newline
+    /// is trimmed in both.
+    mutating func parseMultilineString(quote: Unicode.Scalar) throws -> String {
+        let escapes = quote == "\""
         let start = scanner.position
         scanner.advance(3)
         _ = scanner.consumeNewline()
@@ -59,11 +61,11 @@ extension TOMLParser {
             guard let c = scanner.peek() else {
                 throw error("unterminated multi-line string", at: start)
             }
-            if c == "\"" {
-                if try closeMultiline(quote: "\"", into: &out) { return String(out) }
+            if c == quote {
+                if try closeMultiline(quote: quote, into: &out) { return String(out) }
                 continue
             }
-            if c == "\\" {
+            if escapes && c == "\\" {
                 var n = 1
                 while let w = scanner.peek(n), w == " " || w == "\t" { n += 1 }
                 if scanner.peek(n) == "\n" || (scanner.peek(n) == "\r" && scanner.peek(n + 1) == "\n") {
@@ -76,30 +78,6 @@ extension TOMLParser {
                     continue
                 }
                 try parseEscape(into: &out)
-                continue
-            }
-            if scanner.consumeNewline() {
-                out.append("\n")
-                continue
-            }
-            try checkNotControl(c)
-            out.append(c)
-            scanner.advance()
-        }
-    }
-
-    /// `'''...'''`: raw text, first newline trimmed.
-    mutating func parseMultilineLiteralString() throws -> String {
-        let start = scanner.position
-        scanner.advance(3)
-        _ = scanner.consumeNewline()
-        var out = String.UnicodeScalarView()
-        while true {
-            guard let c = scanner.peek() else {
-                throw error("unterminated multi-line string", at: start)
-            }
-            if c == "'" {
-                if try closeMultiline(quote: "'", into: &out) { return String(out) }
                 continue
             }
             if scanner.consumeNewline() {

@@ -9,10 +9,10 @@ extension TOMLParser {
         }
         switch c {
         case "\"":
-            let s = scanner.hasPrefix("\"\"\"") ? try parseMultilineBasicString() : try parseBasicString()
+            let s = scanner.hasPrefix("\"\"\"") ? try parseMultilineString(quote: "\"") : try parseBasicString()
             return TOMLNode(value: .string(s), position: start)
         case "'":
-            let s = scanner.hasPrefix("'''") ? try parseMultilineLiteralString() : try parseLiteralString()
+            let s = scanner.hasPrefix("'''") ? try parseMultilineString(quote: "'") : try parseLiteralString()
             return TOMLNode(value: .string(s), position: start)
         case "[":
             return try parseArray()
