@@ -48,19 +48,7 @@ final class ServiceTests: SiteTestCase {
         XCTAssertGreaterThan(try messageIDs().filter { $0 == 1900 }.count, runsBefore, "the old schedule stays in force")
         try good.write(toFile: controlFile, atomically: true, encoding: .utf8)
         // Make the next run hold the application frozen for a while, then stop the service during it.
-        try appendToControlFile("""
-        [[component]]
-        name = "slow"
-        kind = "database"
-        engine = "command"
-        dump_command = ["sh", "-c", "touch \(site!)/run/frozen; exec sleep 30"]
-
-        [[writer]]
-        name = "app-stop"
-        kind = "signal"
-        pid_file = "run/sampleapp.pid"
-        components = ["slow"]
-        """)
+        try appendDumpComponent("slow", script: "touch \(site!)/run/frozen; exec sleep 30", frozenBy: "app-stop")
         kill(service.pid, SIGHUP)
         XCTAssertTrue(waitForFile(site + "/run/frozen", timeout: 60))
         XCTAssertEqual(appState(), "T")

@@ -11,14 +11,8 @@ final class SiteDumpTests: SiteTestCase {
     func testLargeDumpIsStreamedAndRestoresExactly() throws {
         try makeSite()
         // 64 MiB of incompressible bytes, never written to disk by the dump side.
-        try appendToControlFile("""
-        [[component]]
-        name = "bigdb"
-        kind = "database"
-        engine = "command"
-        dump_command = ["sh", "-c", "openssl enc -aes-128-ctr -pass pass:seed -nosalt -pbkdf2 < /dev/zero 2>/dev/null | head -c 67108864"]
-        file_name = "bigdb.dump"
-        """)
+        try appendDumpComponent("bigdb", script: "openssl enc -aes-128-ctr -pass pass:seed -nosalt -pbkdf2 < /dev/zero 2>/dev/null | head -c 67108864",
+                                extra: "file_name = \"bigdb.dump\"")
         let r = try siteRun("backup", "--json")
         XCTAssertEqual(r.status, 0, "\(r)")
         let comp = (json(r)["components"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "bigdb" }
@@ -33,7 +27,7 @@ final class SiteDumpTests: SiteTestCase {
     func testFailingDumpMakesAPartialSnapshot() throws {
         try makeSite()
         XCTAssertEqual(try siteRun("backup").status, 0, "a good run first")
-        try appendToControlFile("[[component]]\nname = \"reporting\"\nkind = \"database\"\nengine = \"command\"\ndump_command = [\"sh\", \"-c\", \"echo partial output; echo 'FATAL: database reporting does not exist' >&2; exit 3\"]")
+        try appendDumpComponent("reporting", script: "echo partial output; echo 'FATAL: database reporting does not exist' >&2; exit 3")
         let r = try siteRun("backup", "--json")
         XCTAssertEqual(r.status, 3, "\(r)")
         let report = json(r)
@@ -54,7 +48,7 @@ final class SiteDumpTests: SiteTestCase {
     func testAtomicSiteCommitsNothingWhenAComponentFails() throws {
         try makeSite()
         try replaceInControlFile("state_dir = \"state\"", "state_dir = \"state\"\natomic = true")
-        try appendToControlFile("[[component]]\nname = \"reporting\"\nkind = \"database\"\nengine = \"command\"\ndump_command = [\"false\"]")
+        try appendDumpComponent("reporting", script: "false")
         let r = try siteRun("backup", "--json")
         XCTAssertEqual(r.status, 23, "\(r)")
         XCTAssertEqual(try snapshotCount(), 0)

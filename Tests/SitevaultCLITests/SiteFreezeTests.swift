@@ -11,19 +11,8 @@ final class SiteFreezeTests: SiteTestCase {
     /// A component stored while the application is stopped (SIGSTOP) and whose dump waits on the
     /// first run, so the test can act while the site is frozen.
     func addSlowFrozenComponent() throws {
-        try appendToControlFile("""
-        [[component]]
-        name = "slow"
-        kind = "database"
-        engine = "command"
-        dump_command = ["sh", "-c", "if [ -e \(site!)/run/frozen ]; then echo dump; else echo $$ > \(site!)/run/dumper; touch \(site!)/run/frozen; exec sleep 60; fi"]
-
-        [[writer]]
-        name = "app-stop"
-        kind = "signal"
-        pid_file = "run/sampleapp.pid"
-        components = ["slow"]
-        """)
+        try appendDumpComponent("slow", script: "if [ -e \(site!)/run/frozen ]; then echo dump; else echo $$ > \(site!)/run/dumper; touch \(site!)/run/frozen; exec sleep 60; fi",
+                                frozenBy: "app-stop")
     }
 
     func dumperPid() -> Int32? {

@@ -61,7 +61,7 @@ final class SiteHookAlertTests: SiteTestCase {
         // A run that fails never runs the hook.
         let hook = try writeHook("touch \(site!)/run/hook-ran")
         try replaceInControlFile("after_backup = \"/nonexistent/hook\"", "after_backup = \"\(hook)\"")
-        try appendToControlFile("[[component]]\nname = \"broken\"\nkind = \"database\"\nengine = \"command\"\ndump_command = [\"false\"]")
+        try appendDumpComponent("broken", script: "false")
         let failed = try siteRun("backup", "--json")
         XCTAssertEqual(failed.status, 3, "\(failed)")
         XCTAssertFalse(FileManager.default.fileExists(atPath: site + "/run/hook-ran"))

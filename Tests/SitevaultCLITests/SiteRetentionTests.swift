@@ -14,7 +14,7 @@ final class SiteRetentionTests: SiteTestCase {
         var good: [String] = []
         for _ in 0..<3 { good.append(json(try siteRun("backup", "--json"))["snapshot"] as? String ?? "") }
         // A partial run after them: the newest snapshot is not a good one.
-        try appendToControlFile("[[component]]\nname = \"broken\"\nkind = \"database\"\nengine = \"command\"\ndump_command = [\"false\"]")
+        try appendDumpComponent("broken", script: "false")
         let partial = json(try siteRun("backup", "--json"))
         XCTAssertEqual(partial["result"] as? String, "partial")
         let dry = try siteRun("forget", "--dry-run", "--json")
@@ -35,13 +35,7 @@ final class SiteRetentionTests: SiteTestCase {
         try replaceInControlFile("keep_daily = 7\nkeep_weekly = 4", "keep_last = 1")
         XCTAssertEqual(try siteRun("backup").status, 0)
         XCTAssertEqual(try siteRun("backup").status, 0)
-        try appendToControlFile("""
-        [[component]]
-        name = "slow"
-        kind = "database"
-        engine = "command"
-        dump_command = ["sh", "-c", "touch \(site!)/run/dumping; sleep 5; echo done"]
-        """)
+        try appendDumpComponent("slow", script: "touch \(site!)/run/dumping; sleep 5; echo done")
         let running = try startSite("backup")
         XCTAssertTrue(waitForFile(site + "/run/dumping"))
         let r = try siteRun("forget", "--prune")

@@ -89,6 +89,17 @@ class SiteTestCase: XCTestCase {
         h.closeFile()
     }
 
+    /// Appends a `command` database component whose dump is `sh -c script`; with `frozenBy`, a
+    /// signal writer of that name stops the sample application while the component is stored.
+    func appendDumpComponent(_ name: String, script: String, frozenBy writer: String? = nil, extra: String = "") throws {
+        let quoted = script.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        var text = "[[component]]\nname = \"\(name)\"\nkind = \"database\"\nengine = \"command\"\ndump_command = [\"sh\", \"-c\", \"\(quoted)\"]\n\(extra)"
+        if let writer {
+            text += "\n[[writer]]\nname = \"\(writer)\"\nkind = \"signal\"\npid_file = \"run/sampleapp.pid\"\ncomponents = [\"\(name)\"]\n"
+        }
+        try appendToControlFile(text)
+    }
+
     func replaceInControlFile(_ a: String, _ b: String) throws {
         let s = try String(contentsOfFile: controlFile, encoding: .utf8)
         XCTAssertTrue(s.contains(a), "control file holds \(a)")
