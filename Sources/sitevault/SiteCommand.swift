@@ -30,9 +30,10 @@ struct SiteOptions: ParsableArguments {
 
     /// Loads the control file; a rejected one is printed (every problem with file:line:column)
     /// and ends the command with exit code 78 before anything else happens.
-    func load() throws -> SiteConfig {
+    /// `checkPaths: false` for recovery and drills: the site's paths may be gone (that is why).
+    func load(checkPaths: Bool = true) throws -> SiteConfig {
         let out = output
-        do { return try ControlFile.load(path: try controlFile) } catch let e as ControlFileError {
+        do { return try ControlFile.load(path: try controlFile, checkPaths: checkPaths) } catch let e as ControlFileError {
             if json {
                 out.emit(["error": ["code": "control-file", "message": e.description]])
             }
@@ -91,7 +92,7 @@ struct SiteCommand: AsyncParsableCommand {
         `site status` exits 0 when healthy, 1 on a warning, 2 when unhealthy (failed, stale or frozen), 3 when the status store cannot be read.
         """,
         subcommands: [SiteBackupCommand.self, SiteStatusCommand.self, SiteMessagesCommand.self, SiteShowCommand.self,
-                      SiteThawCommand.self, SiteForgetCommand.self]
+                      SiteThawCommand.self, SiteForgetCommand.self, SiteRecoverCommand.self, SiteDrillCommand.self]
     )
 }
 

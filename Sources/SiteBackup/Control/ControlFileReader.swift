@@ -105,12 +105,14 @@ final class ControlFileReader {
         config.atomic = top.bool("atomic") ?? false
         if let t = top.subtable("hooks") { config.hooks = readHooks(t) }
         if let t = top.subtable("alerts") { config.alerts = readAlerts(t) }
+        if let t = top.subtable("drill") { config.drill = readDrill(t) }
         top.finish()
 
         // Nothing sitevault writes may lie inside what it backs up.
         var written: [(String, String, TOMLPosition)] = destinations.map { ("repository", $0.value.path, destPositions[$0.key]!) }
         written.append(("state_dir", stateDir, root["state_dir"]?.position ?? TOMLPosition(line: 1, column: 1)))
         written.append(("staging_dir", stagingDir, root["staging_dir"]?.position ?? root["state_dir"]?.position ?? TOMLPosition(line: 1, column: 1)))
+        if let sb = config.drill.sandbox { written.append(("drill sandbox", sb, root["drill"]?.table?["sandbox"]?.position ?? TOMLPosition(line: 1, column: 1))) }
         for (what, path, pos) in written {
             for b in backedUp where isInside(path, b.path) {
                 problems.add(pos, "\(what) \(path) is inside \(b.path), which component '\(b.component)' backs up: the backup would contain itself; move it elsewhere")
@@ -394,6 +396,22 @@ final class ControlFileReader {
         if let d = r.duration("timeout") { h.timeout = d }
         r.finish()
         return h
+    }
+
+    func readDrill(_ t: TOMLTable) -> DrillConfig {
+        let r = TableReader(t, context: "[drill]", problems: problems)
+        var d = DrillConfig()
+        if let s = r.string("schedule"), let n = t["schedule"] {
+            switch Schedule.parse(s) {
+            case .success(let sched): d.schedule = sched
+            case .failure(let e): problems.add(n.position, "schedule: \(e.message)")
+            }
+        }
+        d.sandbox = r.string("sandbox").map(resolve)
+        d.command = r.command("command")
+        if let x = r.duration("timeout") { d.timeout = x }
+        r.finish()
+        return d
     }
 
     func readAlerts(_ t: TOMLTable) -> AlertConfig {

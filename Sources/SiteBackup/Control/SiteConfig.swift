@@ -92,6 +92,18 @@ public struct AlertConfig: Sendable {
     public var isConfigured: Bool { command != nil || webhook != nil }
 }
 
+/// Recovery drills (`sitevault site drill`, and the service on `schedule`).
+public struct DrillConfig: Sendable {
+    /// When the service runs a drill (nil: only by hand).
+    public var schedule: Schedule?
+    /// Where the snapshot is restored (default: STATE/drill); emptied and removed after each drill.
+    public var sandbox: String?
+    /// A command run after the restore with SITEVAULT_SANDBOX (and the scratch databases) in its
+    /// environment, e.g. starting the application against the sandbox and probing it; exit 0 = pass.
+    public var command: [String]?
+    public var timeout: Double = 3600
+}
+
 /// The retention policy applied after each good run (by the service).
 public struct RetentionConfig: Sendable, Equatable {
     public var keepLast = 0, keepHourly = 0, keepDaily = 0, keepWeekly = 0, keepMonthly = 0, keepYearly = 0
@@ -126,10 +138,12 @@ public struct SiteConfig: Sendable {
     public var atomic = false
     public var hooks = HookConfig()
     public var alerts = AlertConfig()
+    public var drill = DrillConfig()
     /// Problems that do not stop the site from running (e.g. a sparse schedule with `sparse = "warn"`).
     public var warnings: [String] = []
 
     public var mainDestination: DestinationConfig { destinations["main"]! }
+    public var drillSandbox: String { drill.sandbox ?? stateDir + "/drill" }
 
     public func writer(for component: String) -> WriterConfig? {
         writers.first { $0.components.contains(component) }

@@ -13,11 +13,11 @@ public struct SiteSnapshot: Sendable {
 
 /// Finds site snapshots in a repository.
 public enum SiteSnapshots {
-    /// Opens a destination of the control file with its password file.
-    public static func open(_ d: DestinationConfig, clock: VaultClock = SystemClock()) throws -> Repository {
+    /// Opens a destination of the control file with its password file (or the password given).
+    public static func open(_ d: DestinationConfig, password: [UInt8]? = nil, clock: VaultClock = SystemClock()) throws -> Repository {
         let store = LocalStore(root: d.path)
         let cfg = try Repository.readConfig(store)
-        let repo = try Repository.open(store: store, config: cfg, password: try readPassword(d.passwordFile), clock: clock)
+        let repo = try Repository.open(store: store, config: cfg, password: try password ?? readPassword(d.passwordFile), clock: clock)
         try repo.loadIndex()
         return repo
     }

@@ -91,15 +91,30 @@ public enum Alerts {
     }
 
     public static func send(config: SiteConfig, report: RunReport, message: StatusMessage, recorder: RunRecorder) {
-        let a = config.alerts
-        guard a.isConfigured, shouldAlert(report, config: a) else { return }
-        let data = body(report, message)
+        guard shouldAlert(report, config: config.alerts) else { return }
+        deliver(config.alerts, body: body(report, message), result: report.result, runID: report.runID, message: message, recorder: recorder)
+    }
+
+    /// A failed drill alerts like a failed backup (result "drill-failed"); a passed one only with on_success.
+    public static func send(config: SiteConfig, drill: DrillReport, message: StatusMessage, recorder: RunRecorder) {
+        guard drill.result != "passed" || config.alerts.onSuccess else { return }
+        let b = Body(site: drill.site, host: drill.hostname, run_id: drill.runID, result: "drill-\(drill.result)", failure: drill.failure,
+                     message_id: message.id, severity: message.severity.rawValue, time: message.time.iso8601, text: message.text,
+                     snapshot: drill.snapshot,
+                     components: drill.steps.map { ["name": $0.component ?? "", "step": $0.name, "result": $0.result, "message": $0.detail] },
+                     hook: nil)
+        deliver(config.alerts, body: Array((try? JSONEncoder.sorted.encode(b)) ?? Data()), result: "drill-\(drill.result)", runID: drill.runID,
+                message: message, recorder: recorder)
+    }
+
+    static func deliver(_ a: AlertConfig, body data: [UInt8], result: String, runID: String, message: StatusMessage, recorder: RunRecorder) {
+        guard a.isConfigured else { return }
         if let argv = a.command {
-            let env = ["SITEVAULT_SITE": report.site, "SITEVAULT_RESULT": report.result, "SITEVAULT_MESSAGE_ID": "\(message.id)",
-                       "SITEVAULT_MESSAGE": message.text, "SITEVAULT_RUN_ID": report.runID]
+            let env = ["SITEVAULT_SITE": message.site, "SITEVAULT_RESULT": result, "SITEVAULT_MESSAGE_ID": "\(message.id)",
+                       "SITEVAULT_MESSAGE": message.text, "SITEVAULT_RUN_ID": runID]
             do {
                 let r = try ProcessRunner().run(Command(argv, extraEnvironment: env, timeout: a.timeout), stdin: data)
-                if r.succeeded { recorder.emit(.alertSent, "alert command \(argv[0]) notified (\(report.result))") } else {
+                if r.succeeded { recorder.emit(.alertSent, "alert command \(argv[0]) notified (\(result))") } else {
                     recorder.emit(.alertFailed, "alert command \(argv.joined(separator: " ")) \(r.summary)")
                 }
             } catch { recorder.emit(.alertFailed, "alert command \(argv[0]) could not run: \((error as? VaultError)?.message ?? "\(error)")") }

@@ -8,9 +8,10 @@ import VaultCore
 final class RunLock {
     let fd: Int32
 
-    init(stateDir: String) throws {
+    /// `run.lock` is held by backups and recoveries; drills hold `drill.lock`.
+    init(stateDir: String, name: String = "run.lock", what: String = "run") throws {
         try makeFolder(stateDir)
-        let path = stateDir + "/run.lock"
+        let path = stateDir + "/" + name
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw VaultError.posix("cannot open", path: path, errno: errno) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
@@ -18,7 +19,7 @@ final class RunLock {
             let n = pread(fd, &buf, buf.count, 0)
             let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingChars(" \n") : "?"
             close(fd)
-            throw RunFailure(.alreadyRunning, "another run of this site is active (process \(holder)); runs of one site never overlap")
+            throw RunFailure(.alreadyRunning, "another \(what) of this site is active (process \(holder)); \(what)s of one site never overlap")
         }
         ftruncate(fd, 0)
         let pid = Array("\(getpid())\n".utf8)

@@ -53,6 +53,7 @@ public final class SiteBackupTask: @unchecked Sendable {
                                utc: config.timeZone == .utc)
         freezes = FreezeGuard(stateDir: config.stateDir, runID: runID, clock: options.clock)
         report = RunReport(site: config.site, runID: runID, hostname: options.hostname, started: options.clock.now())
+        report.controlFilePath = config.file
     }
 
     /// Runs the whole task. Never throws: the report says how it went (`result`, `failure`).

@@ -79,6 +79,8 @@ public struct RunReport: Sendable, Codable {
     public var site: String
     public var runID: String
     public var hostname: String
+    /// Where the control file was (its relative paths are relative to its folder).
+    public var controlFilePath: String?
     public var started: Timestamp
     public var finished: Timestamp?
     /// "running", "succeeded", "partial", "failed" or "aborted".

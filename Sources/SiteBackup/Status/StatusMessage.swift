@@ -14,6 +14,11 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
     case preflightPassed = 1001
     case staleFreezeThawed = 1002
     case controlFileWarning = 1003
+    case recoveryStarted = 1030
+    case recoveryStep = 1031
+    case recoveryInstallMedia = 1032
+    case drillStarted = 1040
+    case drillStepPassed = 1041
     case componentStarted = 1100
     case componentSucceeded = 1101
     case componentPartial = 1102
@@ -32,6 +37,8 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
     case retentionApplied = 1800
     case runSucceeded = 1900
     case runSucceededPartially = 1901
+    case recoverySucceeded = 1910
+    case drillPassed = 1911
 
     case controlFileInvalid = 2000
     case runAlreadyActive = 2001
@@ -56,7 +63,12 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
     case staleAlarmRaised = 2080
     case reloadRejected = 2081
     case retentionFailed = 2082
+    case recoveryRefused = 2090
+    case recoveryStepFailed = 2091
+    case drillStepFailed = 2092
     case runFailed = 2900
+    case recoveryFailed = 2910
+    case drillFailed = 2911
 
     public var severity: Severity {
         switch self {
@@ -91,6 +103,18 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
         case .staleAlarmRaised: return "the newest good snapshot is older than the retention window: alert sent once until a good run lands"
         case .reloadRejected: return "a reloaded control file was rejected (file, line, reason); the previous one stays in force"
         case .retentionFailed: return "applying the retention policy failed (e.g. the repository stayed locked); retried after the next run"
+        case .recoveryStarted: return "a recovery (`sitevault site recover`) started: snapshot, target, components and database mode in the message"
+        case .recoveryStep: return "a recovery step finished: a writer stopped or started, a component restored, a database restored, checked or created"
+        case .recoveryInstallMedia: return "install media restored: the recorded version, to reinstall the same version first"
+        case .drillStarted: return "a recovery drill started (snapshot and sandbox in the message)"
+        case .drillStepPassed: return "a drill step passed (restore, checksum check, integrity check, database restore, check query, user command), with its time"
+        case .recoverySucceeded: return "the recovery finished: every selected component is back (replaced files removed, or kept with --keep-replaced)"
+        case .drillPassed: return "the recovery drill passed: measured recovery time and the backup time of the snapshot in the message"
+        case .recoveryRefused: return "the recovery was refused before anything was replaced (a running application holds the paths, use --force; or a precondition failed)"
+        case .recoveryStepFailed: return "a recovery step failed (what it replaced is kept in the side folder named in the message)"
+        case .drillStepFailed: return "a drill step failed: which component, which check, and what it found"
+        case .recoveryFailed: return "the recovery failed; replaced files and databases are kept where the messages say"
+        case .drillFailed: return "the recovery drill failed: the snapshot could not be proven restorable (alert sent)"
         case .runSucceeded: return "the run succeeded; every component is in the snapshot"
         case .runSucceededPartially: return "the run committed a snapshot marked partial (a component failed or files were unreadable)"
         case .controlFileInvalid: return "the control file was rejected (file, line, column, reason); nothing ran"

@@ -32,7 +32,7 @@ public final class StatusStore: @unchecked Sendable {
     }
 
     public func add(_ m: StatusMessage) throws {
-        try mutex.withLock {
+        _ = try mutex.withLock {
             try db.query("INSERT INTO messages(run_id, time, id, severity, site, component, text) VALUES(?,?,?,?,?,?,?)",
                          [.text(m.runID), .integer(m.time.nanoseconds), .integer(Int64(m.id)), .text(m.severity.rawValue),
                           .text(m.site), m.component.map { .text($0) } ?? .null, .text(m.text)])
@@ -41,7 +41,7 @@ public final class StatusStore: @unchecked Sendable {
 
     public func save(_ r: RunReport) throws {
         let json = String(decoding: try JSONEncoder.sorted.encode(r), as: UTF8.self)
-        try mutex.withLock {
+        _ = try mutex.withLock {
             try db.query("""
                 INSERT INTO runs(run_id, site, started, finished, result, snapshot, report) VALUES(?,?,?,?,?,?,?)
                 ON CONFLICT(run_id) DO UPDATE SET finished=excluded.finished, result=excluded.result,
@@ -72,6 +72,20 @@ public final class StatusStore: @unchecked Sendable {
         return rows.first?.first?.integer == 2080
     }
 
+    public func saveDrill(_ d: DrillReport) throws {
+        let json = String(decoding: try JSONEncoder.sorted.encode(d), as: UTF8.self)
+        _ = try mutex.withLock {
+            try db.query("INSERT OR REPLACE INTO drills(run_id, time, result, report) VALUES(?,?,?,?)",
+                         [.text(d.runID), .integer(d.started.nanoseconds), .text(d.result), .text(json)])
+        }
+    }
+
+    /// The newest drills first.
+    public func drills(limit: Int = 1) throws -> [DrillReport] {
+        let rows = try mutex.withLock { try db.query("SELECT report FROM drills ORDER BY time DESC LIMIT \(limit)") }
+        return rows.compactMap { r in r.first?.text.flatMap { try? JSONDecoder().decode(DrillReport.self, from: Data($0.utf8)) } }
+    }
+
     /// The newest runs first.
     public func runs(limit: Int = 20, result: [String]? = nil) throws -> [RunReport] {
         var sql = "SELECT report FROM runs"
@@ -90,13 +104,13 @@ extension JSONEncoder {
     }
 }
 
-/// Creates a folder (and its parents) with mode 0700 if it does not exist.
-func makeFolder(_ path: String) throws {
-    if mkdir(path, 0o700) == 0 || errno == EEXIST { return }
+/// Creates a folder (and its parents) with mode 0700 (or `mode`) if it does not exist.
+func makeFolder(_ path: String, mode: mode_t = 0o700) throws {
+    if mkdir(path, mode) == 0 || errno == EEXIST { return }
     let e = errno
     if e == ENOENT, let slash = path.lastIndex(of: "/"), slash != path.startIndex {
-        try makeFolder(String(path[..<slash]))
-        if mkdir(path, 0o700) == 0 || errno == EEXIST { return }
+        try makeFolder(String(path[..<slash]), mode: mode)
+        if mkdir(path, mode) == 0 || errno == EEXIST { return }
     }
     throw VaultError.posix("cannot create folder", path: path, errno: e)
 }

@@ -1,0 +1,66 @@
+import VaultCore
+import VaultRepository
+import VaultRestorer
+
+/// A site snapshot opened for reading back: the main repository's snapshot (manifest and control
+/// file), and the snapshot of the same run in each other repository of the split layout.
+public final class SiteArchive: @unchecked Sendable {
+    // @unchecked: immutable after init; repositories are thread-safe.
+    public let snapshot: SiteSnapshot
+    public let main: Repository
+    let repositories: [String: Repository]
+    let roots: [String: ID]
+
+    /// Opens the destinations of `config` and finds `ref` ("latest", a snapshot id prefix or a run id).
+    public init(config: SiteConfig, ref: String, password: [UInt8]? = nil, clock: VaultClock = SystemClock()) throws {
+        main = try SiteSnapshots.open(config.mainDestination, password: password, clock: clock)
+        snapshot = try SiteSnapshots.find(main, site: config.site, ref: ref)
+        var repos = ["main": main]
+        var roots = ["main": snapshot.snapshot.treeID!]
+        for (name, id) in snapshot.manifest.snapshots where name != "main" {
+            guard let d = config.destinations[name] else { continue }
+            do {
+                let r = try SiteSnapshots.open(d, clock: clock)
+                guard let sid = ID(hex: id), let tree = try r.loadSnapshot(sid).treeID else { continue }
+                repos[name] = r; roots[name] = tree
+            } catch {
+                // Components in that repository fail on their own, naming it; the others go on.
+                continue
+            }
+        }
+        repositories = repos
+        self.roots = roots
+    }
+
+    public var manifest: RunReport { snapshot.manifest }
+
+    /// The component's report in the manifest.
+    public func report(_ name: String) -> ComponentReport? { manifest.components.first { $0.name == name } }
+
+    /// The repository holding a component and the tree of its folder.
+    public func component(_ name: String) throws -> (repo: Repository, tree: ID) {
+        guard let r = report(name) else { throw VaultError(.notFound, "snapshot \(snapshot.id.short) has no component \(name)") }
+        guard let repo = repositories[r.repository], let root = roots[r.repository] else {
+            throw VaultError(.notFound, "component \(name) is stored in repository '\(r.repository)', which cannot be opened (is it mounted? is its password file readable?)")
+        }
+        guard let node = try repo.loadTree(root).nodes.first(where: { $0.name == Array(name.utf8) }), let tree = node.subtree else {
+            throw VaultError(.notFound, "component \(name) was not stored in snapshot \(snapshot.id.short) (its backup \(r.result)\(r.message.map { ": \($0)" } ?? ""))")
+        }
+        return (repo, tree)
+    }
+
+    /// The files of a component's folder (name → node), e.g. a PostgreSQL component's dumps.
+    public func entries(_ name: String) throws -> [Node] {
+        let (repo, tree) = try component(name)
+        return try repo.loadTree(tree).nodes
+    }
+}
+
+extension SiteSnapshot {
+    /// The control file kept inside the snapshot, parsed as if it were still where it was when
+    /// the snapshot was made (relative paths resolve the same way). Paths are not checked.
+    public func storedConfig() throws -> SiteConfig {
+        let file = manifest.controlFilePath ?? "/\(manifest.site).toml"
+        return try ControlFile.parse(text: controlFile, file: file, checkPaths: false)
+    }
+}

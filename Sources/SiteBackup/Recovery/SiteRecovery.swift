@@ -1,0 +1,549 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import SiteSystem
+import VaultCore
+import VaultFileSystem
+import VaultRepository
+import VaultRestorer
+
+/// `sitevault site recover`: turns a site snapshot back into the site, in its original places or
+/// relocated under a target folder.
+///
+/// Order: everything is restored into work folders beside its destination first (the
+/// application keeps running meanwhile); then the writers stop the application, the paths are
+/// checked for processes still holding them (refused without `force`), the copies are swapped in
+/// (what they replace moves to side folders, databases are renamed aside), the databases are
+/// replayed, and the writers start the application again. What was replaced is removed only when
+/// everything succeeded.
+public final class SiteRecovery: @unchecked Sendable {
+    // @unchecked: used from one task at a time.
+    public let config: SiteConfig
+    public let options: RecoveryOptions
+    public let runID: String
+    public let recorder: RunRecorder
+    private var report: RecoveryReport
+    private let freezes: FreezeGuard
+    private var archive: SiteArchive!
+    private var items: [Item] = []
+    private var stopped: [String] = []
+
+    /// One component being recovered.
+    final class Item {
+        let report: ComponentReport
+        let config: ComponentConfig?
+        var out: ComponentRecovery
+        var staged: [StagedPath] = []
+        /// Files beside a staged path that go to its side folder too (an SQLite database's -wal, -shm).
+        var aside: [(Int, String)] = []
+        var postgres: (PostgresRestore, PostgresRestore.Contents)?
+        var renamed: [(original: String, side: String)] = []
+        var commandRestore: (argv: [String], node: Node)?
+        let started = monotonicSeconds()
+        init(_ r: ComponentReport, _ c: ComponentConfig?) {
+            report = r; config = c
+            out = ComponentRecovery(name: r.name, kind: r.kind)
+        }
+    }
+
+    public init(config: SiteConfig, options: RecoveryOptions) {
+        self.config = config
+        self.options = options
+        runID = Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255) })
+        let store = try? StatusStore(stateDir: config.stateDir)
+        recorder = RunRecorder(site: config.site, runID: runID, store: store, clock: options.clock, echo: options.echo, utc: config.timeZone == .utc)
+        freezes = FreezeGuard(stateDir: config.stateDir, runID: runID, clock: options.clock)
+        report = RecoveryReport(site: config.site, runID: runID, target: options.target.map { FilePath($0).absolute().description },
+                                dryRun: options.dryRun, database: options.database?.rawValue ?? "restore")
+    }
+
+    var target: String? { report.target }
+
+    /// Where a path of the site goes.
+    func destination(_ path: String) -> String { (target ?? "") + path }
+
+    func mode(for c: ComponentReport) -> DatabaseMode {
+        if let m = options.database { return m }
+        if target != nil && c.engine != "sqlite" { return .skip }
+        return .restore
+    }
+
+    public func run() async -> RecoveryReport {
+        let start = monotonicSeconds()
+        var lock: RunLock?
+        do {
+            // No backup of the site may start (and freeze the application) while it is being recovered.
+            lock = try RunLock(stateDir: config.stateDir, what: "backup or recovery")
+            try await perform()
+        } catch let e as RunFailure {
+            report.result = "refused"; report.message = e.message
+            recorder.emit(.recoveryRefused, e.message)
+        } catch let e as RecoveryRefusal {
+            report.result = "refused"; report.message = e.message
+            recorder.emit(.recoveryRefused, e.message)
+        } catch {
+            report.result = "failed"
+            report.message = (error as? VaultError)?.message ?? "\(error)"
+            report.errorCode = (error as? VaultError)?.code.rawValue
+            recorder.emit(.recoveryStepFailed, report.message!)
+        }
+        if report.result == "refused" {
+            for item in items where item.out.result == "ok" { item.out.action = "not replaced"; item.out.result = "skipped" }
+        }
+        startWriters()
+        for item in items { item.out.seconds = item.out.seconds == 0 ? monotonicSeconds() - item.started : item.out.seconds }
+        report.components = items.map(\.out)
+        report.durationSeconds = monotonicSeconds() - start
+        finish()
+        _ = lock
+        return report
+    }
+
+    private func perform() async throws {
+        archive = try SiteArchive(config: config, ref: options.snapshot, password: options.password, clock: options.clock)
+        let snap = archive.snapshot
+        report.snapshot = snap.id.hex
+        report.snapshotTime = snap.manifest.snapshotTime ?? snap.snapshot.time
+        report.backupRun = snap.manifest.runID
+        let available = snap.manifest.components.filter { $0.result != "skipped" }
+        if let wanted = options.components {
+            let unknown = wanted.filter { w in !available.contains { $0.name == w } }
+            if !unknown.isEmpty {
+                throw RecoveryRefusal("snapshot \(snap.id.short) has no component \(unknown.joined(separator: ", ")) (it has: \(available.map(\.name).joined(separator: ", ")))")
+            }
+        }
+        items = available.filter { options.components?.contains($0.name) ?? true }.map { r in Item(r, config.components.first { $0.name == r.name }) }
+        recorder.emit(.recoveryStarted, "\(options.dryRun ? "dry run of the " : "")recovery of site \(config.site) from snapshot \(snap.id.short) (backup run \(snap.manifest.runID), \(TimeText.full(report.snapshotTime!, utc: config.timeZone == .utc))) \(target.map { "under \($0)" } ?? "to the original places"): \(items.map(\.report.name).joined(separator: ", ")); databases: \(options.database?.rawValue ?? (target == nil ? "restore" : "restore SQLite, PostgreSQL left alone"))")
+
+        // 1. Restore into work folders (or, dry run: compare). Nothing in place is touched yet.
+        for item in items {
+            do {
+                if item.report.kind == .database { try await prepareDatabase(item) } else { try await prepareFiles(item) }
+            } catch {
+                item.out.result = "failed"
+                item.out.detail = (error as? VaultError)?.message ?? "\(error)"
+                throw VaultError(.io, "component \(item.report.name): \(item.out.detail!)")
+            }
+        }
+        if options.dryRun {
+            report.result = "dry-run"
+            return
+        }
+        // 2. Stop the application, then nothing may hold the paths.
+        if target == nil { try stopWriters() }
+        var busy = OpenFiles.users(of: items.flatMap { $0.staged.map(\.destination) + $0.aside.map(\.1) })
+            .map { "process \($0.pid) (\($0.name)) uses \($0.path)" }
+        for item in items { if let (pg, c) = item.postgres, mode(for: item.report) == .restore {
+            for d in c.dumps {
+                let name = databaseName(d.database, item)
+                if try pg.exists(name), try pg.sessions(name) > 0 { busy.append("database \(name) has \(try pg.sessions(name)) open session(s)") }
+            }
+        } }
+        report.busy = busy
+        if !busy.isEmpty {
+            if !options.force {
+                throw RecoveryRefusal("the site is in use, nothing was replaced: \(busy.prefix(5).joined(separator: "; "))\(busy.count > 5 ? " (\(busy.count) in all)" : ""); stop the application (or give its [[writer]] a stop command), or pass --force to replace it anyway")
+            }
+            recorder.emit(.recoveryStep, "--force: replacing paths in use: \(busy.prefix(5).joined(separator: "; "))")
+        }
+        // 3. Swap in, replay databases.
+        for item in items {
+            do { try swapIn(item) } catch {
+                item.out.result = "failed"
+                item.out.detail = (error as? VaultError)?.message ?? "\(error)"
+                item.out.replaced += item.staged.filter(\.replaced).map(\.sideDir) + item.renamed.map(\.side)
+                report.kept += item.out.replaced
+                throw VaultError(.io, "component \(item.report.name): \(item.out.detail!)\(item.out.replaced.isEmpty ? "" : "; what it replaced is kept in \(item.out.replaced.joined(separator: ", "))")")
+            }
+        }
+        // 4. Success: what was replaced goes (unless kept).
+        for item in items {
+            for st in item.staged { st.finish(keep: options.keepReplaced) }
+            var kept = options.keepReplaced ? Array(Set(item.staged.filter(\.replaced).map(\.sideDir))).sorted() : []
+            if let (pg, _) = item.postgres {
+                for r in item.renamed {
+                    if options.keepReplaced { kept.append(r.side) } else {
+                        do { try pg.drop(r.side) } catch { kept.append(r.side) }
+                    }
+                }
+            }
+            item.out.replaced = kept
+            report.kept += kept
+        }
+        report.kept = Array(Set(report.kept)).sorted()
+        report.result = "recovered"
+    }
+
+    func databaseName(_ original: String, _ item: Item) -> String {
+        options.databaseNames[original] ?? (item.postgres?.1.dumps.count == 1 ? options.databaseNames["*"] : nil) ?? original
+    }
+
+    // MARK: files, settings, install media
+
+    private func prepareFiles(_ item: Item) async throws {
+        let (repo, tree) = try archive.component(item.report.name)
+        let label = "snapshot \(archive.snapshot.id.short)"
+        var diffs: [String] = []
+        for path in item.report.paths {
+            let dest = destination(path)
+            guard let node = try SnapshotFile.node(repo, tree: tree, path: "/files" + path),
+                  let folder = try SnapshotFile.subtree(repo, tree: tree, path: "/files" + StagedPath.parent(path)) else {
+                diffs.append("\(path): not in the snapshot (it did not exist when the backup ran)")
+                continue
+            }
+            item.out.destinations.append(dest)
+            if options.dryRun {
+                if item.report.kind == .config && node.type == .file {
+                    if let d = try RecoveryDiff.unified(repo, node: node, path: dest, label: label) { diffs.append(d) } else { diffs.append("\(dest): unchanged") }
+                } else {
+                    var s = RecoveryDiff.Summary()
+                    try RecoveryDiff.compare(repo, node: node, path: dest, into: &s)
+                    diffs.append("\(dest): " + s.text)
+                    if item.report.kind == .config {
+                        for p in s.changed + s.missing {
+                            if let n = try SnapshotFile.node(repo, tree: tree, path: "/files" + String(p.dropFirst((target ?? "").count))), n.type == .file, n.size < 1 << 20,
+                               let d = try RecoveryDiff.unified(repo, node: n, path: p, label: label) { diffs.append(d) }
+                        }
+                    }
+                }
+                continue
+            }
+            try StagedPath.makeParents(dest)
+            let staged = StagedPath(destination: dest, runID: runID)
+            let r = try await staged.stage(repo, folder: folder, node: node)
+            item.staged.append(staged)
+            item.out.files += r.files; item.out.bytes += r.bytes
+        }
+        // Captured settings are command outputs, not files: written beside, for the operator to compare.
+        if let settings = try SnapshotFile.node(repo, tree: tree, path: "/settings"), let sub = settings.subtree {
+            let dir = (target.map { $0 + "/.sitevault/settings/" } ?? config.stateDir + "/recovered-settings/") + item.report.name
+            if options.dryRun {
+                for n in try repo.loadTree(sub).nodes where n.type == .file {
+                    let name = n.displayName
+                    guard let argv = item.config?.settings.first(where: { $0.name == name })?.argv,
+                          let now = try? ProcessRunner().run(Command(argv, timeout: 60)) else { diffs.append("setting \(name): no command to compare with"); continue }
+                    diffs.append(try RecoveryDiff.unified(text: now.stdout, label: "setting \(name)", repo: repo, node: n, snapshotLabel: label) ?? "setting \(name): unchanged")
+                }
+            } else {
+                StagingCopy.remove(dir)
+                var o = RestoreOptions(target: dir); o.overwrite = true
+                _ = try await Restorer(repository: repo, tree: sub, options: o).run()
+                item.out.destinations.append(dir)
+                item.out.detail = "captured settings written to \(dir) (command outputs: compare them with the running system)"
+            }
+        }
+        if item.report.kind == .installMedia {
+            let version = try SnapshotFile.node(repo, tree: tree, path: "/VERSION").map { n -> String in
+                let bytes = try n.content.flatMap { try repo.loadBlob($0) }
+                return String(decoding: bytes, as: UTF8.self).trimmingChars(" \n\r\t")
+            } ?? item.report.version ?? "?"
+            item.out.version = version
+            recorder.emit(.recoveryInstallMedia, component: item.report.name,
+                          "install media version \(version)\(options.dryRun ? " (would be restored)" : " restored") to \(item.out.destinations.joined(separator: ", ")): reinstall version \(version) of the application first if the system's own packages differ")
+        }
+        if options.dryRun { item.out.diff = diffs.joined(separator: "\n"); item.out.action = "would restore"; item.out.result = "ok" }
+        else {
+            item.out.action = "staged"; item.out.result = "ok"
+            if !diffs.isEmpty { item.out.detail = ([item.out.detail].compactMap { $0 } + diffs).joined(separator: "; ") }
+        }
+    }
+
+    // MARK: databases
+
+    private func prepareDatabase(_ item: Item) async throws {
+        let r = item.report
+        let mode = mode(for: r)
+        item.out.action = mode == .skip ? "skipped" : mode.rawValue
+        switch r.engine {
+        case "sqlite":
+            try await prepareSQLite(item, mode: mode)
+        case "postgresql":
+            try await preparePostgres(item, mode: mode)
+        default:
+            try await prepareCommand(item, mode: mode)
+        }
+        if options.dryRun && mode != .skip && item.out.result != "failed" {
+            item.out.result = "ok"
+            if mode == .restore { item.out.action = "would restore" } else if mode == .new { item.out.action = "would create" }
+        }
+    }
+
+    private func prepareSQLite(_ item: Item, mode: DatabaseMode) async throws {
+        guard let path = item.report.paths.first else { throw VaultError(.invalidFormat, "the snapshot does not say where the database was") }
+        let dest = destination(path)
+        item.out.destinations = [dest]
+        switch mode {
+        case .skip:
+            item.out.result = "skipped"; return
+        case .useExisting:
+            let db = try SQLiteDatabase(path: dest, readOnly: true)
+            let check = try db.integrityCheck(quick: true)
+            guard check == "ok" else { throw VaultError(.corrupt, "the existing database \(dest) fails quick_check: \(check)") }
+            let tables = try db.query("SELECT count(*) FROM sqlite_master WHERE type = 'table'").first?.first?.integer ?? 0
+            item.out.version = "SQLite " + SQLiteDatabase.libraryVersion
+            item.out.detail = "existing database \(dest) answers: quick_check ok, \(tables) tables"
+            item.out.result = "ok"
+            if !options.dryRun { recorder.emit(.recoveryStep, component: item.report.name, item.out.detail!) }
+            return
+        case .restore, .new:
+            break
+        }
+        let (repo, tree) = try archive.component(item.report.name)
+        let name = StagedPath.base(path)
+        guard let node = try SnapshotFile.node(repo, tree: tree, path: "/" + name) else {
+            throw VaultError(.notFound, "the snapshot holds no copy of \(path)")
+        }
+        if options.dryRun {
+            let now = StagedPath.exists(dest) ? "current file \(StagingCopy.size(of: dest)) bytes" : "no database there now"
+            item.out.diff = "\(dest): would be \(mode == .new ? "replaced by an empty database with the snapshot's schema" : "replaced by the snapshot's copy (\(node.size) bytes)") (\(now))"
+            return
+        }
+        try StagedPath.makeParents(dest)
+        let staged = StagedPath(destination: dest, runID: runID)
+        let res = try await staged.stage(repo, folder: tree, node: node)
+        // The staged file has the snapshot's name; the database's own name may differ only by target.
+        let copy = staged.staged
+        let check = try SQLiteDatabase(path: copy, readOnly: true).integrityCheck(quick: false)
+        guard check == "ok" else { throw VaultError(.corrupt, "the snapshot's copy of \(path) fails integrity_check: \(check)") }
+        if mode == .new { try emptyCopy(of: copy) }
+        item.staged = [staged]
+        item.aside = [(0, dest + "-wal"), (0, dest + "-shm"), (0, dest + "-journal")]
+        item.out.files = 1; item.out.bytes = res.bytes
+        item.out.version = "SQLite " + SQLiteDatabase.libraryVersion
+        item.out.detail = mode == .new ? "empty database created from the snapshot's schema" : "integrity_check ok on the restored copy"
+    }
+
+    /// Replaces an SQLite file by an empty database with the same schema.
+    func emptyCopy(of path: String) throws {
+        let schema = try SQLiteDatabase(path: path, readOnly: true)
+            .query("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'view' THEN 1 ELSE 2 END, rowid")
+            .compactMap { $0.first?.text }
+        unlink(path)
+        let db = try SQLiteDatabase(path: path, create: true)
+        for sql in schema { try db.execute(sql) }
+    }
+
+    private func preparePostgres(_ item: Item, mode: DatabaseMode) async throws {
+        let (repo, tree) = try archive.component(item.report.name)
+        let contents = PostgresRestore.contents(try repo.loadTree(tree).nodes)
+        if contents.baseBackup != nil {
+            try await preparePhysical(item, repo: repo, tree: tree, contents: contents, mode: mode)
+            return
+        }
+        if mode == .skip {
+            if let target {
+                // Relocated recovery: the dumps are written as files, for pg_restore by hand.
+                let dir = target + "/" + item.report.name
+                item.out.destinations = [dir]
+                if options.dryRun { item.out.diff = "dumps of \(contents.dumps.map(\.database).joined(separator: ", ")) would be written to \(dir)"; return }
+                var o = RestoreOptions(target: dir); o.overwrite = true
+                let r = try await Restorer(repository: repo, tree: tree, options: o).run()
+                item.out.files = r.files; item.out.bytes = r.bytes
+                item.out.action = "written as files"; item.out.result = "ok"
+                item.out.detail = "dumps written to \(dir) (pg_restore -d DATABASE FILE.dump); the server was not touched"
+                return
+            }
+            item.out.result = "skipped"; return
+        }
+        guard let settings = item.config?.postgres else {
+            throw VaultError(.invalidArgument, "the control file has no [[component]] \(item.report.name) with PostgreSQL connection settings")
+        }
+        let client = try PostgresClient(settings, component: item.report.name, stateDir: config.stateDir)
+        let pg = PostgresRestore(client: client, repo: repo, component: item.report.name, timeout: item.config?.timeout ?? 3600)
+        let version = try client.query("SHOW server_version").first?.first ?? "?"
+        item.out.version = "PostgreSQL \(version)"
+        item.postgres = (pg, contents)
+        item.out.destinations = contents.dumps.map { "\(databaseName($0.database, item)) on \(client.target)" }
+        switch mode {
+        case .useExisting:
+            var lines: [String] = []
+            for d in contents.dumps {
+                let name = databaseName(d.database, item)
+                guard try pg.exists(name) else { throw VaultError(.notFound, "database \(name) does not exist on \(client.target): restore it (--database restore) or create it first") }
+                lines.append("\(name) answers (PostgreSQL \(version), \(try pg.tableCount(name)) tables)")
+            }
+            item.out.detail = lines.joined(separator: "; ")
+            item.out.result = "ok"
+            if !options.dryRun { recorder.emit(.recoveryStep, component: item.report.name, "existing database " + item.out.detail!) }
+        case .restore, .new:
+            var lines: [String] = []
+            for d in contents.dumps {
+                let name = databaseName(d.database, item)
+                let exists = try pg.exists(name)
+                if mode == .new && exists {
+                    throw VaultError(.targetNotEmpty, "database \(name) already exists on \(client.target): --database new creates an empty one; drop it, choose another name with --database-name, or use --database restore")
+                }
+                lines.append(mode == .new ? "would create \(name) with the schema of \(d.database)" :
+                                "would restore \(d.database) as \(name)\(exists ? " (the current one renamed aside)" : "")")
+            }
+            if options.dryRun { item.out.diff = lines.joined(separator: "\n") }
+        case .skip: break
+        }
+    }
+
+    private func preparePhysical(_ item: Item, repo: Repository, tree: ID, contents: PostgresRestore.Contents, mode: DatabaseMode) async throws {
+        if mode == .skip || mode == .useExisting && target == nil { item.out.result = "skipped"; item.out.detail = "base backup not restored (--database \(mode.rawValue))"; return }
+        guard let target else {
+            throw VaultError(.invalidArgument, "component \(item.report.name) is a physical base backup: it is restored as a whole data directory; give --target DIR (the data directory goes to DIR/\(item.report.name)/pgdata) and start it with pg_ctl once the old server is stopped")
+        }
+        let dir = target + "/" + item.report.name + "/pgdata"
+        item.out.destinations = [dir]
+        if options.dryRun { item.out.diff = "base backup would be extracted into \(dir)"; return }
+        guard !StagedPath.exists(dir) || ((try? FileSystem.list(FilePath(dir)))?.isEmpty ?? false) else {
+            throw VaultError(.targetNotEmpty, "\(dir) is not empty: a data directory is extracted only into an empty folder")
+        }
+        try makeFolder(dir)
+        let (r, _) = try SnapshotFeed.run(Command(["tar", "-x", "-C", dir], timeout: item.config?.timeout ?? 3600), repo: repo, node: contents.baseBackup!, label: "tar -x")
+        guard r.succeeded else { throw VaultError(.io, "extracting the base backup into \(dir): \(r.summary)") }
+        item.out.action = "written as files"; item.out.result = "ok"
+        item.out.bytes = contents.baseBackup!.size
+        item.out.detail = "data directory extracted into \(dir): start it with pg_ctl -D \(dir) start (as the postgres user, on a free port if the old server still runs)"
+    }
+
+    private func prepareCommand(_ item: Item, mode: DatabaseMode) async throws {
+        let (repo, tree) = try archive.component(item.report.name)
+        guard let node = try repo.loadTree(tree).nodes.first(where: { $0.type == .file }) else { throw VaultError(.notFound, "the snapshot holds no dump for \(item.report.name)") }
+        if let target {
+            let dir = target + "/" + item.report.name
+            item.out.destinations = [dir + "/" + node.displayName]
+            if options.dryRun { item.out.diff = "dump would be written to \(dir)"; return }
+            var o = RestoreOptions(target: dir); o.overwrite = true
+            let r = try await Restorer(repository: repo, tree: tree, options: o).run()
+            item.out.files = r.files; item.out.bytes = r.bytes; item.out.action = "written as files"; item.out.result = "ok"
+            return
+        }
+        guard mode == .restore else { item.out.result = "skipped"; item.out.detail = "a dump-command database supports --database restore (through restore_command) or skip"; return }
+        guard let argv = item.config?.restoreCommand else {
+            throw VaultError(.invalidArgument, "component \(item.report.name) has no restore_command: recover it by hand with `sitevault dump \(archive.snapshot.id.short) /\(item.report.name)/\(node.displayName) | YOUR-RESTORE-PROGRAM`, or pass --database skip")
+        }
+        if options.dryRun { item.out.diff = "the dump (\(node.size) bytes) would be fed to \(argv.joined(separator: " "))"; return }
+        item.commandRestore = (argv, node)
+    }
+
+    // MARK: swapping in
+
+    private func swapIn(_ item: Item) throws {
+        let mode = item.report.kind == .database ? self.mode(for: item.report) : .restore
+        for i in item.staged.indices {
+            for (j, extra) in item.aside where j == i { try item.staged[i].moveAside(extra) }
+            try item.staged[i].swap()
+            item.out.replaced = item.staged.filter(\.replaced).map(\.sideDir)
+        }
+        if !item.staged.isEmpty || item.out.action == "staged" {
+            item.out.action = item.report.kind == .database ? (mode == .new ? "created" : "restored") : "restored"
+            item.out.result = "ok"
+            recorder.emit(.recoveryStep, component: item.report.name,
+                          "restored \(item.out.files) files, \(Bytes.text(item.out.bytes)) to \(item.staged.map(\.destination).joined(separator: ", "))\(item.out.detail.map { "; \($0)" } ?? "")")
+        }
+        if let (pg, contents) = item.postgres, mode == .restore || mode == .new {
+            let superuser = pg.isSuperuser()
+            var lines: [String] = []
+            if mode == .restore, let g = contents.globals {
+                lines.append(superuser ? try pg.applyGlobals(g) : "globals.sql not replayed (user \(pg.client.settings.user) is not a superuser)")
+            }
+            for d in contents.dumps {
+                let name = databaseName(d.database, item)
+                if mode == .restore, try pg.exists(name) {
+                    let side = String((name + "_replaced_" + runID.prefix(8)).utf8.prefix(63)) ?? name + "_old"
+                    try pg.rename(name, to: side)
+                    item.renamed.append((name, side))
+                }
+                do {
+                    try pg.create(name)
+                    try pg.restore(d.node, into: name, schemaOnly: mode == .new, keepOwners: superuser)
+                } catch {
+                    // The database is put back as it was; the partial copy goes.
+                    try? pg.drop(name)
+                    if let r = item.renamed.last, r.original == name, (try? pg.rename(r.side, to: name)) != nil { item.renamed.removeLast() }
+                    throw error
+                }
+                let tables = (try? pg.tableCount(name)) ?? 0
+                lines.append("\(d.database) \(mode == .new ? "created empty (schema only) as" : "restored as") \(name): \(tables) tables")
+            }
+            item.out.detail = lines.joined(separator: "; ")
+            item.out.result = "ok"
+            item.out.action = mode == .new ? "created" : "restored"
+            item.out.replaced = item.renamed.map(\.side)
+            recorder.emit(.recoveryStep, component: item.report.name, item.out.detail! + (item.renamed.isEmpty ? "" : "; replaced databases renamed to \(item.renamed.map(\.side).joined(separator: ", "))"))
+        }
+        if let (argv, node) = item.commandRestore {
+            let (repo, _) = try archive.component(item.report.name)
+            let (r, _) = try SnapshotFeed.run(Command(argv, timeout: item.config?.timeout ?? 3600), repo: repo, node: node, label: argv[0])
+            guard r.succeeded else { throw VaultError(.io, "restore command \(argv.joined(separator: " ")) \(r.summary)") }
+            item.out.result = "ok"; item.out.action = "restored"; item.out.bytes = node.size
+            recorder.emit(.recoveryStep, component: item.report.name, "dump (\(Bytes.text(node.size))) fed to \(argv.joined(separator: " ")): exit 0")
+        }
+        item.out.seconds = monotonicSeconds() - item.started
+    }
+
+    // MARK: writers
+
+    private func stopWriters() throws {
+        let names = Set(items.map(\.report.name))
+        for w in config.writers where !w.components.filter(names.contains).isEmpty {
+            switch w.kind {
+            case .fsfreeze:
+                recorder.emit(.recoveryStep, "writer \(w.name) (fsfreeze) is not used to recover: a frozen file system cannot be written; the paths are checked for running processes instead")
+                continue
+            case .signal:
+                if (try? WriterActions.preflight(w)) == nil {
+                    recorder.emit(.recoveryStep, "writer \(w.name): the application is not running (\(w.pidFile ?? "")), nothing to stop")
+                    continue
+                }
+            case .service, .command:
+                break
+            }
+            do { _ = try freezes.freeze(w, components: w.components) } catch {
+                throw RecoveryRefusal("writer \(w.name) could not stop the application: \((error as? VaultError)?.message ?? "\(error)"); nothing was replaced")
+            }
+            stopped.append(w.name)
+            report.writers.append(w.name)
+            recorder.emit(.recoveryStep, "writer \(w.name) (\(w.kind.rawValue)) stopped the application for the recovery")
+        }
+    }
+
+    private func startWriters() {
+        for name in stopped.reversed() {
+            do {
+                _ = try freezes.thaw(name)
+                recorder.emit(.recoveryStep, "writer \(name) started the application again")
+            } catch {
+                recorder.emit(.thawFailed, "writer \(name) could not start the application again: \((error as? VaultError)?.message ?? "\(error)"); run `sitevault site thaw --site \(config.file)`")
+            }
+        }
+        stopped = []
+    }
+
+    // MARK: end
+
+    private func finish() {
+        // Work folders never outlive the recovery; side folders are kept on failure.
+        for item in items { for s in item.staged { StagingCopy.remove(s.work) } }
+        if report.result != "recovered" && report.result != "dry-run" {
+            let kept = items.flatMap { $0.staged.filter(\.replaced).map(\.sideDir) + $0.renamed.map(\.side) }
+            report.kept = Array(Set(report.kept + kept)).sorted()
+        }
+        let utc = config.timeZone == .utc
+        switch report.result {
+        case "recovered":
+            recorder.emit(.recoverySucceeded, "site \(config.site) recovered from snapshot \(report.snapshot.prefix(12)) in \(formatSeconds(report.durationSeconds)): \(items.map { "\($0.out.name) \($0.out.action)" }.joined(separator: ", "))\(report.kept.isEmpty ? "" : "; replaced copies kept in \(report.kept.joined(separator: ", "))")")
+        case "dry-run":
+            recorder.emit(.recoverySucceeded, "dry run of the recovery of site \(config.site) from snapshot \(report.snapshot.prefix(12)): nothing was changed")
+        default:
+            recorder.emit(.recoveryFailed, "recovery of site \(config.site) \(report.result): \(report.message ?? "")\(report.kept.isEmpty ? "" : "; replaced copies kept in \(report.kept.joined(separator: ", "))")")
+        }
+        let header = ["sitevault recovery log", "site:      \(config.site)", "run:       \(runID)", "snapshot:  \(report.snapshot)",
+                      "target:    \(target ?? "original places")", "result:    \(report.result)",
+                      "finished:  \(TimeText.full(options.clock.now(), utc: utc))"]
+        try? makeFolder(config.stateDir + "/logs")
+        try? writeFileAtomically(config.stateDir + "/logs/\(config.site)-recover-\(TimeText.compact(options.clock.now()))-\(runID).log",
+                                 Array(recorder.logText(header: header).utf8))
+    }
+}
+
+/// A recovery stopped before anything was replaced.
+struct RecoveryRefusal: Error {
+    let message: String
+    init(_ m: String) { message = m }
+}
