@@ -37,4 +37,9 @@ export SITEVAULT_REPOSITORY="$S/backup/repo" SITEVAULT_PASSWORD_FILE="$S/backup/
 printf 'database = %s\n' "$D/restored/database/shop.db" > "$D/check.conf"
 python3 "$S/opt/sampleapp/sampleapp.py" --check "$D/check.conf"
 diff -r "$S/etc" "$D/restored/config/files$S/etc" && echo "configuration restored identically"
+echo "== recovery drill: the snapshot restored into a sandbox, checked and timed"
+"$SV" site drill --site "$S/site.toml" 2>/dev/null
+echo "== recover the site under another folder (production untouched)"
+"$SV" site recover --site "$S/site.toml" --target "$D/recovered" --quiet
+diff -r "$S/etc" "$D/recovered$S/etc" && echo "site recovered under $D/recovered: configuration identical"
 echo "== check --read-data";           "$SV" check --read-data

@@ -19,6 +19,8 @@ public final class BackupService: @unchecked Sendable {
         var store: StatusStore
         var next: Timestamp
         var alarm = false
+        /// The next recovery drill ([drill] schedule), .max without one.
+        var nextDrill = Timestamp(nanoseconds: .max)
     }
 
     let files: [String]
@@ -43,7 +45,8 @@ public final class BackupService: @unchecked Sendable {
             try BackupService.checkOwnership(c)
             let store = try StatusStore(stateDir: c.stateDir)
             // The alarm state survives restarts: a standing alarm is not raised (alerted) again.
-            loaded.append(Site(file: f, config: c, store: store, next: firstRun(c, store: store), alarm: (try? store.staleAlarmRaised()) ?? false))
+            loaded.append(Site(file: f, config: c, store: store, next: firstRun(c, store: store), alarm: (try? store.staleAlarmRaised()) ?? false,
+                               nextDrill: firstDrill(c, store: store)))
         }
         mutex.withLock { sites = loaded }
         for s in loaded { announce(s, .serviceStarted, "service started for site \(s.config.site)") }
@@ -73,6 +76,15 @@ public final class BackupService: @unchecked Sendable {
         return sched.isDue(lastRun: last, now: now, zone: zone(c)) ? now : sched.nextRun(after: now, zone: zone(c))
     }
 
+    /// Like backups: a drill missed while the service was down runs once at start-up; a site never
+    /// drilled waits for the first slot.
+    func firstDrill(_ c: SiteConfig, store: StatusStore) -> Timestamp {
+        let now = options.clock.now()
+        guard let sched = c.drill.schedule else { return Timestamp(nanoseconds: .max) }
+        guard let last = (try? store.drills(limit: 1))?.first?.started else { return sched.nextRun(after: now, zone: zone(c)) }
+        return sched.isDue(lastRun: last, now: now, zone: zone(c)) ? now : sched.nextRun(after: now, zone: zone(c))
+    }
+
     func announce(_ s: Site, _ id: MessageID, _ text: String) {
         let r = RunRecorder(site: s.config.site, runID: "service", store: s.store, clock: options.clock, echo: options.echo,
                             utc: s.config.timeZone == .utc)
@@ -80,6 +92,10 @@ public final class BackupService: @unchecked Sendable {
         if let sched = s.config.schedule.calendar, s.next.nanoseconds != .max {
             let d = sched.describe(next: s.next, zone: zone(s.config))
             extra = "; schedule \"\(sched.text)\", next run \(d.local) (\(d.utc))"
+        }
+        if let sched = s.config.drill.schedule, s.nextDrill.nanoseconds != .max {
+            let d = sched.describe(next: s.nextDrill, zone: zone(s.config))
+            extra += "; drills \"\(sched.text)\", next drill \(d.local) (\(d.utc))"
         }
         r.emit(id, text + extra)
     }
@@ -107,12 +123,17 @@ public final class BackupService: @unchecked Sendable {
                 if mutex.withLock({ stopping }) { break }
                 runSite(i)
             }
+            let drills = mutex.withLock { sites.indices.filter { sites[$0].nextDrill <= options.clock.now() } }
+            for i in drills {
+                if mutex.withLock({ stopping }) { break }
+                runDrill(i)
+            }
             for i in mutex.withLock({ sites.indices }) {
                 let s = mutex.withLock { sites[i] }
                 let raised = SiteStaleness.check(s.config, store: s.store, raised: s.alarm, options: options)
                 mutex.withLock { sites[i].alarm = raised }
             }
-            let next = mutex.withLock { sites.map(\.next).min() } ?? Timestamp(nanoseconds: .max)
+            let next = mutex.withLock { sites.flatMap { [$0.next, $0.nextDrill] }.min() } ?? Timestamp(nanoseconds: .max)
             let wait = min(60, max(0.05, Double(next.nanoseconds - options.clock.now().nanoseconds) / 1e9))
             _ = wake.wait(timeout: .now() + wait)
         }
@@ -136,6 +157,20 @@ public final class BackupService: @unchecked Sendable {
         mutex.withLock { sites[i].next = next }
     }
 
+    /// Runs the site's recovery drill (a failed one alerts, like a failed backup) and schedules the next.
+    func runDrill(_ i: Int) {
+        let s = mutex.withLock { sites[i] }
+        var opts = DrillOptions(hostname: options.hostname)
+        opts.clock = options.clock
+        opts.echo = options.echo
+        let drill = SiteDrill(config: s.config, options: opts)
+        let done = DispatchSemaphore(value: 0)
+        Task.detached { _ = await drill.run(); done.signal() }
+        done.wait()
+        let next = s.config.drill.schedule.map { $0.nextRun(after: options.clock.now(), zone: zone(s.config)) } ?? Timestamp(nanoseconds: .max)
+        mutex.withLock { sites[i].nextDrill = next }
+    }
+
     func applyRetention(_ s: Site) {
         var opts = options
         opts.retryLock = 60
@@ -157,7 +192,8 @@ public final class BackupService: @unchecked Sendable {
                 try BackupService.checkOwnership(c)
                 let store = c.stateDir == s.config.stateDir ? s.store : try StatusStore(stateDir: c.stateDir)
                 let next = c.schedule.calendar.map { $0.nextRun(after: options.clock.now(), zone: zone(c)) } ?? Timestamp(nanoseconds: .max)
-                let updated = Site(file: s.file, config: c, store: store, next: next, alarm: s.alarm)
+                let nextDrill = c.drill.schedule.map { $0.nextRun(after: options.clock.now(), zone: zone(c)) } ?? Timestamp(nanoseconds: .max)
+                let updated = Site(file: s.file, config: c, store: store, next: next, alarm: s.alarm, nextDrill: nextDrill)
                 mutex.withLock { sites[i] = updated }
                 announce(updated, .serviceReloaded, "control file \(s.file) reloaded")
             } catch {

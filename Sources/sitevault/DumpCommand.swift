@@ -1,7 +1,7 @@
 import ArgumentParser
 import VaultCore
-import VaultFileSystem
 import VaultRepository
+import VaultRestorer
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,33 +28,14 @@ struct DumpCommand: AsyncParsableCommand {
             let lock = try ctx.lock(repo, exclusive: false, operation: "dump")
             defer { lock.release() }
             let snap = try repo.findSnapshot(snapshot)
-            guard var tree = snap.snapshot.treeID else { throw VaultError(.corrupt, "snapshot \(snap.id.short) has no tree") }
-            var node: Node?
-            let comps = FilePath(path).absolute().components
-            for (i, comp) in comps.enumerated() {
-                guard let n = try repo.loadTree(tree).nodes.first(where: { $0.name == comp }) else {
-                    throw VaultError(.notFound, "\(path) is not in snapshot \(snap.id.short)")
-                }
-                if i == comps.count - 1 { node = n } else {
-                    guard let sub = n.subtree else { throw VaultError(.notFound, "\(path) is not in snapshot \(snap.id.short)") }
-                    tree = sub
-                }
+            guard let tree = snap.snapshot.treeID else { throw VaultError(.corrupt, "snapshot \(snap.id.short) has no tree") }
+            guard let file = try SnapshotFile.node(repo, tree: tree, path: path) else {
+                throw VaultError(.notFound, "\(path) is not in snapshot \(snap.id.short)")
             }
-            guard let file = node, file.type == .file else {
+            guard file.type == .file else {
                 throw VaultError(.invalidArgument, "\(path) is not a file in snapshot \(snap.id.short): use `sitevault restore --include` for folders")
             }
-            for id in file.content {
-                let bytes = try repo.loadBlob(id)
-                var off = 0
-                while off < bytes.count {
-                    let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + off, $0.count - off) }
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw VaultError.posix("cannot write to standard output", path: "stdout", errno: errno)
-                    }
-                    off += n
-                }
-            }
+            try SnapshotFile.write(repo, node: file, to: 1, label: "standard output")
             return Exit.success
         }
     }

@@ -11,13 +11,15 @@ import Glibc
 struct ServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "service",
-        abstract: "Run the backup service: each site on its schedule, retention after each good run, staleness alarm.",
+        abstract: "Run the backup service: each site on its schedule, retention after each good run, staleness alarm, recovery drills.",
         discussion: """
         Runs in the foreground (systemd runs it as a simple service). SIGTERM or SIGINT ends it cleanly: \
         a running backup is interrupted, its writers thawed, nothing half-committed. SIGHUP reloads the \
         control files; a file that no longer validates is rejected (status message 2081) and the previous \
         one stays in force. A run missed while the service was down runs once at start-up. Refuses to \
-        start when a control file or password file is writable by everyone.
+        start when a control file or password file is writable by everyone. A site with a [drill] schedule \
+        also gets its recovery drill on that schedule (after any backup due at the same time); a failed drill \
+        alerts like a failed backup.
         """
     )
     @Option(name: .long, help: "A site's control file (repeat for several sites).") var site: [String] = []

@@ -7,7 +7,7 @@ struct SiteStatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show the site's last run, the age of its newest good snapshot and each component's result.",
-        discussion: "Exit code: 0 healthy, 1 warning (partial snapshot, hook failed), 2 unhealthy (last run failed, newest good snapshot older than the retention window, never backed up, or writers left frozen), 3 unknown (the status store cannot be read). Usable as a monitoring check (Nagios convention)."
+        discussion: "Exit code: 0 healthy, 1 warning (partial snapshot, hook failed), 2 unhealthy (last run failed, newest good snapshot older than the retention window, never backed up, or writers left frozen; a failed last recovery drill is a warning), 3 unknown (the status store cannot be read). Usable as a monitoring check (Nagios convention)."
     )
     @OptionGroup var options: SiteOptions
 
@@ -36,6 +36,12 @@ struct SiteStatusCommand: AsyncParsableCommand {
         out.line("  schedule        \(s.schedule ?? "none (run `sitevault site backup` from cron, a timer or the service)")")
         if let l = s.nextRunLocal, let u = s.nextRunUTC { out.line("  next run        \(s.timeZone == "UTC" ? u : "\(l) (\(u))")") }
         if let f = s.freezeWindowSeconds, f > 0 { out.line(String(format: "  freeze window   %.3f s", f)) }
+        if let d = s.lastDrill {
+            let timing = (d.recoverySeconds.map { String(format: ", recovery %.1f s", $0) } ?? "") + (d.backupSeconds.map { String(format: " (backup %.1f s", $0) + (d.ratio.map { String(format: ", %.2f×)", $0) } ?? ")") } ?? "")
+            out.line("  last drill      \(TimeText.full(d.time, utc: utc)): \(d.result)\(timing), snapshot \(d.snapshot?.prefix(12) ?? "?")")
+            if let f = d.failure { out.line("                  \(f)") }
+        } else { out.line("  last drill      never (`sitevault site drill` proves a snapshot restores)") }
+        if let l = s.nextDrillLocal, let u = s.nextDrillUTC { out.line("  next drill      \(s.timeZone == "UTC" ? u : "\(l) (\(u))")") }
         for c in s.components {
             out.line("  \(c.name.padding(toLength: 14, withPad: " ", startingAt: 0))  \(c.result.padding(toLength: 8, withPad: " ", startingAt: 0)) \(Bytes.text(c.bytes))\(c.version.map { ", version \($0)" } ?? "")\(c.check.map { ", check \($0)" } ?? "")\(c.message.map { " — \($0)" } ?? "")")
         }

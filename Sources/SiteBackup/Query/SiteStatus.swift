@@ -40,6 +40,22 @@ public struct SiteStatusReport: Sendable, Codable {
     public var components: [Component]
     /// A freeze left by an interrupted run and not thawed yet.
     public var frozenWriters: [String]
+    /// The newest recovery drill: result, measured recovery time, backup time of its snapshot.
+    public var lastDrill: DrillSummary?
+    /// The next scheduled drill (site's time zone and UTC), nil without a [drill] schedule.
+    public var nextDrillLocal: String?
+    public var nextDrillUTC: String?
+
+    public struct DrillSummary: Sendable, Codable {
+        public var runID: String
+        public var time: Timestamp
+        public var result: String
+        public var failure: String?
+        public var snapshot: String?
+        public var recoverySeconds: Double?
+        public var backupSeconds: Double?
+        public var ratio: Double?
+    }
 
     public static func compute(config: SiteConfig, store: StatusStore, now: Timestamp) throws -> SiteStatusReport {
         let last = try store.runs(limit: 1).first
@@ -85,8 +101,14 @@ public struct SiteStatusReport: Sendable, Codable {
         let comps = (last?.components ?? []).map {
             Component(name: $0.name, kind: $0.kind.rawValue, result: $0.result, message: $0.message, bytes: $0.bytes, version: $0.version, check: $0.check)
         }
+        let drill = try? store.drills(limit: 1).first
+        if let drill, drill.result == "failed" {
+            if health == "healthy" { health = "warning" }
+            reasons.append("the last recovery drill (\(TimeText.full(drill.started, utc: config.timeZone == .utc))) failed: \(drill.failure ?? "")")
+        }
         let zone = ScheduleZone(config.timeZone)
         let next = config.schedule.calendar.map { s in s.describe(next: s.nextRun(after: now, zone: zone), zone: zone) }
+        let nextDrill = config.drill.schedule.map { s in s.describe(next: s.nextRun(after: now, zone: zone), zone: zone) }
         return SiteStatusReport(site: config.site, controlFile: config.file, timeZone: config.timeZone.rawValue,
                                 schedule: config.schedule.calendar?.text, nextRunLocal: next?.local, nextRunUTC: next?.utc,
                                 retentionWindowSeconds: window, lastRun: last,
@@ -94,7 +116,10 @@ public struct SiteStatusReport: Sendable, Codable {
                                 ageSeconds: age, health: health, reasons: reasons, stale: stale,
                                 alarm: (try? store.staleAlarmRaised()) ?? false,
                                 freezeWindowSeconds: last.map(\.freezeWindowSeconds), components: comps,
-                                frozenWriters: frozen.map { $0.writers.map(\.name) } ?? [])
+                                frozenWriters: frozen.map { $0.writers.map(\.name) } ?? [],
+                                lastDrill: drill.map { DrillSummary(runID: $0.runID, time: $0.finished ?? $0.started, result: $0.result, failure: $0.failure,
+                                                                    snapshot: $0.snapshot, recoverySeconds: $0.recoverySeconds, backupSeconds: $0.backupSeconds, ratio: $0.ratio) },
+                                nextDrillLocal: nextDrill?.local, nextDrillUTC: nextDrill?.utc)
     }
 }
 
