@@ -57,6 +57,20 @@ final class ControlFileTests: XCTestCase {
         }
     }
 
+    func testDrillSectionIsReadAndChecked() throws {
+        let c = try parse(base("[drill]\nschedule = \"Sun 04:00\"\nsandbox = \"sandbox\"\ncommand = [\"/bin/true\", \"x\"]\ntimeout = \"5m\""))
+        XCTAssertEqual(c.drill.schedule?.text, "Sun 04:00")
+        XCTAssertEqual(c.drillSandbox, dir.path + "/sandbox")
+        XCTAssertEqual(c.drill.command ?? [], ["/bin/true", "x"])
+        XCTAssertEqual(c.drill.timeout, 300)
+        let d = try parse(base())
+        XCTAssertNil(d.drill.schedule)
+        XCTAssertEqual(d.drillSandbox, d.stateDir + "/drill")
+        assertRejected(base("[drill]\nschedule = \"sometimes 04:00\""), line: 15, "schedule:")
+        assertRejected(base("[drill]\nsandbox = \"data/sb\""), line: 15, "inside")
+        assertRejected(base("[drill]\nkeep = true"), line: 15, "keep")
+    }
+
     func testValidFileResolvesRelativePathsAgainstItsFolder() throws {
         let c = try parse(base())
         XCTAssertEqual(c.site, "shop")

@@ -102,7 +102,7 @@ public final class SiteDrill: @unchecked Sendable {
         mutex.withLock { report.recoverySeconds = monotonicSeconds() - t0 }
         if let argv = config.drill.command, !currentReport.steps.contains(where: { $0.result == "failed" }) {
             let c0 = monotonicSeconds()
-            var env = databaseEnv
+            var env = mutex.withLock { databaseEnv }
             env["SITEVAULT_SANDBOX"] = sandbox
             env["SITEVAULT_SITE"] = config.site
             env["SITEVAULT_SNAPSHOT"] = archive.snapshot.id.hex
@@ -151,6 +151,15 @@ public final class SiteDrill: @unchecked Sendable {
         recorder.emit(s.result == "ok" ? .drillStepPassed : .drillStepFailed, component: s.component, text)
     }
 
+    /// What the user command gets in its environment (both lanes add to it). Without `replacing`,
+    /// the first database's connection wins.
+    private func setEnv(_ values: [String: String], replacing: Bool = true) {
+        mutex.withLock {
+            if !replacing && databaseEnv["PGDATABASE"] != nil { return }
+            databaseEnv.merge(values) { _, new in new }
+        }
+    }
+
     private func addCleanup(_ what: String, _ undo: @escaping () -> Void) { mutex.withLock { cleanups.append((what, undo)) } }
 
     private func drill(_ c: ComponentReport, _ archive: SiteArchive) async throws {
@@ -181,7 +190,7 @@ public final class SiteDrill: @unchecked Sendable {
                 let tables = try db.query("SELECT count(*) FROM sqlite_master WHERE type = 'table'").first?.first?.integer ?? 0
                 return "PRAGMA integrity_check ok on the restored copy of \(path) (\(tables) tables)"
             }
-            databaseEnv["SITEVAULT_DRILL_SQLITE_\(envName(c.name))"] = copy
+            setEnv(["SITEVAULT_DRILL_SQLITE_\(envName(c.name))": copy])
         }
     }
 
@@ -228,10 +237,8 @@ public final class SiteDrill: @unchecked Sendable {
                 let rows = try client.query("SELECT coalesce(sum(n_live_tup), 0) FROM pg_stat_user_tables", database: scratch).first?.first ?? "?"
                 return "restored copy answers (\(rows) rows by the statistics; set verify_sql for a real check)"
             }
-            databaseEnv["SITEVAULT_DRILL_DB_\(envName(d.database))"] = scratch
-            if databaseEnv["PGDATABASE"] == nil {
-                databaseEnv.merge(["PGHOST": settings.host, "PGPORT": "\(settings.port)", "PGUSER": settings.user, "PGDATABASE": scratch]) { a, _ in a }
-            }
+            setEnv(["SITEVAULT_DRILL_DB_\(envName(d.database))": scratch])
+            setEnv(["PGHOST": settings.host, "PGPORT": "\(settings.port)", "PGUSER": settings.user, "PGDATABASE": scratch], replacing: false)
         }
         // The pgpass file lives as long as the client: through the user command, until cleanup.
         addCleanup("pgpass") { _ = client }
@@ -262,7 +269,7 @@ public final class SiteDrill: @unchecked Sendable {
             }
             return "\(dbs) databases answer (set verify_sql for a real check)"
         }
-        databaseEnv.merge(["PGHOST": cluster.socketDir, "PGPORT": "\(cluster.port)", "PGUSER": settings.user, "PGDATABASE": db]) { a, _ in a }
+        setEnv(["PGHOST": cluster.socketDir, "PGPORT": "\(cluster.port)", "PGUSER": settings.user, "PGDATABASE": db], replacing: false)
     }
 
     private func finish() {

@@ -60,8 +60,12 @@ public final class SiteRecovery: @unchecked Sendable {
 
     var target: String? { report.target }
 
-    /// Where a path of the site goes.
-    func destination(_ path: String) -> String { (target ?? "") + path }
+    /// Where a path of the site goes (normalised first: with a target, nothing lands outside it).
+    func destination(_ path: String) -> String {
+        let p = FilePath("/" + path).absolute().description
+        guard let target else { return p }
+        return p == "/" ? target : (target == "/" ? "" : target) + p
+    }
 
     func mode(for c: ComponentReport) -> DatabaseMode {
         if let m = options.database { return m }
