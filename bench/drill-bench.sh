@@ -484,11 +484,9 @@ run_rep() { # TAG REP PARTS
     set -e
     if ((rc != 0)); then FAILED+=("$1 r$2"); note "$1 repetition $2 failed (logs in $LOGS)"; fi
 }
-FIRST=1
 for ((rep = 1; rep <= REPEAT; rep++)); do
     echo "== repetition $rep/$REPEAT: site backup + site drill (files + pg)"
-    ((FIRST)) || settle
-    FIRST=0
+    settle
     run_rep site $rep files,pg
 done
 if ((SOLO)); then

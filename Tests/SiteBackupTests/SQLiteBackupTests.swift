@@ -70,7 +70,8 @@ final class PostgresControlFileTests: XCTestCase {
             }
         }
         rejected("", "missing key 'databases'", line: 6)
-        rejected("databases = [\"a\"]\nverify_sql = \"select 1\"", "set verify = \"restore\" too", line: 11)
+        // verify_sql without verify = "restore" is used by recovery drills.
+        XCTAssertEqual(try parse("databases = [\"a\"]\nverify_sql = \"select 1\"").components.last?.postgres?.verifySQL, "select 1")
         rejected("method = \"physical\"\ndatabases = [\"a\"]", "set databases = \"all\"", line: 11)
         rejected("databases = [\"a\", \"a\"]", "listed twice", line: 10)
         rejected("databases = \"all\"\nport = 70000", "between 1 and 65535", line: 11)

@@ -221,7 +221,7 @@ final class ControlFileReader {
                 if key == "exclude" { c.excludes = list.map(\.0) } else { c.includes = list.map(\.0) }
             }
         }
-        let pgKeys = ["host", "port", "user", "password_file", "databases", "sslmode", "method", "jobs", "verify", "verify_sql", "bin_dir"]
+        let pgKeys = ["host", "port", "user", "password_file", "databases", "sslmode", "method", "jobs", "verify", "verify_sql", "verify_database", "bin_dir"]
         let dbKeys = ["engine", "path", "check", "dump_command", "restore_command", "file_name"] + pgKeys
         switch kind {
         case .database:
@@ -323,11 +323,9 @@ final class ControlFileReader {
             }
         }
         p.verifySQL = r.string("verify_sql")
+        if let d = r.string("verify_database") { p.verifyDatabase = d }
         if p.verify == .restore && p.method == .physical, let n = t["verify"] {
             problems.add(n.position, "verify = \"restore\" applies to logical dumps; a physical backup is verified by its archive listing")
-        }
-        if p.verifySQL != nil && p.verify != .restore, let n = t["verify_sql"] {
-            problems.add(n.position, "verify_sql runs in the scratch copy made by verify = \"restore\"; set verify = \"restore\" too")
         }
         if p.method == .physical, t["databases"]?.string != "all", let n = t["databases"] {
             problems.add(n.position, "a physical backup copies the whole cluster: set databases = \"all\"")

@@ -75,7 +75,10 @@ final class PostgresClient {
         if lower.contains("password authentication failed") || lower.contains("no password supplied") {
             return "PostgreSQL at \(target) refused user \(settings.user): wrong or missing password (\(settings.passwordFile.map { "password_file \($0)" } ?? "no password_file")) (\(lastLine(err)))"
         }
-        if lower.contains("does not exist") { return "PostgreSQL at \(target): \(lastLine(err))" }
+        if lower.contains("does not exist") {
+            let line = err.split(separator: "\n").first { $0.contains("ERROR:") || $0.contains("FATAL:") }.map(String.init) ?? lastLine(err)
+            return "PostgreSQL at \(target): \(line.trimmingChars(" \t"))"
+        }
         // The server's error lines (pg_dump: error: …) say what went wrong; details follow them.
         let errors = err.split(separator: "\n").map(String.init).filter { $0.contains("error:") || $0.contains("ERROR:") }
         if !errors.isEmpty {

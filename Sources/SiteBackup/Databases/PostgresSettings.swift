@@ -18,6 +18,8 @@ public struct PostgresSettings: Sendable, Codable, Equatable {
     public var verify: Verify = .list
     /// With verify = "restore": a query run in the scratch copy, returning true when it is good.
     public var verifySQL: String?
+    /// Where verify_sql runs in a drill's temporary cluster (physical method).
+    public var verifyDatabase = "postgres"
     /// Folder of pg_dump, pg_basebackup, … (default: the newest /usr/lib/postgresql/*/bin, then PATH).
     public var binDir: String?
 }

@@ -86,7 +86,7 @@ public final class SiteDrill: @unchecked Sendable {
             report.snapshotTime = m.snapshotTime ?? archive.snapshot.snapshot.time
             report.backupRun = m.runID
             // The manifest is written before the run ends: its backup took from its start to the commit.
-            report.backupSeconds = m.durationSeconds > 0 ? m.durationSeconds : m.snapshotTime.map { $0.seconds - m.started.seconds }
+            report.backupSeconds = m.durationSeconds > 0 ? m.durationSeconds : (m.snapshotTime ?? archive.snapshot.snapshot.time).seconds - m.started.seconds
         }
         guard !StagedPath.exists(sandbox) else { throw VaultError(.targetNotEmpty, "drill sandbox \(sandbox) exists already") }
         try makeFolder(sandbox)
@@ -245,21 +245,20 @@ public final class SiteDrill: @unchecked Sendable {
     }
 
     private func drillPhysical(_ c: ComponentReport, repo: Repository, base: Node, dir: String, settings: PostgresSettings, timeout: Double) async throws {
-        let data = dir + "/pgdata"
-        try makeFolder(data)
+        let cluster = try TemporaryCluster(sandbox: dir + "/pgdata", bin: try PostgresClient.binaries(settings.binDir))
+        addCleanup("stop cluster") { cluster.stop() }
+        let data = cluster.dataDir
         guard await step(c.name, "extract base backup", {
             let (r, _) = try SnapshotFeed.run(Command(["tar", "-x", "-C", data], timeout: timeout), repo: repo, node: base, label: "tar -x")
             guard r.succeeded else { throw VaultError(.io, "tar -x of the base backup: \(r.summary)") }
             return "base.tar (\(Bytes.text(base.size))) extracted into \(data)"
         }) else { return }
-        let cluster = try TemporaryCluster(dataDir: data, bin: try PostgresClient.binaries(settings.binDir))
-        addCleanup("stop cluster") { cluster.stop() }
         guard await step(c.name, "start cluster", {
             try cluster.start(timeout: min(timeout, 600))
             return "restored cluster started on port \(cluster.port) (socket in \(cluster.socketDir)), WAL replayed to a consistent state"
         }) else { return }
         let client = try PostgresClient(cluster.settings(user: settings.user), component: c.name + "-drill", stateDir: config.stateDir)
-        let db = settings.databases?.first ?? "postgres"
+        let db = settings.verifyDatabase
         await step(c.name, "check") {
             let dbs = try client.query("SELECT count(*) FROM pg_database WHERE NOT datistemplate").first?.first ?? "?"
             if let sql = settings.verifySQL {

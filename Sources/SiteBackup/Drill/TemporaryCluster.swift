@@ -7,23 +7,30 @@ import VaultCore
 /// A PostgreSQL server started from a restored base backup, in the drill's sandbox: listening only
 /// on a private socket folder, on a free port, with trust authentication on that socket (the
 /// sandbox's own pg_hba.conf; the restored one is kept beside as pg_hba.conf.restored). Run as the
-/// `postgres` user when sitevault runs as root (the server refuses root).
+/// `postgres` user when sitevault runs as root (the server refuses root); then the data directory
+/// is not in the sandbox (whose folders only root may enter) but in a private folder of its own
+/// under /var/tmp, removed by `stop()`.
 final class TemporaryCluster {
     let dataDir: String
     let bin: String
+    /// A private folder (mode 0700) for the socket, and, as root, the data directory.
+    let base: String
     let socketDir: String
     let port: Int
     let user: String?
     private(set) var running = false
 
-    init(dataDir: String, bin: String) throws {
-        self.dataDir = dataDir
+    init(sandbox: String, bin: String) throws {
         self.bin = bin
-        var template = Array("/tmp/sitevault-pg-XXXXXX".utf8CString)
-        guard mkdtemp(&template) != nil else { throw VaultError.posix("cannot create a socket folder", path: "/tmp", errno: errno) }
-        socketDir = String(cString: template)
-        port = TemporaryCluster.freePort()
+        var template = Array("/var/tmp/sitevault-drill-pg-XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { throw VaultError.posix("cannot create a folder for the temporary cluster", path: "/var/tmp", errno: errno) }
+        base = String(cString: template)
+        socketDir = base + "/socket"
         user = geteuid() == 0 ? "postgres" : nil
+        dataDir = user == nil ? sandbox : base + "/data"
+        try makeFolder(socketDir)
+        try makeFolder(dataDir)
+        port = TemporaryCluster.freePort()
     }
 
     static func freePort() -> Int {
@@ -56,7 +63,7 @@ final class TemporaryCluster {
         unlink(dataDir + "/postmaster.pid")
         if let user {
             guard let pw = getpwnam(user) else { throw VaultError(.notFound, "running a temporary PostgreSQL cluster as root needs the '\(user)' user (install postgresql)") }
-            let r = try ProcessRunner().run(Command(["chown", "-R", "\(pw.pointee.pw_uid):\(pw.pointee.pw_gid)", dataDir, socketDir], timeout: 600))
+            let r = try ProcessRunner().run(Command(["chown", "-R", "\(pw.pointee.pw_uid):\(pw.pointee.pw_gid)", base], timeout: 600))
             guard r.succeeded else { throw VaultError(.io, "chown of the sandbox cluster: \(r.summary)") }
         }
         let opts = "-p \(port) -k \(socketDir) -c listen_addresses='' -c archive_mode=off -c hba_file=\(hba) -c config_file=\(dataDir)/postgresql.conf -c data_directory=\(dataDir)"
@@ -80,6 +87,6 @@ final class TemporaryCluster {
             _ = try? ProcessRunner().run(command([bin + "/pg_ctl", "-D", dataDir, "-m", "immediate", "-w", "stop"], timeout: 60))
             running = false
         }
-        _ = try? ProcessRunner().run(Command(["rm", "-rf", socketDir], timeout: 60))
+        StagingCopy.remove(base)
     }
 }

@@ -54,7 +54,8 @@ public final class SiteRecovery: @unchecked Sendable {
         let store = try? StatusStore(stateDir: config.stateDir)
         recorder = RunRecorder(site: config.site, runID: runID, store: store, clock: options.clock, echo: options.echo, utc: config.timeZone == .utc)
         freezes = FreezeGuard(stateDir: config.stateDir, runID: runID, clock: options.clock)
-        report = RecoveryReport(site: config.site, runID: runID, target: options.target.map { FilePath($0).absolute().description },
+        // --target / is the original places.
+        report = RecoveryReport(site: config.site, runID: runID, target: options.target.map { FilePath($0).absolute().description }.flatMap { $0 == "/" ? nil : $0 },
                                 dryRun: options.dryRun, database: options.database?.rawValue ?? "restore")
     }
 

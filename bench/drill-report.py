@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Turns WORKDIR/raw.tsv and WORKDIR/meta.tsv of bench/drill-bench.sh into Markdown (stdout) and
+WORKDIR/results.json.
+
+raw.tsv rows (tab-separated):
+  time   PHASE REP wall_s user_s sys_s peak_rss_kib server_cpu_s
+  value  PHASE KEY REP VALUE
+  fail   PHASE REP MESSAGE
+PHASE is backup / drill (the whole site) or solo-files.backup, solo-pg.drill, ... (--solo).
+
+Usage: drill-report.py WORKDIR
+"""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+BAR = 1.5
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def fmt(v, digits=2):
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    work = sys.argv[1]
+    meta = {}
+    try:
+        with open(f"{work}/meta.tsv") as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition("\t")
+                meta[k] = v
+    except FileNotFoundError:
+        pass
+    times = defaultdict(dict)  # phase -> rep -> dict
+    values = defaultdict(dict)  # (phase, key) -> rep -> str
+    fails = []
+    with open(f"{work}/raw.tsv") as f:
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if p[0] == "fail":
+                fails.append(p[1:])
+            elif p[0] == "time":
+                times[p[1]][p[2]] = {"wall": float(p[3]), "user": float(p[4]), "sys": float(p[5]),
+                                     "cpu": float(p[4]) + float(p[5]), "rss_mib": float(p[6]) / 1024,
+                                     "server_cpu": float(p[7])}
+            elif p[0] == "value":
+                values[(p[1], p[2])][p[3]] = p[4]
+
+    reps = sorted({r for ph in times.values() for r in ph} | {r for v in values.values() for r in v}, key=int)
+
+    def series(prefix):
+        """Rows (label, {rep: float}) for one site (prefix "" or "solo-files." ...)."""
+        b, d = prefix + "backup", prefix + "drill"
+        rows = []
+
+        def t(phase, key):
+            return {r: x[key] for r, x in times[phase].items()}
+
+        def v(phase, key):
+            return {r: num(x) for r, x in values[(phase, key)].items()}
+
+        rows.append(("backup: wall (/usr/bin/time)", t(b, "wall")))
+        rows.append(("backup: durationSeconds (run report)", v(b, "durationSeconds")))
+        for c in ("files", "pg"):
+            if (b, f"component.{c}.seconds") in values:
+                rows.append((f"backup: component {c}", v(b, f"component.{c}.seconds")))
+        rows.append(("backup: CPU user+sys (sitevault + pg_dump)", t(b, "cpu")))
+        rows.append(("backup: peak RSS MiB", t(b, "rss_mib")))
+        rows.append(("backup: PostgreSQL server CPU", t(b, "server_cpu")))
+        rows.append(("drill: wall (/usr/bin/time)", t(d, "wall")))
+        rows.append(("drill: totalSeconds (report)", v(d, "totalSeconds")))
+        rows.append(("drill: **recoverySeconds** (report)", v(d, "recoverySeconds")))
+        rows.append(("drill: backupSeconds (report, from the manifest)", v(d, "backupSeconds")))
+        rows.append(("drill: cleanupSeconds (sandbox removal, scratch DB drop)", v(d, "cleanupSeconds")))
+        steps = sorted({k for (ph, k) in values if ph == d and k.startswith("step.")},
+                       key=lambda k: (k.split(".")[1] != "files", k))
+        lanes = defaultdict(lambda: defaultdict(float))
+        for k in steps:
+            _, comp, name = k.split(".", 2)
+            vals = v(d, k)
+            rows.append((f"drill step: {comp} / {name}", vals))
+            for r, x in vals.items():
+                if x is not None:
+                    lanes[comp][r] += x
+        for comp, vals in lanes.items():
+            rows.append((f"drill lane {comp}: sum of its steps", dict(vals)))
+        rows.append(("drill: CPU user+sys (sitevault + pg_restore)", t(d, "cpu")))
+        rows.append(("drill: peak RSS MiB", t(d, "rss_mib")))
+        rows.append(("drill: PostgreSQL server CPU", t(d, "server_cpu")))
+        rec, bsec, bwall, dwall = v(d, "recoverySeconds"), v(d, "backupSeconds"), t(b, "wall"), t(d, "wall")
+        ratio = {r: rec[r] / bsec[r] for r in rec if rec.get(r) and bsec.get(r)}
+        rows.append(("**ratio recoverySeconds / backupSeconds** (the bar)", ratio))
+        rows.append(("ratio recoverySeconds / backup wall", {r: rec[r] / bwall[r] for r in rec if rec.get(r) and bwall.get(r)}))
+        rows.append(("ratio drill wall / backup wall (end to end)", {r: dwall[r] / bwall[r] for r in dwall if bwall.get(r)}))
+        return rows, ratio
+
+    out = []
+    p = out.append
+    p("# sitevault recovery drill benchmark")
+    p("")
+    p(f"- dataset: scale {meta.get('scale')} ({meta.get('dataset_files')} files, "
+      f"{int(meta.get('dataset_bytes', 0)) / 1048576:.1f} MiB) + pgbench scale {meta.get('pg_scale')} "
+      f"(database {int(meta.get('db_bytes', 0)) / 1048576:.1f} MiB, {meta.get('db_rows_accounts')} accounts)")
+    p(f"- sitevault: {meta.get('sitevault')}")
+    p(f"- PostgreSQL {meta.get('pg_version')} ({meta.get('pg_settings')}); {meta.get('pg_dump')}")
+    p(f"- host: {meta.get('nproc')} CPUs ({meta.get('cpu')}), {meta.get('mem')}, {meta.get('kernel')}; "
+      f"workdir on {meta.get('workdir_fs')}; sandbox {meta.get('sandbox')}")
+    p(f"- load average: start {meta.get('loadavg_start')}, end {meta.get('loadavg_end')}; "
+      f"{meta.get('started')} – {meta.get('finished')}; {meta.get('page_cache')}")
+    p(f"- repetitions: {meta.get('repeat')} (median shown), settle {meta.get('settle')} s before each")
+    p("")
+    results = {"meta": meta, "bar": BAR, "sites": {}, "failures": fails}
+    verdict_ratio = None
+    for prefix, title in (("", "Whole site (files + pg)"), ("solo-files.", "Files component alone (--solo)"),
+                          ("solo-pg.", "PostgreSQL component alone (--solo)")):
+        if prefix + "backup" not in times and prefix + "drill" not in times:
+            continue
+        rows, ratio = series(prefix)
+        p(f"## {title}")
+        p("")
+        p("| measure (seconds unless noted) | median | " + " | ".join(f"r{r}" for r in reps) + " |")
+        p("|---|---:|" + "---:|" * len(reps))
+        site = {}
+        for label, vals in rows:
+            if not vals:
+                continue
+            m = med(list(vals.values()))
+            digits = 1 if "MiB" in label else 2
+            p(f"| {label} | {fmt(m, digits)} | " + " | ".join(fmt(vals.get(r), digits) for r in reps) + " |")
+            site[label.replace("*", "")] = {"median": m, "reps": vals}
+        p("")
+        results["sites"][prefix.rstrip(".") or "site"] = site
+        if prefix == "":
+            verdict_ratio = med(list(ratio.values()))
+            details = {k: x for (ph, k), x in values.items() if ph == "drill" and k.startswith("stepdetail.")}
+            if details:
+                p("Step details (last repetition):")
+                p("")
+                for k, x in sorted(details.items()):
+                    last = x[max(x, key=int)]
+                    p(f"- {k[len('stepdetail.'):].replace('.', ' / ', 1)}: {last}")
+                p("")
+    if verdict_ratio is not None:
+        ok = verdict_ratio <= BAR
+        p(f"**Recovery / backup = {verdict_ratio:.2f}× (median of the per-repetition ratios "
+          f"recoverySeconds / backupSeconds); bar ≤ {BAR}×: {'PASS' if ok else 'FAIL'}**")
+        results["ratio"] = verdict_ratio
+        results["pass"] = ok
+    else:
+        p(f"**No ratio: no repetition produced both recoverySeconds and backupSeconds: FAIL**")
+        results["ratio"] = None
+        results["pass"] = False
+    if fails:
+        p("")
+        p("Failures:")
+        for f_ in fails:
+            p(f"- {' '.join(f_)}")
+    print("\n".join(out))
+    with open(f"{work}/results.json", "w") as f:
+        json.dump(results, f, indent=2, default=str)
+
+
+if __name__ == "__main__":
+    main()
