@@ -103,8 +103,14 @@ def main():
         rows.append(("drill: peak RSS MiB", t(d, "rss_mib")))
         rows.append(("drill: PostgreSQL server CPU", t(d, "server_cpu")))
         rec, bsec, bwall, dwall = v(d, "recoverySeconds"), v(d, "backupSeconds"), t(b, "wall"), t(d, "wall")
+        bdur = v(b, "durationSeconds")
         ratio = {r: rec[r] / bsec[r] for r in rec if rec.get(r) and bsec.get(r)}
         rows.append(("**ratio recoverySeconds / backupSeconds** (the bar)", ratio))
+        # A drill report without backupSeconds (older binaries): the backup run's own durationSeconds.
+        missing = {r: rec[r] / bdur[r] for r in rec if rec.get(r) and not bsec.get(r) and bdur.get(r)}
+        if missing:
+            rows.append(("ratio recoverySeconds / backup durationSeconds (drill report had no backupSeconds)", missing))
+            ratio = {**ratio, **missing}
         rows.append(("ratio recoverySeconds / backup wall", {r: rec[r] / bwall[r] for r in rec if rec.get(r) and bwall.get(r)}))
         rows.append(("ratio drill wall / backup wall (end to end)", {r: dwall[r] / bwall[r] for r in dwall if bwall.get(r)}))
         return rows, ratio
@@ -122,7 +128,8 @@ def main():
       f"workdir on {meta.get('workdir_fs')}; sandbox {meta.get('sandbox')}")
     p(f"- load average: start {meta.get('loadavg_start')}, end {meta.get('loadavg_end')}; "
       f"{meta.get('started')} – {meta.get('finished')}; {meta.get('page_cache')}")
-    p(f"- repetitions: {meta.get('repeat')} (median shown), settle {meta.get('settle')} s before each")
+    p(f"- repetitions: {meta.get('repeat')} (median shown), settle {meta.get('settle')} s before each; "
+      f"PostgreSQL verify_sql: {meta.get('verify_sql')}")
     p("")
     results = {"meta": meta, "bar": BAR, "sites": {}, "failures": fails}
     verdict_ratio = None

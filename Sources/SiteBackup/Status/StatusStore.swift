@@ -18,7 +18,7 @@ public final class StatusStore: @unchecked Sendable {
         path = stateDir + "/status.db"
         db = try SQLiteDatabase(path: path, create: true)
         chmod(path, 0o600)
-        try db.execute("""
+        let setup = """
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=FULL;
             CREATE TABLE IF NOT EXISTS runs(run_id TEXT PRIMARY KEY, site TEXT NOT NULL, started INTEGER NOT NULL,
@@ -28,7 +28,16 @@ public final class StatusStore: @unchecked Sendable {
                 component TEXT, text TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS messages_time ON messages(time);
             CREATE TABLE IF NOT EXISTS drills(run_id TEXT PRIMARY KEY, time INTEGER NOT NULL, result TEXT NOT NULL, report TEXT NOT NULL);
-            """)
+            """
+        // Two processes opening a new store at once (the service and `site messages`) race for the
+        // switch to WAL, which SQLite answers with "locked" without waiting: try again briefly.
+        var attempt = 0
+        while true {
+            do { try db.execute(setup); break } catch let e as VaultError where attempt < 50 && (e.message.contains("locked") || e.message.contains("busy")) {
+                attempt += 1
+                usleep(100_000)
+            }
+        }
     }
 
     public func add(_ m: StatusMessage) throws {
