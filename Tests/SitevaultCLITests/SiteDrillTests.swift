@@ -118,7 +118,7 @@ final class SiteDrillTests: RecoveryTestCase {
         let good = try XCTUnwrap(try backupSite()["snapshot"] as? String)
         // The application stops; its database gets damaged pages (the 100-byte header is kept).
         stopAppCleanly()
-        let damage = run(["python3", "-c", """
+        let damage = runTool(["python3", "-c", """
             import os, sys
             p = sys.argv[1]
             n = os.path.getsize(p)
@@ -128,7 +128,7 @@ final class SiteDrillTests: RecoveryTestCase {
                     f.seek(page * 4096 + 100); f.write(b"\\xff" * 200)
             """, dbPath])
         XCTAssertEqual(damage.status, 0, damage.out)
-        let check = run(["python3", "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])", dbPath])
+        let check = runTool(["python3", "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])", dbPath])
         XCTAssertNotEqual(check.out.trimmingCharacters(in: .whitespacesAndNewlines), "ok", "the damage is real: \(check.out)")
         // The stopped application's writer would refuse the backup: it goes.
         try replaceInControlFile(SiteDrillTests.writerSection, "")

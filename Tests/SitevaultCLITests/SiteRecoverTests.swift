@@ -67,7 +67,7 @@ class RecoveryTestCase: SiteTestCase {
     }
 
     /// Runs a short program to the end (no daemon: a pipe is safe) and returns its status and output.
-    func run(_ argv: [String]) -> (status: Int32, out: String) {
+    func runTool(_ argv: [String]) -> (status: Int32, out: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = argv
@@ -94,7 +94,7 @@ class RecoveryTestCase: SiteTestCase {
 
     /// Row counts and a checksum of the orders and lines tables.
     func dbSummary(_ path: String, file: StaticString = #filePath, line: UInt = #line) -> String {
-        let r = run(["python3", "-c", RecoveryTestCase.summaryScript, path])
+        let r = runTool(["python3", "-c", RecoveryTestCase.summaryScript, path])
         XCTAssertEqual(r.status, 0, "summary of \(path): \(r.out)", file: file, line: line)
         return r.out.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -105,7 +105,7 @@ class RecoveryTestCase: SiteTestCase {
 
     /// `sampleapp.py --check CONF`: the application's own verdict on a database.
     func appCheck(config: String, file: StaticString = #filePath, line: UInt = #line) -> [String: Any] {
-        let r = run(["python3", mediaScript, "--check", config])
+        let r = runTool(["python3", mediaScript, "--check", config])
         let o = (try? JSONSerialization.jsonObject(with: Data(r.out.utf8))) as? [String: Any] ?? [:]
         XCTAssertEqual(r.status, 0, "sampleapp --check \(config): \(r.out)", file: file, line: line)
         return o
@@ -351,7 +351,7 @@ final class SiteRecoverTests: RecoveryTestCase {
         let snapDB = dbSummary(try snapshotDatabase(snapshot))
         killAppHard()
         // The database was recovered by other means: it differs from the snapshot's copy.
-        let marker = run(["python3", "-c", "import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); db.execute(\"INSERT INTO orders(customer,total,created) VALUES('recovered-by-hand',0,0)\"); db.commit(); db.close()", dbPath])
+        let marker = runTool(["python3", "-c", "import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); db.execute(\"INSERT INTO orders(customer,total,created) VALUES('recovered-by-hand',0,0)\"); db.commit(); db.close()", dbPath])
         XCTAssertEqual(marker.status, 0, marker.out)
         let before = dbSummary(dbPath)
         XCTAssertNotEqual(before, snapDB)

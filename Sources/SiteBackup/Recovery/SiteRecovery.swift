@@ -121,6 +121,7 @@ public final class SiteRecovery: @unchecked Sendable {
         items = available.filter { options.components?.contains($0.name) ?? true }.map { r in Item(r, config.components.first { $0.name == r.name }) }
         recorder.emit(.recoveryStarted, "\(options.dryRun ? "dry run of the " : "")recovery of site \(config.site) from snapshot \(snap.id.short) (backup run \(snap.manifest.runID), \(TimeText.full(report.snapshotTime!, utc: config.timeZone == .utc))) \(target.map { "under \($0)" } ?? "to the original places"): \(items.map(\.report.name).joined(separator: ", ")); databases: \(options.database?.rawValue ?? (target == nil ? "restore" : "restore SQLite, PostgreSQL left alone"))")
 
+        if !options.dryRun { try checkSpace() }
         // 1. Restore into work folders (or, dry run: compare). Nothing in place is touched yet.
         for item in items {
             do {
@@ -178,6 +179,26 @@ public final class SiteRecovery: @unchecked Sendable {
         }
         report.kept = Array(Set(report.kept)).sorted()
         report.result = "recovered"
+    }
+
+    /// The restored copies sit beside what they replace until the swap: each file system needs
+    /// room for the components restored onto it. Checked before anything is written.
+    private func checkSpace() throws {
+        var need: [UInt64: (bytes: UInt64, path: String)] = [:]
+        for item in items where item.report.engine != "postgresql" {
+            guard let first = item.report.paths.first else { continue }
+            var dir = StagedPath.parent(destination(first))
+            while !StagedPath.exists(dir) && dir != "/" { dir = StagedPath.parent(dir) }
+            var st = stat()
+            guard stat(dir, &st) == 0 else { continue }
+            let dev = UInt64(st.st_dev)
+            need[dev] = ((need[dev]?.bytes ?? 0) + item.report.bytes, need[dev]?.path ?? dir)
+        }
+        for (_, n) in need {
+            if let free = freeSpace(n.path), free < n.bytes + n.bytes / 20 {
+                throw RecoveryRefusal("\(n.path) has \(Bytes.text(free)) free, the recovery needs about \(Bytes.text(n.bytes)) there (restored copies sit beside what they replace until the swap): free space, or recover elsewhere with --target")
+            }
+        }
     }
 
     func databaseName(_ original: String, _ item: Item) -> String {
