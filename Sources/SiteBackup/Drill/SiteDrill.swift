@@ -79,7 +79,8 @@ public final class SiteDrill: @unchecked Sendable {
     }
 
     private func perform() async throws {
-        let archive = try SiteArchive(config: config, ref: options.snapshot, clock: options.clock)
+        let archive = try SiteArchive(config: config, ref: options.snapshot, operation: "site drill", hostname: options.hostname, clock: options.clock)
+        defer { archive.release() }
         let m = archive.manifest
         mutex.withLock {
             report.snapshot = archive.snapshot.id.hex

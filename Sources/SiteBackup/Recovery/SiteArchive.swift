@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import VaultCore
 import VaultRepository
 import VaultRestorer
@@ -10,10 +13,20 @@ public final class SiteArchive: @unchecked Sendable {
     public let main: Repository
     let repositories: [String: Repository]
     let roots: [String: ID]
+    /// Shared locks: a prune cannot remove what is being read.
+    private let locks: [RepositoryLock]
 
     /// Opens the destinations of `config` and finds `ref` ("latest", a snapshot id prefix or a run id).
-    public init(config: SiteConfig, ref: String, password: [UInt8]? = nil, clock: VaultClock = SystemClock()) throws {
+    public init(config: SiteConfig, ref: String, password: [UInt8]? = nil, operation: String, hostname: String,
+                clock: VaultClock = SystemClock()) throws {
         main = try SiteSnapshots.open(config.mainDestination, password: password, clock: clock)
+        let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "\(geteuid())"
+        func lock(_ r: Repository) throws -> RepositoryLock {
+            try RepositoryLock.acquire(r, exclusive: false, operation: operation, hostname: hostname, username: user, wait: 60)
+        }
+        var locks = [try lock(main)]
+        // The index may have changed while we waited for the lock.
+        _ = try main.refreshIndex()
         snapshot = try SiteSnapshots.find(main, site: config.site, ref: ref)
         var repos = ["main": main]
         var roots = ["main": snapshot.snapshot.treeID!]
@@ -21,8 +34,9 @@ public final class SiteArchive: @unchecked Sendable {
             guard let d = config.destinations[name] else { continue }
             do {
                 let r = try SiteSnapshots.open(d, clock: clock)
-                guard let sid = ID(hex: id), let tree = try r.loadSnapshot(sid).treeID else { continue }
-                repos[name] = r; roots[name] = tree
+                let l = try lock(r)
+                guard let sid = ID(hex: id), let tree = try r.loadSnapshot(sid).treeID else { l.release(); continue }
+                repos[name] = r; roots[name] = tree; locks.append(l)
             } catch {
                 // Components in that repository fail on their own, naming it; the others go on.
                 continue
@@ -30,7 +44,12 @@ public final class SiteArchive: @unchecked Sendable {
         }
         repositories = repos
         self.roots = roots
+        self.locks = locks
     }
+
+    deinit { release() }
+
+    public func release() { for l in locks { l.release() } }
 
     public var manifest: RunReport { snapshot.manifest }
 

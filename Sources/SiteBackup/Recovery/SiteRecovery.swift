@@ -101,12 +101,13 @@ public final class SiteRecovery: @unchecked Sendable {
         report.components = items.map(\.out)
         report.durationSeconds = monotonicSeconds() - start
         finish()
+        archive?.release()
         _ = lock
         return report
     }
 
     private func perform() async throws {
-        archive = try SiteArchive(config: config, ref: options.snapshot, password: options.password, clock: options.clock)
+        archive = try SiteArchive(config: config, ref: options.snapshot, password: options.password, operation: "site recover", hostname: options.hostname, clock: options.clock)
         let snap = archive.snapshot
         report.snapshot = snap.id.hex
         report.snapshotTime = snap.manifest.snapshotTime ?? snap.snapshot.time
