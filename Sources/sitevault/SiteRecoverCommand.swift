@@ -130,7 +130,7 @@ struct SiteRecoverCommand: AsyncParsableCommand {
 
     /// The control file kept inside the newest (or chosen) snapshot of the site, pointed at `repo`.
     func configFromSnapshot(repo path: String) throws -> (SiteConfig, [UInt8]) {
-        var global = GlobalOptions()
+        var global = try GlobalOptions.parse([])
         global.repo = path
         global.passwordFile = passwordFile
         let ctx = Context(global)

@@ -59,9 +59,6 @@ final class SiteDrillTests: RecoveryTestCase {
         let recovery = try XCTUnwrap(report["recoverySeconds"] as? Double, "the recovery time is measured")
         XCTAssertGreaterThan(recovery, 0)
         XCTAssertLessThanOrEqual(recovery, report["totalSeconds"] as? Double ?? 0)
-        // PRODUCT BUG (found by this test): backupSeconds is missing from the report: SiteDrill takes it
-        // from the manifest's durationSeconds / snapshotTime, which the manifest (written before the
-        // commit) never has (durationSeconds 0, no snapshotTime).
         XCTAssertGreaterThan(report["backupSeconds"] as? Double ?? 0, 0, "the backup time of the snapshot is reported beside the recovery time: \(r.stdout.prefix(600))")
 
         // The sandbox is gone; production was not touched.
@@ -95,14 +92,16 @@ final class SiteDrillTests: RecoveryTestCase {
             XCTAssertTrue(exists(repo + "/logs/" + name), "the drill log is kept in the repository too")
         }
 
-        // `site status` shows the last drill (when the status has the field).
+        // `site status` shows the last drill: result and measured recovery time.
         let status = json(try siteRun("status", "--json"))
-        if let last = status["lastDrill"] as? [String: Any] {
-            XCTAssertEqual(last["result"] as? String, "passed", "\(last)")
-            XCTAssertEqual(last["runID"] as? String, runID, "\(last)")
-            XCTAssertEqual(last["snapshot"] as? String, snapshot, "\(last)")
-            XCTAssertEqual(last["recoverySeconds"] as? Double ?? -1, recovery, accuracy: 1e-6, "\(last)")
-        }
+        let last = try XCTUnwrap(status["lastDrill"] as? [String: Any], "\(status)")
+        XCTAssertEqual(last["result"] as? String, "passed", "\(last)")
+        XCTAssertEqual(last["runID"] as? String, runID, "\(last)")
+        XCTAssertEqual(last["snapshot"] as? String, snapshot, "\(last)")
+        XCTAssertEqual(last["recoverySeconds"] as? Double ?? -1, recovery, accuracy: 1e-6, "\(last)")
+        XCTAssertEqual(last["backupSeconds"] as? Double ?? -1, report["backupSeconds"] as? Double ?? -2, accuracy: 1e-6, "\(last)")
+        let statusText = try siteRun("status")
+        XCTAssertTrue(statusText.stdout.contains("last drill") && statusText.stdout.contains("passed, recovery "), statusText.stdout)
 
         // The readable report.
         let textRun = try siteRun("drill")
@@ -156,10 +155,9 @@ final class SiteDrillTests: RecoveryTestCase {
         XCTAssertTrue((stepMessage?["text"] as? String ?? "").contains("integrity_check"), "\(String(describing: stepMessage))")
         XCTAssertTrue(r.stderr.contains("integrity_check"), r.stderr)
         XCTAssertFalse(exists(report["sandbox"] as? String ?? "/"), "the sandbox is removed after a failed drill too")
-        let status = json(try siteRun("status", "--json"))
-        if let last = status["lastDrill"] as? [String: Any] {
-            XCTAssertEqual(last["result"] as? String, "failed", "\(last)")
-        }
+        let last = json(try siteRun("status", "--json"))["lastDrill"] as? [String: Any]
+        XCTAssertEqual(last?["result"] as? String, "failed", "\(String(describing: last))")
+        XCTAssertTrue((last?["failure"] as? String ?? "").contains("integrity_check"), "\(String(describing: last))")
 
         // The earlier snapshot still passes: the failure belongs to the damaged copy.
         let earlier = try siteRun("drill", "--snapshot", good, "--json")
@@ -179,12 +177,16 @@ final class SiteDrillTests: RecoveryTestCase {
             printf 'database = %s\\n' "$SITEVAULT_DRILL_SQLITE_DATABASE" > "$SITEVAULT_SANDBOX/probe.conf"
             python3 "$SITEVAULT_SANDBOX/media/files\(mediaScript)" --check "$SITEVAULT_SANDBOX/probe.conf" > '\(out).json'
             """)
-        try appendToControlFile("[drill]\ncommand = [\"/bin/sh\", \"\(probe)\"]\ntimeout = \"2m\"")
+        let sandboxRoot = (site as NSString).deletingLastPathComponent + "/drill-sandbox"
+        try appendToControlFile("[drill]\ncommand = [\"/bin/sh\", \"\(probe)\"]\ntimeout = \"2m\"\nschedule = \"Sun 04:00\"\nsandbox = \"\(sandboxRoot)\"")
+        let status = json(try siteRun("status", "--json"))
+        XCTAssertTrue((status["nextDrillUTC"] as? String ?? "").hasSuffix("T04:00:00Z"), "the drill schedule is shown: \(status["nextDrillUTC"] ?? "none")")
 
         let r = try siteRun("drill", "--json")
         XCTAssertEqual(r.status, 0, "\(r)")
         let report = json(r)
         XCTAssertEqual(report["result"] as? String, "passed")
+        XCTAssertTrue((report["sandbox"] as? String ?? "").hasPrefix(sandboxRoot + "/"), "the configured sandbox is used: \(report["sandbox"] ?? "")")
         let command = steps(report).first { $0["name"] as? String == "command" }
         XCTAssertEqual(command?["result"] as? String, "ok", "\(String(describing: command))")
         XCTAssertNil(command?["component"] as? String)

@@ -181,7 +181,7 @@ final class SiteRecoverPostgresTests: RecoveryTestCase {
 
     func testDrillRestoresIntoScratchDatabasesAndRunsTheCheck() throws {
         let check = "SELECT (SELECT sum(abalance) FROM pgbench_accounts) = (SELECT coalesce(sum(delta),0) FROM pgbench_history)"
-        let (db, snapshot, _) = try prepare(verify: "verify = \"restore\"\nverify_sql = \"\(check)\"")
+        let (db, snapshot, _) = try prepare(verify: "verify_sql = \"\(check)\"")
         let out = tmp.path + "/drill-env"
         try appendToControlFile("[drill]\ncommand = [\"sh\", \"-c\", \"env | grep -E '^(PG|SITEVAULT_DRILL)' | sort > \(out)\"]")
         let live = counts(db)
@@ -226,7 +226,8 @@ final class SiteRecoverPostgresTests: RecoveryTestCase {
         try makeSite(writesPerSecond: 20)
         let db = pgbenchDatabase()
         pgbench(db, transactions: 100)
-        try addComponent("cluster", "method = \"physical\"")
+        let check = "SELECT (SELECT sum(abalance) FROM pgbench_accounts) = (SELECT coalesce(sum(delta),0) FROM pgbench_history)"
+        try addComponent("cluster", "method = \"physical\"\nverify_sql = \"\(check)\"\nverify_database = \"\(db)\"")
         let before = Set((try? FileManager.default.contentsOfDirectory(atPath: "/var/tmp")) ?? []).filter { $0.hasPrefix("sitevault-drill-pg-") }
         let backup = try siteRun("backup", "--json")
         XCTAssertEqual(backup.status, 0, "\(backup)")
@@ -238,6 +239,7 @@ final class SiteRecoverPostgresTests: RecoveryTestCase {
         let steps = (report["steps"] as? [[String: Any]] ?? []).filter { $0["component"] as? String == "cluster" }
         XCTAssertEqual(steps.compactMap { $0["name"] as? String }, ["extract base backup", "start cluster", "check"], "\(steps)")
         XCTAssertTrue(steps.allSatisfy { $0["result"] as? String == "ok" }, "\(steps)")
+        XCTAssertTrue((steps.last?["detail"] as? String ?? "").contains("check query true in \(db)"), "the check ran in the temporary cluster: \(steps)")
         // The temporary cluster is stopped and its folders removed.
         let sandbox = report["sandbox"] as? String ?? "/nonexistent"
         XCTAssertFalse(exists(sandbox))

@@ -339,6 +339,7 @@ public final class SiteRecovery: @unchecked Sendable {
         item.out.files = 1; item.out.bytes = res.bytes
         item.out.version = "SQLite " + SQLiteDatabase.libraryVersion
         item.out.detail = mode == .new ? "empty database created from the snapshot's schema" : "integrity_check ok on the restored copy"
+        item.out.result = "ok"
     }
 
     /// Replaces an SQLite file by an empty database with the same schema.
