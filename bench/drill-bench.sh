@@ -30,8 +30,14 @@ Options:
   --workdir DIR    default /tmp/sitevault-drill-bench (the drill sandbox lives below it, so the
                    sandbox is on the workdir's disk)
   --no-build       do not build; use SITEVAULT_BIN or .build-bench/release/sitevault
-  --settle SEC     pause after deleting the previous repetition's files (default 65; see
-                   bench/README.md: freed inodes slow file creation for 60 s)
+  --settle SEC     pause after deleting the previous repetition's files, before each
+                   repetition (default 370). On ext4 without a journal, creating a file scans
+                   every inode of its group freed in the last 60 s, or in the last 360 s when
+                   the inode table block is dirty again (and creating files dirties it): the
+                   drill's restore of 20,000 files right after the previous drill deleted its
+                   sandbox took 4-16 s instead of 1.2-2.5 s (perf: recently_deleted,
+                   find_get_block_common). 370 s lets every repetition start clean, as a
+                   scheduled drill does (see bench/DRILL-RESULTS.md)
   --solo           also back up and drill each component alone (a files-only and a
                    PostgreSQL-only site) after the main measurement: each lane's time without
                    the other one competing for the 2 cores
@@ -74,7 +80,7 @@ PG_SCALE=20
 REPEAT=3
 WORK=/tmp/sitevault-drill-bench
 BUILD=1
-SETTLE=65
+SETTLE=370
 SOLO=0
 FRESH=0
 VERIFY_SQL=

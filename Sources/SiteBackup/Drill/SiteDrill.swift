@@ -36,6 +36,8 @@ public final class SiteDrill: @unchecked Sendable {
     private var report: DrillReport
     private var cleanups: [(String, () -> Void)] = []
     private var databaseEnv: [String: String] = [:]
+    /// The main repository, kept open for the run log.
+    private var mainRepository: Repository?
     let sandbox: String
 
     public init(config: SiteConfig, options: DrillOptions) {
@@ -81,6 +83,7 @@ public final class SiteDrill: @unchecked Sendable {
     private func perform() async throws {
         let archive = try SiteArchive(config: config, ref: options.snapshot, operation: "site drill", hostname: options.hostname, clock: options.clock)
         defer { archive.release() }
+        mutex.withLock { mainRepository = archive.main }
         let m = archive.manifest
         mutex.withLock {
             report.snapshot = archive.snapshot.id.hex
@@ -296,7 +299,7 @@ public final class SiteDrill: @unchecked Sendable {
         let name = "\(config.site)-drill-\(TimeText.compact(done.started))-\(runID).log"
         try? makeFolder(config.stateDir + "/logs")
         try? writeFileAtomically(config.stateDir + "/logs/" + name, Array(text.utf8))
-        if let repo = try? SiteSnapshots.open(config.mainDestination, clock: options.clock) {
+        if let repo = mutex.withLock({ mainRepository }) ?? (try? SiteSnapshots.open(config.mainDestination, clock: options.clock)) {
             try? repo.store.save(.init(.logs, name), bytes: Array(text.utf8))
         }
         Alerts.send(config: config, drill: done, message: final, recorder: recorder)
