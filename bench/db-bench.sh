@@ -52,14 +52,11 @@ Example (smoke run): bench/db-bench.sh --scale 5 --repeat 1 --random-mb 20 --sql
 EOF
 }
 
-die() { echo "db-bench.sh: $*" >&2; exit 2; }
-note() { echo "db-bench.sh: $*" >&2; }
-
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$BENCH_DIR/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"
 WRITER=$BENCH_DIR/sqlite-writer.py
 REPORT=$BENCH_DIR/db-report.py
-PGCLUSTER=$ROOT/scripts/pg-cluster.sh
 
 SCALE=50
 REPEAT=3
@@ -75,7 +72,6 @@ PGBR_PROCESS_MAX=
 VERIFY=1
 FRESH=0
 
-need_arg() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs an argument"; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --scale) need_arg "$@"; SCALE=$2; shift 2 ;;
@@ -97,7 +93,6 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-posint() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, got '$2'"; }
 posint --scale "$SCALE"
 posint --repeat "$REPEAT"
 posint --random-mb "$RANDOM_MB"
@@ -117,12 +112,9 @@ NEED_PG=0
 
 (($(id -u) == 0)) || die "run as root: the cluster and pgBackRest run as the postgres user (runuser)"
 
-# Never let a caller's environment choose repositories, passwords or servers for us.
-unset SITEVAULT_REPOSITORY SITEVAULT_PASSWORD_FILE SITEVAULT_PASSWORD SITEVAULT_SITE \
-    PGHOST PGPORT PGUSER PGPASSWORD PGPASSFILE PGDATABASE PGSERVICE PGSERVICEFILE PGSSLMODE PGOPTIONS
+unset_site_env
 
 # ---------------------------------------------------------------- requirements
-pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 missing_deps() {
     local m=() b
     [[ -x /usr/bin/time ]] || m+=("time (GNU time at /usr/bin/time)")
@@ -137,27 +129,12 @@ missing_deps() {
     fi
     printf '%s\n' "${m[@]}"
 }
-MISSING=$(missing_deps)
-if [[ -n $MISSING ]]; then
-    note "missing: $(echo "$MISSING" | paste -sd, -); trying scripts/install-deps.sh --bench"
-    "$ROOT/scripts/install-deps.sh" --bench || true
-    MISSING=$(missing_deps)
-    [[ -z $MISSING ]] || die "still missing: $(echo "$MISSING" | paste -sd, -). Install them (apt-get install postgresql-15 pgbackrest time python3) and run again"
-fi
+ensure_deps "postgresql-15 pgbackrest time python3"
 PGBIN=$(pg_bindir)
 
-mkdir -p "$WORK"
-WORK=$(cd "$WORK" && pwd)
-[[ $WORK != / ]] || die "refusing to use / as workdir"
-exec 9>"$WORK/.lock"
-flock -n 9 || die "another db-bench.sh is using $WORK"
+open_workdir
 # The postgres user must reach the cluster, pgBackRest's folders and the restored data folders.
-chmod 755 "$WORK"
-d=$WORK
-while [[ $d != / ]]; do
-    runuser -u postgres -- test -x "$d" || die "the postgres user cannot enter $d: choose a --workdir it can reach (e.g. below /tmp)"
-    d=$(dirname "$d")
-done
+postgres_reaches_workdir
 LOGS=$WORK/logs
 RAW=$WORK/raw.tsv
 META=$WORK/meta.tsv
@@ -169,13 +146,12 @@ chmod 755 "$T"
 : >"$RAW"
 
 # ---------------------------------------------------------------- cleanup
-# Phases run in subshells: what they start is recorded in files for this trap.
+# Phases run in subshells: what they start is recorded in files for the exit trap (bench/lib.sh
+# cleanup, which then stops the cluster and removes tmp/).
 WRITER_PIDFILE=$T/writer.pid
 RESTORED_LIST=$T/restored-clusters
-CLUSTER_UP=0
-cleanup() {
-    local rc=$? pid c i
-    set +e
+cleanup_more() {
+    local pid c i
     if [[ -s $WRITER_PIDFILE ]]; then
         pid=$(<"$WRITER_PIDFILE")
         kill -0 "$pid" 2>/dev/null && kill -TERM "$pid"
@@ -186,62 +162,12 @@ cleanup() {
             [[ -s $c/postmaster.pid ]] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$c" -m immediate -w stop >/dev/null 2>&1
         done <"$RESTORED_LIST"
     fi
-    ((CLUSTER_UP)) && { "$PGCLUSTER" stop "$PG" || note "could not stop the cluster in $PG"; }
-    rm -rf "$T"
-    exit "$rc"
+    return 0
 }
-trap cleanup EXIT
-on_signal() {
-    trap - INT TERM
-    note "interrupted"
-    if [[ -n ${PHASE_PID:-} ]]; then
-        kill -TERM -- "-$PHASE_PID" 2>/dev/null
-        wait "$PHASE_PID" 2>/dev/null
-    fi
-    exit 130
-}
-trap on_signal INT TERM
+install_traps
 
 # ---------------------------------------------------------------- sitevault
-SOURCE_STATE=
-source_state() {
-    git -C "$ROOT" rev-parse --short HEAD >/dev/null 2>&1 || { echo "an unknown tree (no git)"; return; }
-    local s diff
-    s="commit $(git -C "$ROOT" rev-parse --short HEAD)"
-    diff=$(git -C "$ROOT" diff HEAD -- Sources Package.swift 2>/dev/null | sha256sum | cut -c1-12)
-    [[ -z $(git -C "$ROOT" status --porcelain -- Sources Package.swift 2>/dev/null) ]] ||
-        s+=" + uncommitted changes in Sources/ (diff sha256 $diff)"
-    echo "$s"
-}
-build_sitevault() {
-    local attempt
-    for attempt in 1 2 3; do
-        SOURCE_STATE=$(source_state)
-        note "building sitevault (attempt $attempt): swift build -c release --product sitevault --scratch-path .build-bench (log: $LOGS/build.log)"
-        if (cd "$ROOT" && swift build -c release --product sitevault --scratch-path .build-bench) >"$LOGS/build.log" 2>&1; then
-            return 0
-        fi
-        tail -n 20 "$LOGS/build.log" | sed 's/^/   | /' >&2
-        ((attempt < 3)) && { note "build failed (the sources may be mid-edit); retrying in 60 s"; sleep 60; }
-    done
-    die "swift build failed 3 times (see $LOGS/build.log); use --no-build with an existing binary or SITEVAULT_BIN"
-}
-if [[ -n ${SITEVAULT_BIN:-} ]]; then
-    [[ -x $SITEVAULT_BIN && -f $SITEVAULT_BIN ]] || die "SITEVAULT_BIN=$SITEVAULT_BIN is not an executable file"
-    SV=$(cd "$(dirname "$SITEVAULT_BIN")" && pwd)/$(basename "$SITEVAULT_BIN")
-elif ((BUILD)); then
-    build_sitevault
-    SV=$ROOT/.build-bench/release/sitevault
-else
-    SV=$ROOT/.build-bench/release/sitevault
-    [[ -x $SV ]] || die "--no-build given but $SV does not exist (build it or set SITEVAULT_BIN)"
-    note "--no-build: using existing $SV (may be stale)"
-fi
-[[ -x $SV ]] || die "sitevault binary $SV not found"
-# sitevault has no --version: the binary's hash, and for a fresh build the source state it was built
-# from (others may be editing Sources/ meanwhile).
-SV_VERSION="binary sha256 $(sha256sum "$SV" | cut -c1-12)"
-SV_VERSION+=${SOURCE_STATE:+", built from $SOURCE_STATE"}
+resolve_sitevault
 
 REPO_PW=$T/repo-password
 (umask 077 && printf 'sitevault-db-bench-not-a-secret\n' >"$REPO_PW")
@@ -253,46 +179,32 @@ export XDG_CACHE_HOME=$T/cache
 timed() {
     local phase=$1 tool=$2 rep=$3 out=$4; shift 5
     local slug=${phase}.${tool//[^A-Za-z0-9_-]/_}.r$rep
-    local tf=$LOGS/$slug.time log=$LOGS/$slug.log rc=0 wall user sys rss
+    local tf=$LOGS/$slug.time log=$LOGS/$slug.log rc=0 TIME_WALL TIME_USER TIME_SYS TIME_RSS
     sync
-    /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" >"$out" 2>"$log" </dev/null || rc=$?
+    time_command "$tf" "$@" >"$out" 2>"$log" </dev/null || rc=$?
     if ((rc != 0)); then
         echo "!! $phase / $tool (repetition $rep) failed with exit code $rc: $*" >&2
-        tail -n 20 "$log" | sed 's/^/   | /' >&2
+        show_tail 20 "$log"
         printf 'fail\t%s\t%s\t%s\texit %s (log: %s)\n' "$phase" "$tool" "$rep" "$rc" "$log" >>"$RAW"
         return 1
     fi
-    read -r wall user sys rss < <(tail -n 1 "$tf")
-    printf 'time\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$tool" "$rep" "$wall" "$user" "$sys" "$rss" >>"$RAW"
-    awk -v p="$phase" -v t="$tool" -v r="$rep" -v w="$wall" -v u="$user" -v s="$sys" -v m="$rss" \
+    read_times "$tf"
+    printf 'time\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$tool" "$rep" "$TIME_WALL" "$TIME_USER" "$TIME_SYS" "$TIME_RSS" >>"$RAW"
+    awk -v p="$phase" -v t="$tool" -v r="$rep" -v w="$TIME_WALL" -v u="$TIME_USER" -v s="$TIME_SYS" -v m="$TIME_RSS" \
         'BEGIN { printf "  %-16s %-22s r%-2s wall %8.2fs  cpu %8.2fs  peak RSS %8.1f MiB\n", p, t, r, w, u + s, m / 1024 }'
 }
-value() { printf 'value\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RAW"; }
-meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
 bytes_of() { du -sb "$1" | cut -f1; }
-json_get() { # FILE EXPR (python expression over d)
-    python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); v = eval(sys.argv[2]); print("" if v is None else v)' "$1" "$2"
-}
 
 # ---------------------------------------------------------------- the cluster
-PORT= SOCKET= PGPASS=$T/pgpass
-psql_admin() { # over the trusted local socket, as postgres
-    PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -A -t -q -v ON_ERROR_STOP=1 -h "$SOCKET" -p "$PORT" -U postgres "$@"
-}
-start_cluster() {
-    local out
-    "$PGCLUSTER" stop "$PG" >/dev/null 2>&1 || true
-    out=$("$PGCLUSTER" start "$PG") || die "scripts/pg-cluster.sh start $PG failed"
-    CLUSTER_UP=1
-    PORT=$(sed -n 's/^PORT=//p' <<<"$out")
-    SOCKET=$(sed -n 's/^SOCKET=//p' <<<"$out")
-    [[ -n $PORT && -n $SOCKET ]] || die "could not read PORT/SOCKET from scripts/pg-cluster.sh: $out"
-    # The client programs sitevault is compared with connect like sitevault: TCP + password (pgpass file).
+PGPASS=$T/pgpass
+# start_cluster (bench/lib.sh), then a pgpass file: the client programs sitevault is compared with
+# connect like sitevault, over TCP with a password.
+start_cluster_pgpass() {
+    start_cluster
     local pw
     pw=$(<"$PG/password"); pw=${pw//\\/\\\\}; pw=${pw//:/\\:}
     (umask 077 && printf '127.0.0.1:%s:*:postgres:%s\n' "$PORT" "$pw" >"$PGPASS")
 }
-stop_cluster() { "$PGCLUSTER" stop "$PG"; CLUSTER_UP=0; }
 
 PGBR_CONF=$T/pgbackrest/pgbackrest.conf
 write_pgbr_conf() { # the stanza "bench"; repository below tmp/ (removed at the end)
@@ -340,18 +252,12 @@ wait_archiver() { # until no segment waits for the archiver (max 120 s)
 
 DATASET_KEY="scale=$SCALE random_mb=$RANDOM_MB v1"
 setup_cluster() {
-    if ((FRESH)) || [[ ! -f $PG/dataset.ok || $(<"$PG/dataset.ok") != "$DATASET_KEY" ]]; then
-        "$PGCLUSTER" stop "$PG" >/dev/null 2>&1 || true
-        rm -rf "$PG"
+    if ! cluster_cached; then
+        discard_cluster
         note "creating the cluster in $PG: pgbench scale $SCALE + $RANDOM_MB MiB of random bytea (cached for later runs)"
-        start_cluster
+        start_cluster_pgpass
         psql_admin -c "ALTER SYSTEM SET archive_mode = 'on'" -c "ALTER SYSTEM SET archive_command = '/bin/true'" >/dev/null
-        psql_admin -c "CREATE DATABASE bench" >/dev/null
-        "$PGBIN/pgbench" -i -q -s "$SCALE" -h "$SOCKET" -p "$PORT" -U postgres bench >"$LOGS/pgbench-init.log" 2>&1 ||
-            { tail "$LOGS/pgbench-init.log" >&2; die "pgbench -i failed"; }
-        # Some history, so that the pgbench invariant checked after restores means something.
-        "$PGBIN/pgbench" -n -c 2 -T 5 -h "$SOCKET" -p "$PORT" -U postgres bench >>"$LOGS/pgbench-init.log" 2>&1 ||
-            { tail "$LOGS/pgbench-init.log" >&2; die "pgbench run failed"; }
+        load_pgbench "$SCALE"
         local fill
         if psql_admin -d bench -c "CREATE EXTENSION IF NOT EXISTS pgcrypto" >/dev/null 2>&1; then
             fill="gen_random_bytes(1000)"
@@ -365,13 +271,10 @@ setup_cluster() {
         stop_cluster # archive_mode needs a restart
         echo "$DATASET_KEY" >"$PG/dataset.ok"
     fi
-    start_cluster
+    start_cluster_pgpass
     [[ $(psql_admin -c "SHOW archive_mode") == on ]] || die "archive_mode is not on in $PG (remove $PG or use --fresh)"
     psql_admin -c "ALTER SYSTEM SET archive_command = '/bin/true'" -c "SELECT pg_reload_conf()" >/dev/null
-    local leftover
-    for leftover in $(psql_admin -c "SELECT datname FROM pg_database WHERE datname LIKE 'bench\_restore\_%'"); do
-        psql_admin -c "DROP DATABASE \"$leftover\" WITH (FORCE)" >/dev/null
-    done
+    drop_leftover_dbs "datname LIKE 'bench\_restore\_%'"
     psql_admin -c "CHECKPOINT" >/dev/null
     DB_BYTES=$(psql_admin -c "SELECT pg_database_size('bench')")
     CLUSTER_BYTES=$(psql_admin -c "SELECT sum(pg_database_size(datname)) FROM pg_database")
@@ -511,7 +414,7 @@ check_cluster() { # PHASE TOOL REP DATADIR
         -o "-p $port -k $sock -c listen_addresses='' -c archive_mode=off" start >/dev/null || rc=$?
     t1=$(date +%s.%N)
     if ((rc != 0)); then
-        echo "!! $tool: the restored cluster does not start:" >&2; tail -n 15 "$sock/server.log" | sed 's/^/   | /' >&2
+        echo "!! $tool: the restored cluster does not start:" >&2; show_tail 15 "$sock/server.log"
         printf 'fail\t%s\t%s\t%s\trestored cluster does not start (%s)\n' "$phase" "$tool" "$rep" "$sock/server.log" >>"$RAW"
         return 1
     fi
@@ -690,15 +593,15 @@ PY
 meta scale "$SCALE"; meta repeat "$REPEAT"; meta phases "$ONLY"; meta random_mb "$RANDOM_MB"
 meta sqlite_mb "$SQLITE_MB"; meta sqlite_rate "$SQLITE_RATE"; meta sqlite_sync "$SQLITE_SYNC"
 meta sitevault "$SV_VERSION"; meta sitevault_bin "$SV"
-meta nproc "$(nproc)"; meta cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)"
-meta kernel "$(uname -sr)"; meta started "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; meta loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+meta nproc "$(nproc)"; meta cpu "$(cpu_model)"
+meta kernel "$(uname -sr)"; meta started "$(utc_now)"; meta loadavg_start "$(loadavg)"
 meta page_cache "warm (not dropped); sync before each timed command"
 if ((NEED_PG)); then
     meta pg_dump "$("$PGBIN/pg_dump" --version)"
     command -v pgbackrest >/dev/null && meta pgbackrest "$(pgbackrest version) (compress-type ${PGBR_COMPRESS:-default gz}, process-max ${PGBR_PROCESS_MAX:-default 1})"
 fi
 echo "sitevault: $SV ($SV_VERSION)"
-echo "phases: $ONLY; repetitions: $REPEAT (median reported); page cache warm; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "phases: $ONLY; repetitions: $REPEAT (median reported); page cache warm; load $(loadavg)"
 
 ((NEED_PG)) && setup_cluster
 
@@ -706,23 +609,9 @@ echo "phases: $ONLY; repetitions: $REPEAT (median reported); page cache warm; lo
 # still run), in a process group of its own: on SIGINT/SIGTERM the whole group (tools, writer) is
 # terminated before the cleanup.
 FAILED=()
-PHASE_PID=
 run_phase() {
-    local rc
-    set +e
-    set -m
-    (
-        set +m -euo pipefail
-        trap - INT TERM
-        "phase_$1"
-    ) &
-    PHASE_PID=$!
-    set +m
-    wait "$PHASE_PID"
-    rc=$?
-    PHASE_PID=
-    set -e
-    if ((rc != 0)); then FAILED+=("$1"); note "phase $1 failed (exit $rc; logs in $LOGS)"; fi
+    run_grouped "phase_$1"
+    if ((GROUP_RC != 0)); then FAILED+=("$1"); note "phase $1 failed (exit $GROUP_RC; logs in $LOGS)"; fi
 }
 for phase in logical physical restore; do
     want $phase && run_phase $phase
@@ -730,7 +619,7 @@ done
 if ((NEED_PG)); then stop_cluster; fi
 want sqlite && run_phase sqlite
 
-meta loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"; meta finished "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+meta loadavg_end "$(loadavg)"; meta finished "$(utc_now)"
 meta failed "${FAILED[*]:-}"
 python3 "$REPORT" "$WORK" | tee "$WORK/summary.md"
 ((${#FAILED[@]} == 0)) || die "failed phases: ${FAILED[*]}"

@@ -9,9 +9,11 @@ Repetition 0 holds untimed preparation runs and is ignored.
 
 Usage: db-report.py WORKDIR
 """
-import statistics
 import sys
 from collections import defaultdict
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ for benchlib
+from benchlib import fmt, median, num, raw_rows, read_meta, workdir_arg
 
 MiB = 1048576.0
 
@@ -29,48 +31,22 @@ ORDER = [
 ]
 
 
-def med(xs):
-    return statistics.median(xs) if xs else None
-
-
-def num(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def fmt(v, digits=2, unit=""):
-    return "–" if v is None else f"{v:.{digits}f}{unit}"
-
-
 def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    work = sys.argv[1]
-    meta = {}
-    try:
-        with open(f"{work}/meta.tsv") as f:
-            for line in f:
-                k, _, v = line.rstrip("\n").partition("\t")
-                meta[k] = v
-    except FileNotFoundError:
-        pass
+    work = workdir_arg(__doc__)
+    meta = read_meta(work)
     times = defaultdict(dict)  # (phase, tool) -> rep -> (wall, cpu, rss_kib)
     values = defaultdict(dict)  # (phase, key) -> rep -> str
     fails = []
-    with open(f"{work}/raw.tsv") as f:
-        for line in f:
-            p = line.rstrip("\n").split("\t")
-            if p[0] == "fail":
-                fails.append(p[1:])
-                continue
-            if len(p) < 5 or p[3] == "0":
-                continue
-            if p[0] == "time":
-                times[(p[1], p[2])][p[3]] = (float(p[4]), float(p[5]) + float(p[6]), float(p[7]))
-            elif p[0] == "value":
-                values[(p[1], p[2])][p[3]] = p[4]
+    for p in raw_rows(work):
+        if p[0] == "fail":
+            fails.append(p[1:])
+            continue
+        if len(p) < 5 or p[3] == "0":
+            continue
+        if p[0] == "time":
+            times[(p[1], p[2])][p[3]] = (float(p[4]), float(p[5]) + float(p[6]), float(p[7]))
+        elif p[0] == "value":
+            values[(p[1], p[2])][p[3]] = p[4]
     for phase, parts in TOTALS.items():
         reps = set.intersection(*(set(times[(phase, t)]) for t in parts)) if all((phase, t) in times for t in parts) else set()
         for r in reps:
@@ -78,10 +54,10 @@ def main():
             times[(phase, "sitevault total")][r] = (sum(x[0] for x in rows), sum(x[1] for x in rows), max(x[2] for x in rows))
 
     def mwall(phase, tool):
-        return med([v[0] for v in times.get((phase, tool), {}).values()])
+        return median([v[0] for v in times.get((phase, tool), {}).values()])
 
     def mval(phase, key):
-        return med([x for x in (num(v) for v in values.get((phase, key), {}).values()) if x is not None])
+        return median([x for x in (num(v) for v in values.get((phase, key), {}).values()) if x is not None])
 
     db = num(meta.get("db_bytes"))
     cluster = num(meta.get("cluster_bytes"))
@@ -108,7 +84,7 @@ def main():
             t = times.get((phase, tool))
             if not t:
                 continue
-            wall, cpu, rss = med([v[0] for v in t.values()]), med([v[1] for v in t.values()]), med([v[2] for v in t.values()])
+            wall, cpu, rss = median([v[0] for v in t.values()]), median([v[1] for v in t.values()]), median([v[2] for v in t.values()])
             notes = []
             if phase == "logical" and tool in ("pg_dump", "sitevault") and db:
                 notes.append(f"{db / MiB / wall:.1f} MiB/s of database" if wall else "")

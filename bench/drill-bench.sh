@@ -66,14 +66,10 @@ Example (smoke run): bench/drill-bench.sh --scale 0.05 --pg-scale 2 --repeat 1 -
 EOF
 }
 
-die() { echo "drill-bench.sh: $*" >&2; exit 2; }
-note() { echo "drill-bench.sh: $*" >&2; }
-
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$BENCH_DIR/.." && pwd)
-GEN=$BENCH_DIR/gen-dataset.py
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"
 REPORT=$BENCH_DIR/drill-report.py
-PGCLUSTER=$ROOT/scripts/pg-cluster.sh
 
 SCALE=1.0
 PG_SCALE=20
@@ -85,7 +81,6 @@ SOLO=0
 FRESH=0
 VERIFY_SQL=
 
-need_arg() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs an argument"; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --scale) need_arg "$@"; SCALE=$2; shift 2 ;;
@@ -103,21 +98,16 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-posint() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, got '$2'"; }
 posint --pg-scale "$PG_SCALE"
 posint --repeat "$REPEAT"
 [[ $SETTLE =~ ^[0-9]+$ ]] || die "--settle must be a number of seconds, got '$SETTLE'"
-SCALE_KEY=$(python3 -c 'import sys; s = float(sys.argv[1]); assert s > 0; print(f"{s:g}")' "$SCALE" 2>/dev/null) ||
-    die "--scale must be a positive number, got '$SCALE'"
+scale_key "$SCALE"
 
 (($(id -u) == 0)) || die "run as root: the PostgreSQL cluster runs as the postgres user (runuser)"
 
-# Never let a caller's environment choose repositories, passwords or servers for us.
-unset SITEVAULT_REPOSITORY SITEVAULT_PASSWORD_FILE SITEVAULT_PASSWORD SITEVAULT_SITE \
-    PGHOST PGPORT PGUSER PGPASSWORD PGPASSFILE PGDATABASE PGSERVICE PGSERVICEFILE PGSSLMODE PGOPTIONS
+unset_site_env
 
 # ---------------------------------------------------------------- requirements
-pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 missing_deps() {
     local m=() b t
     [[ -x /usr/bin/time ]] || m+=("time (GNU time at /usr/bin/time)")
@@ -129,27 +119,12 @@ missing_deps() {
     id postgres >/dev/null 2>&1 || m+=("the postgres user (postgresql-15)")
     printf '%s\n' "${m[@]}"
 }
-MISSING=$(missing_deps)
-if [[ -n $MISSING ]]; then
-    note "missing: $(echo "$MISSING" | paste -sd, -); trying scripts/install-deps.sh --bench"
-    "$ROOT/scripts/install-deps.sh" --bench || true
-    MISSING=$(missing_deps)
-    [[ -z $MISSING ]] || die "still missing: $(echo "$MISSING" | paste -sd, -). Install them (apt-get install postgresql-15 time python3) and run again"
-fi
+ensure_deps "postgresql-15 time python3"
 PGBIN=$(pg_bindir)
 
-mkdir -p "$WORK"
-WORK=$(cd "$WORK" && pwd)
-[[ $WORK != / ]] || die "refusing to use / as workdir"
-exec 9>"$WORK/.lock"
-flock -n 9 || die "another drill-bench.sh is using $WORK"
+open_workdir
 # The postgres user must reach the cluster folder.
-chmod 755 "$WORK"
-d=$WORK
-while [[ $d != / ]]; do
-    runuser -u postgres -- test -x "$d" || die "the postgres user cannot enter $d: choose a --workdir it can reach (e.g. below /tmp)"
-    d=$(dirname "$d")
-done
+postgres_reaches_workdir
 LOGS=$WORK/logs
 RAW=$WORK/raw.tsv
 META=$WORK/meta.tsv
@@ -163,84 +138,18 @@ mkdir -p "$LOGS" "$T" "$WORK/datasets" "$SANDBOX"
 [[ $(stat -c %d "$SANDBOX") == $(stat -c %d "$WORK") ]] || die "the sandbox $SANDBOX is not on the workdir's file system"
 
 # ---------------------------------------------------------------- cleanup
-CLUSTER_UP=0
-cleanup() {
-    local rc=$?
-    set +e
-    ((CLUSTER_UP)) && { "$PGCLUSTER" stop "$PG" || note "could not stop the cluster in $PG"; }
-    rm -rf "$T"
-    exit "$rc"
-}
-trap cleanup EXIT
-on_signal() {
-    trap - INT TERM
-    note "interrupted"
-    if [[ -n ${REP_PID:-} ]]; then
-        kill -TERM -- "-$REP_PID" 2>/dev/null
-        wait "$REP_PID" 2>/dev/null
-    fi
-    exit 130
-}
-trap on_signal INT TERM
+# bench/lib.sh: on exit the cluster is stopped and tmp/ removed; a signal ends the running repetition first.
+install_traps
 
 # ---------------------------------------------------------------- sitevault
-SOURCE_STATE=
-source_state() {
-    git -C "$ROOT" rev-parse --short HEAD >/dev/null 2>&1 || { echo "an unknown tree (no git)"; return; }
-    local s diff
-    s="commit $(git -C "$ROOT" rev-parse --short HEAD)"
-    diff=$(git -C "$ROOT" diff HEAD -- Sources Package.swift 2>/dev/null | sha256sum | cut -c1-12)
-    [[ -z $(git -C "$ROOT" status --porcelain -- Sources Package.swift 2>/dev/null) ]] ||
-        s+=" + uncommitted changes in Sources/ (diff sha256 $diff)"
-    echo "$s"
-}
-build_sitevault() {
-    local attempt
-    for attempt in 1 2 3; do
-        SOURCE_STATE=$(source_state)
-        note "building sitevault (attempt $attempt): swift build -c release --product sitevault --scratch-path .build-bench (log: $LOGS/build.log)"
-        if (cd "$ROOT" && swift build -c release --product sitevault --scratch-path .build-bench) >"$LOGS/build.log" 2>&1; then
-            return 0
-        fi
-        tail -n 20 "$LOGS/build.log" | sed 's/^/   | /' >&2
-        ((attempt < 3)) && { note "build failed (the sources may be mid-edit); retrying in 60 s"; sleep 60; }
-    done
-    die "swift build failed 3 times (see $LOGS/build.log); use --no-build with an existing binary or SITEVAULT_BIN"
-}
-if [[ -n ${SITEVAULT_BIN:-} ]]; then
-    [[ -x $SITEVAULT_BIN && -f $SITEVAULT_BIN ]] || die "SITEVAULT_BIN=$SITEVAULT_BIN is not an executable file"
-    SV=$(cd "$(dirname "$SITEVAULT_BIN")" && pwd)/$(basename "$SITEVAULT_BIN")
-elif ((BUILD)); then
-    build_sitevault
-    SV=$ROOT/.build-bench/release/sitevault
-else
-    SV=$ROOT/.build-bench/release/sitevault
-    [[ -x $SV ]] || die "--no-build given but $SV does not exist (build it or set SITEVAULT_BIN)"
-    note "--no-build: using existing $SV (may be stale)"
-fi
-[[ -x $SV ]] || die "sitevault binary $SV not found"
-# sitevault has no --version: the binary's hash, and for a fresh build the source state it was built from.
-SV_VERSION="binary sha256 $(sha256sum "$SV" | cut -c1-12)"
-SV_VERSION+=${SOURCE_STATE:+", built from $SOURCE_STATE"}
+resolve_sitevault
 
 REPO_PW=$T/repo-password
 (umask 077 && printf 'sitevault-drill-bench-not-a-secret\n' >"$REPO_PW")
 export XDG_CACHE_HOME=$T/cache
 
 # ---------------------------------------------------------------- dataset
-DATA=$WORK/datasets/scale-$SCALE_KEY
-GEN_HASH=$(sha256sum "$GEN" | cut -d' ' -f1)
-if [[ -d $DATA && -f $DATA.ok && $(cat "$DATA.ok") == "$GEN_HASH" ]]; then
-    note "using cached dataset $DATA"
-else
-    rm -rf "$DATA" "$DATA.tmp" "$DATA.ok"
-    note "generating dataset (scale $SCALE_KEY) in $DATA"
-    python3 "$GEN" --scale "$SCALE_KEY" "$DATA.tmp"
-    mv "$DATA.tmp" "$DATA"
-    echo "$GEN_HASH" >"$DATA.ok"
-fi
-DATA_FILES=$(find "$DATA" -type f | wc -l)
-DATA_BYTES=$(find "$DATA" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+prepare_dataset
 
 # ---------------------------------------------------------------- measuring
 # timed PHASE REP STDOUT -- CMD...: runs CMD under /usr/bin/time (stdout to STDOUT, stderr to the
@@ -248,28 +157,23 @@ DATA_BYTES=$(find "$DATA" -type f -printf '%s\n' | awk '{s += $1} END {print s +
 # Returns the command's exit code (its JSON report is kept either way).
 timed() {
     local phase=$1 rep=$2 out=$3; shift 4
-    local tf=$LOGS/$phase.r$rep.time log=$LOGS/$phase.r$rep.log rc=0 wall user sys rss s0 s1 scpu
+    local tf=$LOGS/$phase.r$rep.time log=$LOGS/$phase.r$rep.log rc=0 TIME_WALL TIME_USER TIME_SYS TIME_RSS s0 s1 scpu
     psql_admin -c CHECKPOINT >/dev/null
     sync
     s0=$(server_cpu)
-    /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" >"$out" 2>"$log" </dev/null || rc=$?
+    time_command "$tf" "$@" >"$out" 2>"$log" </dev/null || rc=$?
     s1=$(server_cpu)
     if ((rc != 0)); then
         echo "!! $phase (repetition $rep) failed with exit code $rc: $*" >&2
-        tail -n 20 "$log" | sed 's/^/   | /' >&2
+        show_tail 20 "$log"
         printf 'fail\t%s\t%s\texit %s (log: %s)\n' "$phase" "$rep" "$rc" "$log" >>"$RAW"
         return $rc
     fi
-    read -r wall user sys rss < <(tail -n 1 "$tf")
+    read_times "$tf"
     scpu=$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", b - a }')
-    printf 'time\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$rep" "$wall" "$user" "$sys" "$rss" "$scpu" >>"$RAW"
-    awk -v p="$phase" -v r="$rep" -v w="$wall" -v u="$user" -v s="$sys" -v m="$rss" -v c="$scpu" \
+    printf 'time\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$rep" "$TIME_WALL" "$TIME_USER" "$TIME_SYS" "$TIME_RSS" "$scpu" >>"$RAW"
+    awk -v p="$phase" -v r="$rep" -v w="$TIME_WALL" -v u="$TIME_USER" -v s="$TIME_SYS" -v m="$TIME_RSS" -v c="$scpu" \
         'BEGIN { printf "  %-13s r%-2s wall %7.2fs  cpu %7.2fs (user %.2f, sys %.2f)  peak RSS %7.1f MiB  server cpu %6.2fs\n", p, r, w, u + s, u, s, m / 1024, c }'
-}
-value() { printf 'value\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RAW"; }
-meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
-json_get() { # FILE EXPR (python expression over d)
-    python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); v = eval(sys.argv[2]); print("" if v is None else v)' "$1" "$2"
 }
 # CPU seconds (user+sys) used so far by the cluster: the postmaster, its live children, and the
 # children it has reaped (cutime/cstime): backends that served pg_dump/pg_restore and have exited.
@@ -297,47 +201,24 @@ PY
 }
 
 # ---------------------------------------------------------------- the cluster
-PORT= SOCKET=
-psql_admin() { # over the trusted local socket, as postgres
-    PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -X -A -t -q -v ON_ERROR_STOP=1 -h "$SOCKET" -p "$PORT" -U postgres "$@"
-}
-start_cluster() {
-    local out
-    "$PGCLUSTER" stop "$PG" >/dev/null 2>&1 || true
-    out=$("$PGCLUSTER" start "$PG") || die "scripts/pg-cluster.sh start $PG failed"
-    CLUSTER_UP=1
-    PORT=$(sed -n 's/^PORT=//p' <<<"$out")
-    SOCKET=$(sed -n 's/^SOCKET=//p' <<<"$out")
-    [[ -n $PORT && -n $SOCKET ]] || die "could not read PORT/SOCKET from scripts/pg-cluster.sh: $out"
-}
-stop_cluster() { "$PGCLUSTER" stop "$PG"; CLUSTER_UP=0; }
+# psql_admin, start_cluster, stop_cluster, load_pgbench: bench/lib.sh.
 # "accounts,branches,tellers,history-delta,history-rows,accounts-rows": equal first four = invariant holds.
 invariant() {
     psql_admin -d bench -c "SELECT (SELECT coalesce(sum(abalance),0) FROM pgbench_accounts) || ',' || (SELECT coalesce(sum(bbalance),0) FROM pgbench_branches) || ',' || (SELECT coalesce(sum(tbalance),0) FROM pgbench_tellers) || ',' || (SELECT coalesce(sum(delta),0) FROM pgbench_history) || ',' || (SELECT count(*) FROM pgbench_history) || ',' || (SELECT count(*) FROM pgbench_accounts)"
 }
 DATASET_KEY="pgbench scale=$PG_SCALE v1"
 setup_cluster() {
-    if ((FRESH)) || [[ ! -f $PG/dataset.ok || $(<"$PG/dataset.ok") != "$DATASET_KEY" ]]; then
-        "$PGCLUSTER" stop "$PG" >/dev/null 2>&1 || true
-        rm -rf "$PG"
+    if ! cluster_cached; then
+        discard_cluster
         note "creating the cluster in $PG: pgbench scale $PG_SCALE (cached for later runs)"
         start_cluster
-        psql_admin -c "CREATE DATABASE bench" >/dev/null
-        "$PGBIN/pgbench" -i -q -s "$PG_SCALE" -h "$SOCKET" -p "$PORT" -U postgres bench >"$LOGS/pgbench-init.log" 2>&1 ||
-            { tail "$LOGS/pgbench-init.log" >&2; die "pgbench -i failed"; }
-        # Some history, so that the database is not only freshly loaded tables.
-        "$PGBIN/pgbench" -n -c 2 -T 5 -h "$SOCKET" -p "$PORT" -U postgres bench >>"$LOGS/pgbench-init.log" 2>&1 ||
-            { tail "$LOGS/pgbench-init.log" >&2; die "pgbench run failed"; }
+        load_pgbench "$PG_SCALE"
         psql_admin -d bench -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
         echo "$DATASET_KEY" >"$PG/dataset.ok"
     else
         start_cluster
     fi
-    local leftover
-    for leftover in $(psql_admin -c "SELECT datname FROM pg_database WHERE datname LIKE 'sitevault\_drill\_%' OR datname LIKE 'sitevault\_verify\_%'"); do
-        note "dropping leftover scratch database $leftover"
-        psql_admin -c "DROP DATABASE \"$leftover\" WITH (FORCE)" >/dev/null
-    done
+    drop_leftover_dbs "datname LIKE 'sitevault\_drill\_%' OR datname LIKE 'sitevault\_verify\_%'" "dropping leftover scratch database"
     psql_admin -c "CHECKPOINT" >/dev/null
     DB_BYTES=$(psql_admin -c "SELECT pg_database_size('bench')")
     ROWS_ACCOUNTS=$(psql_admin -d bench -c "SELECT count(*) FROM pgbench_accounts")
@@ -463,9 +344,9 @@ settle() {
 meta scale "$SCALE_KEY"; meta pg_scale "$PG_SCALE"; meta repeat "$REPEAT"; meta settle "$SETTLE"
 meta dataset "$DATA"; meta dataset_files "$DATA_FILES"; meta dataset_bytes "$DATA_BYTES"
 meta sitevault "$SV_VERSION"; meta sitevault_bin "$SV"
-meta nproc "$(nproc)"; meta cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)"
+meta nproc "$(nproc)"; meta cpu "$(cpu_model)"
 meta mem "$(free -m | awk '/^Mem:/ { print $2 " MiB total, " $7 " MiB available" }')"
-meta kernel "$(uname -sr)"; meta started "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; meta loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+meta kernel "$(uname -sr)"; meta started "$(utc_now)"; meta loadavg_start "$(loadavg)"
 meta workdir_fs "$(df -T "$WORK" | awk 'NR == 2 { print $1 " (" $2 ")" }')"
 meta sandbox "$SANDBOX"
 meta verify_sql "${VERIFY_SQL:-none (default)}"
@@ -473,30 +354,16 @@ meta page_cache "warm (not dropped); CHECKPOINT and sync before each timed comma
 meta pg_dump "$("$PGBIN/pg_dump" --version)"
 echo "sitevault: $SV ($SV_VERSION)"
 echo "dataset:   $DATA ($DATA_FILES files, $((DATA_BYTES / 1048576)) MiB)"
-echo "repetitions: $REPEAT (median reported); page cache warm; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "repetitions: $REPEAT (median reported); page cache warm; load $(loadavg)"
 
 setup_cluster
 
 FAILED=()
-REP_PID=
 # Each repetition runs in a subshell with errexit, in a process group of its own (terminated on
 # SIGINT/SIGTERM before the cleanup).
 run_rep() { # TAG REP PARTS
-    local rc
-    set +e
-    set -m
-    (
-        set +m -euo pipefail
-        trap - INT TERM
-        backup_and_drill "$@"
-    ) &
-    REP_PID=$!
-    set +m
-    wait "$REP_PID"
-    rc=$?
-    REP_PID=
-    set -e
-    if ((rc != 0)); then FAILED+=("$1 r$2"); note "$1 repetition $2 failed (logs in $LOGS)"; fi
+    run_grouped backup_and_drill "$@"
+    if ((GROUP_RC != 0)); then FAILED+=("$1 r$2"); note "$1 repetition $2 failed (logs in $LOGS)"; fi
 }
 for ((rep = 1; rep <= REPEAT; rep++)); do
     echo "== repetition $rep/$REPEAT: site backup + site drill (files + pg)"
@@ -515,7 +382,7 @@ fi
 rm -rf "$T"/site.r* "$T"/solo-*.r*
 
 stop_cluster
-meta loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"; meta finished "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+meta loadavg_end "$(loadavg)"; meta finished "$(utc_now)"
 meta failed "${FAILED[*]:-}"
 python3 "$REPORT" "$WORK" | tee "$WORK/summary.md"
 ((${#FAILED[@]} == 0)) || die "failed: ${FAILED[*]}"

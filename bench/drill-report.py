@@ -11,55 +11,30 @@ PHASE is backup / drill (the whole site) or solo-files.backup, solo-pg.drill, ..
 Usage: drill-report.py WORKDIR
 """
 import json
-import statistics
 import sys
 from collections import defaultdict
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ for benchlib
+from benchlib import fmt, median, num, raw_rows, read_meta, workdir_arg
 
 BAR = 1.5
 
 
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
-def num(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def fmt(v, digits=2):
-    return "–" if v is None else f"{v:.{digits}f}"
-
-
 def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    work = sys.argv[1]
-    meta = {}
-    try:
-        with open(f"{work}/meta.tsv") as f:
-            for line in f:
-                k, _, v = line.rstrip("\n").partition("\t")
-                meta[k] = v
-    except FileNotFoundError:
-        pass
+    work = workdir_arg(__doc__)
+    meta = read_meta(work)
     times = defaultdict(dict)  # phase -> rep -> dict
     values = defaultdict(dict)  # (phase, key) -> rep -> str
     fails = []
-    with open(f"{work}/raw.tsv") as f:
-        for line in f:
-            p = line.rstrip("\n").split("\t")
-            if p[0] == "fail":
-                fails.append(p[1:])
-            elif p[0] == "time":
-                times[p[1]][p[2]] = {"wall": float(p[3]), "user": float(p[4]), "sys": float(p[5]),
-                                     "cpu": float(p[4]) + float(p[5]), "rss_mib": float(p[6]) / 1024,
-                                     "server_cpu": float(p[7])}
-            elif p[0] == "value":
-                values[(p[1], p[2])][p[3]] = p[4]
+    for p in raw_rows(work):
+        if p[0] == "fail":
+            fails.append(p[1:])
+        elif p[0] == "time":
+            times[p[1]][p[2]] = {"wall": float(p[3]), "user": float(p[4]), "sys": float(p[5]),
+                                 "cpu": float(p[4]) + float(p[5]), "rss_mib": float(p[6]) / 1024,
+                                 "server_cpu": float(p[7])}
+        elif p[0] == "value":
+            values[(p[1], p[2])][p[3]] = p[4]
 
     reps = sorted({r for ph in times.values() for r in ph} | {r for v in values.values() for r in v}, key=int)
 
@@ -146,14 +121,14 @@ def main():
         for label, vals in rows:
             if not vals:
                 continue
-            m = med(list(vals.values()))
+            m = median(list(vals.values()))
             digits = 1 if "MiB" in label else 2
             p(f"| {label} | {fmt(m, digits)} | " + " | ".join(fmt(vals.get(r), digits) for r in reps) + " |")
             site[label.replace("*", "")] = {"median": m, "reps": vals}
         p("")
         results["sites"][prefix.rstrip(".") or "site"] = site
         if prefix == "":
-            verdict_ratio = med(list(ratio.values()))
+            verdict_ratio = median(list(ratio.values()))
             details = {k: x for (ph, k), x in values.items() if ph == "drill" and k.startswith("stepdetail.")}
             if details:
                 p("Step details (last repetition):")

@@ -10,8 +10,10 @@ table and writes WORKDIR/results.json. Can be re-run on an existing workdir.
 
 import json
 import os
-import statistics
 import sys
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ for benchlib
+from benchlib import median
 
 PHASES = [
     ("init", "init"),
@@ -34,10 +36,6 @@ def read_tsv(path):
         return []
     with open(path) as f:
         return [line.rstrip("\n").split("\t") for line in f if line.strip()]
-
-
-def median(xs):
-    return statistics.median(xs) if xs else None
 
 
 def main(argv):

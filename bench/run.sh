@@ -55,12 +55,9 @@ Example (quick smoke run):  bench/run.sh --scale 0.02 --repeat 1 --tools restic,
 EOF
 }
 
-die() { echo "run.sh: $*" >&2; exit 2; }
-note() { echo "run.sh: $*" >&2; }
-
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$BENCH_DIR/.." && pwd)
-GEN=$BENCH_DIR/gen-dataset.py
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"
 REPORT=$BENCH_DIR/report.py
 
 SCALE=1.0
@@ -71,7 +68,6 @@ TOOLS=sitevault,restic,borg
 BUILD=1
 VERIFY=1
 
-need_arg() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs an argument"; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --scale) need_arg "$@"; SCALE=$2; shift 2 ;;
@@ -91,17 +87,14 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "--repeat must be a positive integer, got '$REPEAT'"
-SCALE_KEY=$(python3 -c 'import sys; s = float(sys.argv[1]); assert s > 0; print(f"{s:g}")' "$SCALE" 2>/dev/null) ||
-    die "--scale must be a positive number, got '$SCALE'"
+posint --repeat "$REPEAT"
+scale_key "$SCALE"
 [[ -x /usr/bin/time ]] || die "GNU time (/usr/bin/time) is required"
 for t in ${TOOLS//,/ }; do
     case $t in sitevault | restic | borg) ;; *) die "unknown tool in --tools: $t (known: sitevault,restic,borg)" ;; esac
 done
 
-mkdir -p "$WORK"
-WORK=$(cd "$WORK" && pwd)
-[[ $WORK != / ]] || die "refusing to use / as workdir"
+open_workdir
 LOGS=$WORK/logs
 RAW=$WORK/raw.tsv
 META=$WORK/meta.tsv
@@ -109,9 +102,6 @@ FAILS=$WORK/failures.tsv
 TREE=$WORK/tree
 RESTORE=$WORK/restore
 PWFILE=$WORK/password
-
-exec 9>"$WORK/.lock"
-flock -n 9 || die "another run.sh is using $WORK"
 
 # Never let a caller's environment choose passwords/repos for us.
 unset RESTIC_PASSWORD RESTIC_PASSWORD_COMMAND RESTIC_REPOSITORY RESTIC_REPOSITORY_FILE \
@@ -126,9 +116,8 @@ want() { [[ ",$TOOLS," == *",$1,"* ]]; }
 skip() { note "skipping $1: $2"; SKIPPED+=("$1: $2"); }
 
 if want sitevault; then
-    if [[ -n ${SITEVAULT_BIN:-} ]]; then
-        [[ -x $SITEVAULT_BIN && -f $SITEVAULT_BIN ]] || die "SITEVAULT_BIN=$SITEVAULT_BIN is not an executable file"
-        BIN[sitevault]=$(cd "$(dirname "$SITEVAULT_BIN")" && pwd)/$(basename "$SITEVAULT_BIN")
+    if sitevault_from_env; then
+        BIN[sitevault]=$SV
     elif ((BUILD)); then
         mkdir -p "$LOGS"
         note "building sitevault: swift build -c release --product sitevault (log: $LOGS/build.log)"
@@ -171,20 +160,7 @@ fi
 ((${#ACTIVE[@]} > 0)) || die "no tool to benchmark"
 
 # ---------------------------------------------------------------- dataset
-DATA=$WORK/datasets/scale-$SCALE_KEY
-GEN_HASH=$(sha256sum "$GEN" | cut -d' ' -f1)
-mkdir -p "$WORK/datasets"
-if [[ -d $DATA && -f $DATA.ok && $(cat "$DATA.ok") == "$GEN_HASH" ]]; then
-    note "using cached dataset $DATA"
-else
-    rm -rf "$DATA" "$DATA.tmp" "$DATA.ok"
-    note "generating dataset (scale $SCALE_KEY) in $DATA"
-    python3 "$GEN" --scale "$SCALE_KEY" "$DATA.tmp"
-    mv "$DATA.tmp" "$DATA"
-    echo "$GEN_HASH" >"$DATA.ok"
-fi
-DATA_FILES=$(find "$DATA" -type f | wc -l)
-DATA_BYTES=$(find "$DATA" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+prepare_dataset
 
 # ---------------------------------------------------------------- setup
 rm -rf "$LOGS" "$TREE" "$RESTORE" "$WORK/repos" "$WORK/cache"
@@ -206,10 +182,10 @@ ACTIVE=("${ORDERED[@]}")
     printf 'skipped\t%s\n' "$(IFS=';'; echo "${SKIPPED[*]:-}")"
     printf 'dataset\t%s\ndataset_files\t%s\ndataset_bytes\t%s\n' "$DATA" "$DATA_FILES" "$DATA_BYTES"
     printf 'nproc\t%s\n' "$(nproc)"
-    printf 'cpu\t%s\n' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)"
+    printf 'cpu\t%s\n' "$(cpu_model)"
     printf 'kernel\t%s\n' "$(uname -sr)"
-    printf 'started\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    printf 'loadavg_start\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf 'started\t%s\n' "$(utc_now)"
+    printf 'loadavg_start\t%s\n' "$(loadavg)"
     printf 'page_cache\t%s\n' "warm (not dropped); sync before each timed phase"
     for t in "${ACTIVE[@]}"; do
         printf 'version.%s\t%s\nbin.%s\t%s\n' "$t" "${VERSION[$t]}" "$t" "${BIN[$t]}"
@@ -263,24 +239,24 @@ fail() { # phase message
 
 # timed PHASE: run the tool command for PHASE under /usr/bin/time, record a raw.tsv line.
 timed() {
-    local phase=$1 cwd=$WORK rc=0 wall user sys rss
+    local phase=$1 cwd=$WORK rc=0 TIME_WALL TIME_USER TIME_SYS TIME_RSS
     local tf=$LOGS/$TOOL.r$REP.$phase.time log=$LOGS/$TOOL.r$REP.$phase.log
     cmd_for "$phase"
     [[ $phase == restore ]] && cwd=$RESTORE
     sync
-    (cd "$cwd" && exec /usr/bin/time -f '%e %U %S %M' -o "$tf" "${CMD[@]}") >"$log" 2>&1 </dev/null || rc=$?
+    (cd "$cwd" && time_command "$tf" "${CMD[@]}") >"$log" 2>&1 </dev/null || rc=$?
     if ((rc != 0)); then
         if [[ $TOOL == borg && $rc == 1 ]]; then
             note "borg $phase finished with warnings (rc 1), see $log"
         else
             fail "$phase" "exit code $rc: ${CMD[*]} (log: $log)"
-            tail -n 15 "$log" | sed 's/^/   | /' >&2
+            show_tail 15 "$log"
             return 1
         fi
     fi
-    read -r wall user sys rss < <(tail -n 1 "$tf")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$TOOL" "$REP" "$phase" "$wall" "$user" "$sys" "$rss" >>"$RAW"
-    awk -v t="$TOOL" -v r="$REP" -v p="$phase" -v w="$wall" -v u="$user" -v s="$sys" -v m="$rss" \
+    read_times "$tf"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$TOOL" "$REP" "$phase" "$TIME_WALL" "$TIME_USER" "$TIME_SYS" "$TIME_RSS" >>"$RAW"
+    awk -v t="$TOOL" -v r="$REP" -v p="$phase" -v w="$TIME_WALL" -v u="$TIME_USER" -v s="$TIME_SYS" -v m="$TIME_RSS" \
         'BEGIN { printf "  %-9s r%-2s %-17s wall %8.2fs  cpu %8.2fs  peak RSS %8.1f MiB\n", t, r, p, w, u + s, m / 1024 }'
 }
 
@@ -367,5 +343,5 @@ for ((REP = 1; REP <= REPEAT; REP++)); do
 done
 rm -rf "$TREE" "$RESTORE"
 
-printf 'loadavg_end\t%s\nfinished\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$META"
+printf 'loadavg_end\t%s\nfinished\t%s\n' "$(loadavg)" "$(utc_now)" >>"$META"
 python3 "$REPORT" "$WORK"
