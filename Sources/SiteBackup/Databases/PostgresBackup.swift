@@ -48,8 +48,7 @@ struct PostgresBackup {
         // Roles and tablespaces first (small), then the databases, `jobs` at a time.
         out.nodes.append(try globals(&out))
         let dbs = info.databases.map(\.name)
-        let results = Mutex()
-        var done: [(Int, Result<(Node, String), Error>)] = []
+        let results = ResultSlots<Result<(Node, String), Error>>(count: dbs.count)
         let limit = DispatchSemaphore(value: max(1, settings.jobs))
         let group = DispatchGroup()
         for (i, db) in dbs.enumerated() {
@@ -57,13 +56,14 @@ struct PostgresBackup {
             group.enter()
             Thread.detachNewThread {
                 let r = Result { try self.dumpOne(db) }
-                results.withLock { done.append((i, r)) }
+                results.set(i, r)
                 limit.signal()
                 group.leave()
             }
         }
         group.wait()
-        for (i, r) in done.sorted(by: { $0.0 < $1.0 }) {
+        for (i, slot) in results.values.enumerated() {
+            guard let r = slot else { continue }
             switch r {
             case .success(let (node, check)):
                 out.nodes.append(node)
@@ -179,6 +179,16 @@ struct PostgresBackup {
         if s.hasPrefix(".") { s = "%2E" + s.dropFirst() }
         return s + "." + ext
     }
+}
+
+/// Results filled in by worker threads, one slot each, read once they have all finished.
+final class ResultSlots<T>: @unchecked Sendable {
+    // @unchecked: the slots are written and read under `mutex`.
+    private let mutex = Mutex()
+    private var slots: [T?]
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ v: T) { mutex.withLock { slots[i] = v } }
+    var values: [T?] { mutex.withLock { slots } }
 }
 
 /// Reads a child's standard output to its end on a thread of its own (at most `limit` bytes kept),
