@@ -32,16 +32,10 @@ struct SiteBackupCommand: AsyncParsableCommand {
         let task = SiteBackupTask(config: config, options: opts)
         let out = options.output
         // SIGTERM / SIGINT: thaw now, record, exit. The handler runs on its own queue while the run goes on.
-        let handlers = [Int32(SIGTERM), Int32(SIGINT)].map { (sig: Int32) -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let src = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue(label: "signal-\(sig)"))
-            src.setEventHandler {
-                let r = task.abort(signal: sig)
-                if out.json { out.emit(r) }
-                Glibc.exit(SiteExit.code(for: r))
-            }
-            src.resume()
-            return src
+        let handlers = onTerminationSignals { sig in
+            let r = task.abort(signal: sig)
+            if out.json { out.emit(r) }
+            Glibc.exit(SiteExit.code(for: r))
         }
         let report = await task.run()
         handlers.forEach { $0.cancel() }

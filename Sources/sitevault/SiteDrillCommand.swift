@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import SiteBackup
 import VaultCore
@@ -19,8 +22,11 @@ struct SiteDrillCommand: AsyncParsableCommand {
         the measured recovery time next to the time of the backup that made the snapshot. The sandbox and the \
         scratch databases are removed at the end. A failed drill alerts like a failed backup.
 
+        SIGTERM or SIGINT drops the scratch databases, stops a temporary cluster and removes the sandbox \
+        (exit 130).
+
         Exit codes: 0 passed, 1 failed (the report names the component, the step and what it found), \
-        24 another drill of the site is running, 78 invalid control file.
+        24 another drill of the site is running, 78 invalid control file, 130 interrupted.
         """
     )
     @OptionGroup var options: SiteOptions
@@ -38,7 +44,16 @@ struct SiteDrillCommand: AsyncParsableCommand {
         opts.snapshot = snapshot
         opts.keepSandbox = keepSandbox
         opts.echo = MessageEcho(enabled: true, verbose: !options.quiet)
-        let r = await SiteDrill(config: config, options: opts).run()
+        let drill = SiteDrill(config: config, options: opts)
+        let json = options.json
+        let handlers = onTerminationSignals { sig in
+            let r = drill.abort(signal: sig)
+            if json { Output(json: true, quiet: true).emit(r) }
+            Glibc.exit(Exit.interrupted)
+        }
+        let r = await drill.run()
+        if drill.wasAborted { waitForAbortToExit() }
+        handlers.forEach { $0.cancel() }
         let out = options.output
         out.emit(r)
         if !options.json && !options.quiet { DrillText.print(r) }

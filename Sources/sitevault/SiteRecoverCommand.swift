@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import SiteBackup
 import VaultCore
@@ -31,10 +34,13 @@ struct SiteRecoverCommand: AsyncParsableCommand {
         When the machine is gone: `sitevault site recover --repo R --site-from-snapshot --target /` reads the \
         control file kept inside the snapshot (the password from --password-file or SITEVAULT_PASSWORD_FILE).
 
+        SIGTERM or SIGINT starts the application again at once and keeps what was already replaced in \
+        the side folders (exit 130).
+
         Exit codes: 0 recovered (or dry run done), 1 failed (replaced copies kept, see the messages), 10 \
         repository missing, 11 locked, 12 wrong password, 24 a backup or recovery of the site is running, \
         27 refused before anything was replaced (application running without --force, unknown component), \
-        78 invalid control file.
+        78 invalid control file, 130 interrupted.
         """
     )
     @OptionGroup var options: SiteOptions
@@ -112,7 +118,16 @@ struct SiteRecoverCommand: AsyncParsableCommand {
         } else {
             config = try options.load(checkPaths: false)
         }
-        let report = await SiteRecovery(config: config, options: opts).run()
+        let recovery = SiteRecovery(config: config, options: opts)
+        let json = options.json
+        let handlers = onTerminationSignals { sig in
+            let r = recovery.abort(signal: sig)
+            if json { Output(json: true, quiet: true).emit(r) }
+            Glibc.exit(Exit.interrupted)
+        }
+        let report = await recovery.run()
+        if recovery.wasAborted { waitForAbortToExit() }
+        handlers.forEach { $0.cancel() }
         out.emit(report)
         if !options.json && !options.quiet { printSummary(report) }
         switch report.result {

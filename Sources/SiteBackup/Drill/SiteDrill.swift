@@ -36,6 +36,10 @@ public final class SiteDrill: @unchecked Sendable {
     private var report: DrillReport
     private var cleanups: [(String, () -> Void)] = []
     private var databaseEnv: [String: String] = [:]
+    /// Set by `abort`: the run's own ending (which would see its children killed) records nothing.
+    private var aborted = false
+    /// Whether `abort` was called (its caller reports and exits; the run's own ending stays silent).
+    public var wasAborted: Bool { mutex.withLock { aborted } }
     /// The main repository, kept open for the run log.
     private var mainRepository: Repository?
     let sandbox: String
@@ -64,7 +68,8 @@ public final class SiteDrill: @unchecked Sendable {
             if !report.steps.contains(where: { $0.result == "failed" }) { recorder.emit(.drillStepFailed, msg) }
         }
         let c0 = monotonicSeconds()
-        for (_, undo) in cleanups.reversed() { undo() }
+        let undo = mutex.withLock { () -> [(String, () -> Void)] in defer { cleanups = [] }; return cleanups }
+        for (_, u) in undo.reversed() { u() }
         if !options.keepSandbox { StagingCopy.remove(sandbox) }
         _ = lock
         mutex.withLock {
@@ -77,6 +82,24 @@ public final class SiteDrill: @unchecked Sendable {
             }
         }
         finish()
+        return currentReport
+    }
+
+    /// SIGTERM / SIGINT: the scratch databases and temporary cluster go, the sandbox too; the
+    /// drill is recorded as failed (interrupted). The caller exits.
+    public func abort(signal: Int32) -> DrillReport {
+        mutex.withLock { aborted = true }
+        ChildProcesses.terminateAll()
+        let undo = mutex.withLock { () -> [(String, () -> Void)] in defer { cleanups = [] }; return cleanups }
+        for (_, u) in undo.reversed() { u() }
+        if !options.keepSandbox { StagingCopy.remove(sandbox) }
+        mutex.withLock {
+            report.failure = "interrupted by signal \(signal); the sandbox and scratch databases were removed"
+            report.result = "failed"
+        }
+        let m = recorder.emit(.drillFailed, "recovery drill of site \(config.site) interrupted by signal \(signal)")
+        mutex.withLock { report.finished = m.time }
+        try? store?.saveDrill(currentReport)
         return currentReport
     }
 
@@ -277,6 +300,7 @@ public final class SiteDrill: @unchecked Sendable {
     }
 
     private func finish() {
+        if mutex.withLock({ aborted }) { return }
         let r = currentReport
         let utc = config.timeZone == .utc
         let final: StatusMessage

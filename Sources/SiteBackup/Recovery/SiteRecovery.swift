@@ -28,6 +28,11 @@ public final class SiteRecovery: @unchecked Sendable {
     var archive: SiteArchive!
     var items: [Item] = []
     private var stopped: [String] = []
+    /// Set by `abort`: the run's own ending (which would see its children killed) records nothing.
+    private var aborted = false
+    private let abortLock = Mutex()
+    /// Whether `abort` was called (its caller reports and exits; the run's own ending stays silent).
+    public var wasAborted: Bool { abortLock.withLock { aborted } }
 
     /// One component being recovered.
     final class Item {
@@ -300,9 +305,30 @@ public final class SiteRecovery: @unchecked Sendable {
         stopped = []
     }
 
+    /// SIGTERM / SIGINT: the writers start the application again at once; what was already
+    /// replaced stays in the side folders (named in the report). The caller exits.
+    public func abort(signal: Int32) -> RecoveryReport {
+        abortLock.withLock { aborted = true }
+        ChildProcesses.terminateAll()
+        let (thawed, failed) = freezes.thawAll(abort: true)
+        for r in thawed { recorder.emit(.recoveryStep, "writer \(r.writer) started the application again (the recovery was interrupted)") }
+        for (name, e) in failed {
+            recorder.emit(.thawFailed, "writer \(name) could not start the application again: \((e as? VaultError)?.message ?? "\(e)"); run `sitevault site thaw --site \(config.file)`")
+        }
+        let kept = items.flatMap { $0.staged.filter(\.replaced).map(\.sideDir) + $0.renamed.map(\.side) }
+        var r = report
+        r.result = "failed"
+        r.message = "interrupted by signal \(signal)"
+        r.kept = Array(Set(kept)).sorted()
+        r.components = items.map(\.out)
+        recorder.emit(.recoveryFailed, "recovery of site \(config.site) interrupted by signal \(signal)\(r.kept.isEmpty ? ": nothing was replaced yet" : "; what was replaced so far is kept in \(r.kept.joined(separator: ", "))")")
+        return r
+    }
+
     // MARK: end
 
     private func finish() {
+        if abortLock.withLock({ aborted }) { return }
         // Work folders never outlive the recovery; side folders are kept on failure.
         for item in items { for s in item.staged { StagingCopy.remove(s.work) } }
         if report.result != "recovered" && report.result != "dry-run" {
