@@ -21,8 +21,15 @@ public enum ChildProcesses {
         }
     }
 
-    /// The parent pid from /proc/PID/stat (the field after the state letter).
     static func parent(of pid: Int32) -> Int32? {
+        ProcStat.fields(of: pid).flatMap { $0.count > 1 ? Int32($0[1]) : nil }
+    }
+}
+
+/// /proc/PID/stat, split after the command name (which may hold spaces and parentheses):
+/// field 0 is the state letter (R, S, D, T, Z…), field 1 the parent pid, and so on.
+public enum ProcStat {
+    public static func fields(of pid: Int32) -> [String]? {
         let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -31,7 +38,6 @@ public enum ChildProcesses {
         guard n > 0 else { return nil }
         let s = String(decoding: buf[0..<n], as: UTF8.self)
         guard let close = s.lastIndex(of: ")") else { return nil }
-        let fields = s[s.index(after: close)...].split(separator: " ")
-        return fields.count > 1 ? Int32(fields[1]) : nil
+        return s[s.index(after: close)...].split(separator: " ").map(String.init)
     }
 }

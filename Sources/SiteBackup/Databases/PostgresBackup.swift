@@ -116,10 +116,7 @@ struct PostgresBackup {
         case .restore:
             guard let vr, vr.succeeded else { throw VaultError(.io, "restoring the dump into a scratch database failed: \(vr?.summary ?? "?")") }
             guard let sql = settings.verifySQL else { return (node, "restored into a scratch database") }
-            let value = try client.query(sql, database: scratch).first?.first ?? ""
-            guard ["t", "true", "1", "ok"].contains(value.lowercased()) else {
-                throw VaultError(.io, "the check query on the restored copy returned \"\(value)\", not true: \(sql)")
-            }
+            try client.expectTrue(sql, database: scratch, place: "on the restored copy")
             return (node, "restored into a scratch database; check query true")
         }
     }

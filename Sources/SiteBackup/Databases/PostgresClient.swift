@@ -64,6 +64,15 @@ final class PostgresClient {
         return r.stdoutText.split(separator: "\n", omittingEmptySubsequences: true).map { $0.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init) }
     }
 
+    /// Runs a check query (verify_sql) in `database`; it must return true ("t", "true", "1" or
+    /// "ok"). `place` says where, for the error ("on the restored copy", "in shop").
+    func expectTrue(_ sql: String, database: String?, place: String) throws {
+        let value = try query(sql, database: database).first?.first ?? ""
+        guard ["t", "true", "1", "ok"].contains(value.lowercased()) else {
+            throw VaultError(.io, "the check query \(place) returned \"\(value)\", not true: \(sql)")
+        }
+    }
+
     /// A server error in words an operator acts on (the server's own message is kept).
     func explain(_ r: ProcessResult) -> String {
         let err = r.stderrText

@@ -93,13 +93,5 @@ struct PostgresRestore {
     func tableCount(_ db: String) throws -> Int {
         Int(try client.query("SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')", database: db).first?.first ?? "0") ?? 0
     }
-
-    /// The configured check query (verify_sql) in `db`: must return true.
-    func check(_ sql: String, in db: String) throws {
-        let value = try client.query(sql, database: db).first?.first ?? ""
-        guard ["t", "true", "1", "ok"].contains(value.lowercased()) else {
-            throw VaultError(.io, "the check query returned \"\(value)\", not true: \(sql)")
-        }
-    }
 }
 

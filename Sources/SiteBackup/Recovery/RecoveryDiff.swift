@@ -56,26 +56,30 @@ enum RecoveryDiff {
     }
 
     static func unified(current: String, label: String, repo: Repository, node: Node, snapshotLabel: String) throws -> String? {
+        try withTemporaryFile({ fd, tmp in try SnapshotFile.write(repo, node: node, to: fd, label: tmp) }) { tmp in
+            let r = try ProcessRunner().run(Command(["diff", "-u", "--label", label + " (now)", "--label", label + " (" + snapshotLabel + ")", current, tmp], timeout: 60))
+            return r.exitCode == 0 ? nil : r.stdoutText
+        }
+    }
+
+    /// `diff -u` of a text (a setting's current output) against a snapshot file.
+    static func unified(text: [UInt8], label: String, repo: Repository, node: Node, snapshotLabel: String) throws -> String? {
+        try withTemporaryFile({ fd, tmp in
+            guard text.withUnsafeBytes({ writeAll(fd, $0) }) else { throw VaultError.posix("cannot write", path: tmp, errno: errno) }
+        }) { tmp in
+            try unified(current: tmp, label: label, repo: repo, node: node, snapshotLabel: snapshotLabel)
+        }
+    }
+
+    /// A private temporary file, filled by `fill`, handed to `use`, removed afterwards.
+    static func withTemporaryFile<T>(_ fill: (Int32, String) throws -> Void, _ use: (String) throws -> T) throws -> T {
         var template = Array("/tmp/sitevault-diff-XXXXXX".utf8CString)
         let fd = mkstemp(&template)
         guard fd >= 0 else { throw VaultError.posix("cannot create a temporary file", path: "/tmp", errno: errno) }
         let tmp = String(cString: template)
         defer { unlink(tmp) }
-        do { try SnapshotFile.write(repo, node: node, to: fd, label: tmp) } catch { close(fd); throw error }
+        do { try fill(fd, tmp) } catch { close(fd); throw error }
         close(fd)
-        let r = try ProcessRunner().run(Command(["diff", "-u", "--label", label + " (now)", "--label", label + " (" + snapshotLabel + ")", current, tmp], timeout: 60))
-        return r.exitCode == 0 ? nil : r.stdoutText
-    }
-
-    /// `diff -u` of a text (a setting's current output) against a snapshot file.
-    static func unified(text: [UInt8], label: String, repo: Repository, node: Node, snapshotLabel: String) throws -> String? {
-        var template = Array("/tmp/sitevault-now-XXXXXX".utf8CString)
-        let fd = mkstemp(&template)
-        guard fd >= 0 else { throw VaultError.posix("cannot create a temporary file", path: "/tmp", errno: errno) }
-        let tmp = String(cString: template)
-        defer { unlink(tmp) }
-        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        return try unified(current: tmp, label: label, repo: repo, node: node, snapshotLabel: snapshotLabel)
+        return try use(tmp)
     }
 }

@@ -41,7 +41,7 @@ extension SiteRecovery {
             let db = try SQLiteDatabase(path: dest, readOnly: true)
             let check = try db.integrityCheck(quick: true)
             guard check == "ok" else { throw VaultError(.corrupt, "the existing database \(dest) fails quick_check: \(check)") }
-            let tables = try db.query("SELECT count(*) FROM sqlite_master WHERE type = 'table'").first?.first?.integer ?? 0
+            let tables = try db.tableCount()
             item.out.version = "SQLite " + SQLiteDatabase.libraryVersion
             item.out.detail = "existing database \(dest) answers: quick_check ok, \(tables) tables"
             item.out.result = "ok"

@@ -114,5 +114,10 @@ public final class SQLiteDatabase {
         return rows.compactMap { $0.first?.text }.joined(separator: "; ")
     }
 
+    /// The number of tables (a quick proof a restored copy holds the schema).
+    public func tableCount() throws -> Int64 {
+        try query("SELECT count(*) FROM sqlite_master WHERE type = 'table'").first?.first?.integer ?? 0
+    }
+
     public static var libraryVersion: String { String(cString: sqlite3_libversion()) }
 }

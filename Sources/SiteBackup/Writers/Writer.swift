@@ -91,10 +91,7 @@ enum WriterActions {
 
     /// The state letter of /proc/PID/stat (R, S, D, T, Z…), nil when the process does not exist.
     static func processState(_ pid: pid_t) -> Character? {
-        guard let bytes = try? ControlFile.readWholeFile("/proc/\(pid)/stat") else { return nil }
-        let s = String(decoding: bytes, as: UTF8.self)
-        guard let close = s.lastIndex(of: ")") else { return nil }
-        return s[s.index(after: close)...].first { $0 != " " }
+        ProcStat.fields(of: pid)?.first?.first
     }
 }
 
