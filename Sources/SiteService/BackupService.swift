@@ -69,20 +69,24 @@ public final class BackupService: @unchecked Sendable {
 
     /// Now when a run was missed (catch-up, once), else the next scheduled time.
     func firstRun(_ c: SiteConfig, store: StatusStore) -> Timestamp {
-        let now = options.clock.now()
-        guard let sched = c.schedule.calendar else { return Timestamp(nanoseconds: .max) }
-        // Never run: wait for the first slot. A slot missed since the last run: once, now.
-        guard let last = (try? store.runs(limit: 1))?.first?.started else { return sched.nextRun(after: now, zone: zone(c)) }
-        return sched.isDue(lastRun: last, now: now, zone: zone(c)) ? now : sched.nextRun(after: now, zone: zone(c))
+        firstSlot(c.schedule.calendar, last: (try? store.runs(limit: 1))?.first?.started, c)
     }
 
-    /// Like backups: a drill missed while the service was down runs once at start-up; a site never
-    /// drilled waits for the first slot.
+    /// Like backups: a drill missed while the service was down runs once at start-up.
     func firstDrill(_ c: SiteConfig, store: StatusStore) -> Timestamp {
+        firstSlot(c.drill.schedule, last: (try? store.drills(limit: 1))?.first?.started, c)
+    }
+
+    /// Never done: wait for the first slot. A slot missed since `last`: once, now. No schedule: never.
+    func firstSlot(_ schedule: Schedule?, last: Timestamp?, _ c: SiteConfig) -> Timestamp {
         let now = options.clock.now()
-        guard let sched = c.drill.schedule else { return Timestamp(nanoseconds: .max) }
-        guard let last = (try? store.drills(limit: 1))?.first?.started else { return sched.nextRun(after: now, zone: zone(c)) }
-        return sched.isDue(lastRun: last, now: now, zone: zone(c)) ? now : sched.nextRun(after: now, zone: zone(c))
+        if let sched = schedule, let last, sched.isDue(lastRun: last, now: now, zone: zone(c)) { return now }
+        return nextSlot(schedule, c)
+    }
+
+    /// The schedule's next time after now (.max without a schedule).
+    func nextSlot(_ schedule: Schedule?, _ c: SiteConfig) -> Timestamp {
+        schedule.map { $0.nextRun(after: options.clock.now(), zone: zone(c)) } ?? Timestamp(nanoseconds: .max)
     }
 
     func announce(_ s: Site, _ id: MessageID, _ text: String) {
@@ -144,16 +148,12 @@ public final class BackupService: @unchecked Sendable {
         let s = mutex.withLock { sites[i] }
         let task = SiteBackupTask(config: s.config, options: options)
         mutex.withLock { current = task }
-        let done = DispatchSemaphore(value: 0)
-        let box = ReportBox()
-        Task.detached { box.report = await task.run(); done.signal() }
-        done.wait()
+        let r = waitFor { await task.run() }
         mutex.withLock { current = nil }
-        if let r = box.report, r.result == "succeeded", !s.config.retention.isEmpty, !mutex.withLock({ stopping }) {
+        if r.result == "succeeded", !s.config.retention.isEmpty, !mutex.withLock({ stopping }) {
             applyRetention(s)
         }
-        let after = options.clock.now()
-        let next = s.config.schedule.calendar.map { $0.nextRun(after: after, zone: zone(s.config)) } ?? Timestamp(nanoseconds: .max)
+        let next = nextSlot(s.config.schedule.calendar, s.config)
         mutex.withLock { sites[i].next = next }
     }
 
@@ -164,10 +164,8 @@ public final class BackupService: @unchecked Sendable {
         opts.clock = options.clock
         opts.echo = options.echo
         let drill = SiteDrill(config: s.config, options: opts)
-        let done = DispatchSemaphore(value: 0)
-        Task.detached { _ = await drill.run(); done.signal() }
-        done.wait()
-        let next = s.config.drill.schedule.map { $0.nextRun(after: options.clock.now(), zone: zone(s.config)) } ?? Timestamp(nanoseconds: .max)
+        _ = waitFor { await drill.run() }
+        let next = nextSlot(s.config.drill.schedule, s.config)
         mutex.withLock { sites[i].nextDrill = next }
     }
 
@@ -191,8 +189,8 @@ public final class BackupService: @unchecked Sendable {
                 let c = try ControlFile.load(path: s.file)
                 try BackupService.checkOwnership(c)
                 let store = c.stateDir == s.config.stateDir ? s.store : try StatusStore(stateDir: c.stateDir)
-                let next = c.schedule.calendar.map { $0.nextRun(after: options.clock.now(), zone: zone(c)) } ?? Timestamp(nanoseconds: .max)
-                let nextDrill = c.drill.schedule.map { $0.nextRun(after: options.clock.now(), zone: zone(c)) } ?? Timestamp(nanoseconds: .max)
+                let next = nextSlot(c.schedule.calendar, c)
+                let nextDrill = nextSlot(c.drill.schedule, c)
                 let updated = Site(file: s.file, config: c, store: store, next: next, alarm: s.alarm, nextDrill: nextDrill)
                 mutex.withLock { sites[i] = updated }
                 announce(updated, .serviceReloaded, "control file \(s.file) reloaded")
@@ -204,6 +202,17 @@ public final class BackupService: @unchecked Sendable {
     }
 }
 
-final class ReportBox: @unchecked Sendable {
-    var report: RunReport?
+/// Runs an async task to its end from the service's own (non-async) loop thread.
+func waitFor<T>(_ body: @escaping @Sendable () async -> T) -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    Task.detached { box.value = await body(); done.signal() }
+    done.wait()
+    return box.value!
+}
+
+/// The value a detached task hands to a waiting thread.
+final class ResultBox<T>: @unchecked Sendable {
+    // @unchecked: written by the task before the semaphore is signalled, read after the wait.
+    var value: T?
 }

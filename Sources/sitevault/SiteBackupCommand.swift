@@ -32,13 +32,8 @@ struct SiteBackupCommand: AsyncParsableCommand {
         let task = SiteBackupTask(config: config, options: opts)
         let out = options.output
         // SIGTERM / SIGINT: thaw now, record, exit. The handler runs on its own queue while the run goes on.
-        let handlers = onTerminationSignals { sig in
-            let r = task.abort(signal: sig)
-            if out.json { out.emit(r) }
-            Glibc.exit(SiteExit.code(for: r))
-        }
-        let report = await task.run()
-        handlers.forEach { $0.cancel() }
+        let report = await runInterruptible(json: options.json, run: { await task.run() }, abort: { task.abort(signal: $0) },
+                                            wasAborted: { task.wasAborted }, exitCode: { SiteExit.code(for: $0) })
         out.emit(report)
         if !options.json && !options.quiet { printSummary(report, config: config) }
         let code = SiteExit.code(for: report)

@@ -45,15 +45,8 @@ struct SiteDrillCommand: AsyncParsableCommand {
         opts.keepSandbox = keepSandbox
         opts.echo = MessageEcho(enabled: true, verbose: !options.quiet)
         let drill = SiteDrill(config: config, options: opts)
-        let json = options.json
-        let handlers = onTerminationSignals { sig in
-            let r = drill.abort(signal: sig)
-            if json { Output(json: true, quiet: true).emit(r) }
-            Glibc.exit(Exit.interrupted)
-        }
-        let r = await drill.run()
-        if drill.wasAborted { waitForAbortToExit() }
-        handlers.forEach { $0.cancel() }
+        let r = await runInterruptible(json: options.json, run: { await drill.run() }, abort: { drill.abort(signal: $0) },
+                                       wasAborted: { drill.wasAborted }, exitCode: { _ in Exit.interrupted })
         let out = options.output
         out.emit(r)
         if !options.json && !options.quiet { DrillText.print(r) }

@@ -119,15 +119,8 @@ struct SiteRecoverCommand: AsyncParsableCommand {
             config = try options.load(checkPaths: false)
         }
         let recovery = SiteRecovery(config: config, options: opts)
-        let json = options.json
-        let handlers = onTerminationSignals { sig in
-            let r = recovery.abort(signal: sig)
-            if json { Output(json: true, quiet: true).emit(r) }
-            Glibc.exit(Exit.interrupted)
-        }
-        let report = await recovery.run()
-        if recovery.wasAborted { waitForAbortToExit() }
-        handlers.forEach { $0.cancel() }
+        let report = await runInterruptible(json: options.json, run: { await recovery.run() }, abort: { recovery.abort(signal: $0) },
+                                            wasAborted: { recovery.wasAborted }, exitCode: { _ in Exit.interrupted })
         out.emit(report)
         if !options.json && !options.quiet { printSummary(report) }
         switch report.result {

@@ -16,8 +16,18 @@ func onTerminationSignals(_ handler: @escaping @Sendable (Int32) -> Void) -> [Di
     }
 }
 
-/// Called when a run returns after its abort began: the signal handler reports and exits, so the
-/// normal ending must not print or exit first.
-func waitForAbortToExit() -> Never {
-    while true { pause() }
+/// Runs a site task (backup, recovery, drill) with SIGTERM/SIGINT wired to its `abort`, which puts
+/// things back; the handler prints the aborted report (with --json) and exits with `exitCode`. A
+/// run that returns once the abort began waits for the handler's exit instead of ending first.
+func runInterruptible<R: Encodable>(json: Bool, run: () async -> R, abort: @escaping @Sendable (Int32) -> R,
+                                    wasAborted: () -> Bool, exitCode: @escaping @Sendable (R) -> Int32) async -> R {
+    let handlers = onTerminationSignals { sig in
+        let r = abort(sig)
+        if json { Output(json: true, quiet: true).emit(r) }
+        Glibc.exit(exitCode(r))
+    }
+    let r = await run()
+    if wasAborted() { while true { pause() } }
+    handlers.forEach { $0.cancel() }
+    return r
 }

@@ -68,9 +68,7 @@ public final class SiteDrill: @unchecked Sendable {
             if !report.steps.contains(where: { $0.result == "failed" }) { recorder.emit(.drillStepFailed, msg) }
         }
         let c0 = monotonicSeconds()
-        let undo = mutex.withLock { () -> [(String, () -> Void)] in defer { cleanups = [] }; return cleanups }
-        for (_, u) in undo.reversed() { u() }
-        if !options.keepSandbox { StagingCopy.remove(sandbox) }
+        cleanUp()
         _ = lock
         mutex.withLock {
             report.cleanupSeconds = monotonicSeconds() - c0
@@ -90,9 +88,7 @@ public final class SiteDrill: @unchecked Sendable {
     public func abort(signal: Int32) -> DrillReport {
         mutex.withLock { aborted = true }
         ChildProcesses.terminateAll()
-        let undo = mutex.withLock { () -> [(String, () -> Void)] in defer { cleanups = [] }; return cleanups }
-        for (_, u) in undo.reversed() { u() }
-        if !options.keepSandbox { StagingCopy.remove(sandbox) }
+        cleanUp()
         mutex.withLock {
             report.failure = "interrupted by signal \(signal); the sandbox and scratch databases were removed"
             report.result = "failed"
@@ -188,6 +184,14 @@ public final class SiteDrill: @unchecked Sendable {
         }
     }
 
+    /// Scratch databases dropped, temporary cluster stopped (newest first), sandbox removed. Each
+    /// cleanup runs once, whether the drill ends or is interrupted.
+    private func cleanUp() {
+        let undo = mutex.withLock { () -> [(String, () -> Void)] in defer { cleanups = [] }; return cleanups }
+        for (_, u) in undo.reversed() { u() }
+        if !options.keepSandbox { StagingCopy.remove(sandbox) }
+    }
+
     private func addCleanup(_ what: String, _ undo: @escaping () -> Void) { mutex.withLock { cleanups.append((what, undo)) } }
 
     private func drill(_ c: ComponentReport, _ archive: SiteArchive) async throws {
@@ -215,7 +219,7 @@ public final class SiteDrill: @unchecked Sendable {
                 let db = try SQLiteDatabase(path: copy, readOnly: true)
                 let result = try db.integrityCheck(quick: false)
                 guard result == "ok" else { throw VaultError(.corrupt, "PRAGMA integrity_check on the restored copy of \(path) found: \(result)") }
-                let tables = try db.query("SELECT count(*) FROM sqlite_master WHERE type = 'table'").first?.first?.integer ?? 0
+                let tables = try db.tableCount()
                 return "PRAGMA integrity_check ok on the restored copy of \(path) (\(tables) tables)"
             }
             setEnv(["SITEVAULT_DRILL_SQLITE_\(envName(c.name))": copy])
@@ -259,7 +263,7 @@ public final class SiteDrill: @unchecked Sendable {
             }) else { continue }
             await step(c.name, "check \(d.database)") {
                 if let sql = settings.verifySQL {
-                    try pg.check(sql, in: scratch)
+                    try client.expectTrue(sql, database: scratch, place: "on the restored copy of \(d.database)")
                     return "check query true on the restored copy: \(sql)"
                 }
                 let rows = try client.query("SELECT coalesce(sum(n_live_tup), 0) FROM pg_stat_user_tables", database: scratch).first?.first ?? "?"
@@ -290,8 +294,7 @@ public final class SiteDrill: @unchecked Sendable {
         await step(c.name, "check") {
             let dbs = try client.query("SELECT count(*) FROM pg_database WHERE NOT datistemplate").first?.first ?? "?"
             if let sql = settings.verifySQL {
-                let value = try client.query(sql, database: db).first?.first ?? ""
-                guard ["t", "true", "1", "ok"].contains(value.lowercased()) else { throw VaultError(.io, "the check query in \(db) returned \"\(value)\", not true: \(sql)") }
+                try client.expectTrue(sql, database: db, place: "in \(db)")
                 return "\(dbs) databases; check query true in \(db): \(sql)"
             }
             return "\(dbs) databases answer (set verify_sql for a real check)"

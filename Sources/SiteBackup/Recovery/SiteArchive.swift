@@ -67,12 +67,6 @@ public final class SiteArchive: @unchecked Sendable {
         }
         return (repo, tree)
     }
-
-    /// The files of a component's folder (name → node), e.g. a PostgreSQL component's dumps.
-    public func entries(_ name: String) throws -> [Node] {
-        let (repo, tree) = try component(name)
-        return try repo.loadTree(tree).nodes
-    }
 }
 
 extension SiteSnapshot {

@@ -27,7 +27,6 @@ public final class SiteRecovery: @unchecked Sendable {
     private let freezes: FreezeGuard
     var archive: SiteArchive!
     var items: [Item] = []
-    private var stopped: [String] = []
     /// Set by `abort`: the run's own ending (which would see its children killed) records nothing.
     private var aborted = false
     private let abortLock = Mutex()
@@ -46,6 +45,10 @@ public final class SiteRecovery: @unchecked Sendable {
         var renamed: [(original: String, side: String)] = []
         var commandRestore: (argv: [String], node: Node)?
         let started = monotonicSeconds()
+        /// The side folders holding what this component's paths replaced so far.
+        var sideFolders: [String] { Array(Set(staged.filter(\.replaced).map(\.sideDir))).sorted() }
+        /// Everything it replaced so far: side folders and databases renamed aside.
+        var keptAside: [String] { sideFolders + renamed.map(\.side) }
         init(_ r: ComponentReport, _ c: ComponentConfig?) {
             report = r; config = c
             out = ComponentRecovery(name: r.name, kind: r.kind)
@@ -164,7 +167,7 @@ public final class SiteRecovery: @unchecked Sendable {
             do { try swapIn(item) } catch {
                 item.out.result = "failed"
                 item.out.detail = (error as? VaultError)?.message ?? "\(error)"
-                item.out.replaced += item.staged.filter(\.replaced).map(\.sideDir) + item.renamed.map(\.side)
+                item.out.replaced = item.keptAside
                 report.kept += item.out.replaced
                 throw VaultError(.io, "component \(item.report.name): \(item.out.detail!)\(item.out.replaced.isEmpty ? "" : "; what it replaced is kept in \(item.out.replaced.joined(separator: ", "))")")
             }
@@ -172,7 +175,7 @@ public final class SiteRecovery: @unchecked Sendable {
         // 4. Success: what was replaced goes (unless kept).
         for item in items {
             for st in item.staged { st.finish(keep: options.keepReplaced) }
-            var kept = options.keepReplaced ? Array(Set(item.staged.filter(\.replaced).map(\.sideDir))).sorted() : []
+            var kept = options.keepReplaced ? item.sideFolders : []
             if let (pg, _) = item.postgres {
                 for r in item.renamed {
                     if options.keepReplaced { kept.append(r.side) } else {
@@ -218,7 +221,7 @@ public final class SiteRecovery: @unchecked Sendable {
         for i in item.staged.indices {
             for (j, extra) in item.aside where j == i { try item.staged[i].moveAside(extra) }
             try item.staged[i].swap()
-            item.out.replaced = item.staged.filter(\.replaced).map(\.sideDir)
+            item.out.replaced = item.sideFolders
         }
         if !item.staged.isEmpty || item.out.action == "staged" {
             item.out.action = item.report.kind == .database ? (mode == .new ? "created" : "restored") : "restored"
@@ -287,22 +290,21 @@ public final class SiteRecovery: @unchecked Sendable {
             do { _ = try freezes.freeze(w, components: w.components) } catch {
                 throw RecoveryRefusal("writer \(w.name) could not stop the application: \((error as? VaultError)?.message ?? "\(error)"); nothing was replaced")
             }
-            stopped.append(w.name)
             report.writers.append(w.name)
             recorder.emit(.recoveryStep, "writer \(w.name) (\(w.kind.rawValue)) stopped the application for the recovery")
         }
     }
 
-    private func startWriters() {
-        for name in stopped.reversed() {
-            do {
-                _ = try freezes.thaw(name)
-                recorder.emit(.recoveryStep, "writer \(name) started the application again")
-            } catch {
-                recorder.emit(.thawFailed, "writer \(name) could not start the application again: \((error as? VaultError)?.message ?? "\(error)"); run `sitevault site thaw --site \(config.file)`")
-            }
+    /// Every writer that stopped the application starts it again (the freeze guard holds exactly
+    /// those); `interrupted` when called from `abort`.
+    private func startWriters(interrupted: Bool = false) {
+        let (thawed, failed) = freezes.thawAll(abort: interrupted)
+        for r in thawed {
+            recorder.emit(.recoveryStep, "writer \(r.writer) started the application again\(interrupted ? " (the recovery was interrupted)" : "")")
         }
-        stopped = []
+        for (name, e) in failed {
+            recorder.emit(.thawFailed, "writer \(name) could not start the application again: \((e as? VaultError)?.message ?? "\(e)"); run `sitevault site thaw --site \(config.file)`")
+        }
     }
 
     /// SIGTERM / SIGINT: the writers start the application again at once; what was already
@@ -310,12 +312,8 @@ public final class SiteRecovery: @unchecked Sendable {
     public func abort(signal: Int32) -> RecoveryReport {
         abortLock.withLock { aborted = true }
         ChildProcesses.terminateAll()
-        let (thawed, failed) = freezes.thawAll(abort: true)
-        for r in thawed { recorder.emit(.recoveryStep, "writer \(r.writer) started the application again (the recovery was interrupted)") }
-        for (name, e) in failed {
-            recorder.emit(.thawFailed, "writer \(name) could not start the application again: \((e as? VaultError)?.message ?? "\(e)"); run `sitevault site thaw --site \(config.file)`")
-        }
-        let kept = items.flatMap { $0.staged.filter(\.replaced).map(\.sideDir) + $0.renamed.map(\.side) }
+        startWriters(interrupted: true)
+        let kept = items.flatMap(\.keptAside)
         var r = report
         r.result = "failed"
         r.message = "interrupted by signal \(signal)"
@@ -332,7 +330,7 @@ public final class SiteRecovery: @unchecked Sendable {
         // Work folders never outlive the recovery; side folders are kept on failure.
         for item in items { for s in item.staged { StagingCopy.remove(s.work) } }
         if report.result != "recovered" && report.result != "dry-run" {
-            let kept = items.flatMap { $0.staged.filter(\.replaced).map(\.sideDir) + $0.renamed.map(\.side) }
+            let kept = items.flatMap(\.keptAside)
             report.kept = Array(Set(report.kept + kept)).sorted()
         }
         let utc = config.timeZone == .utc

@@ -84,6 +84,9 @@ public final class SiteBackupTask: @unchecked Sendable {
         return gate.withLock { report }
     }
 
+    /// Whether `abort` was called (its caller reports and exits; the run's own ending must not).
+    public var wasAborted: Bool { gate.withLock { aborted } }
+
     /// The report as it stands (for a caller that was interrupted).
     public var currentReport: RunReport { gate.withLock { report } }
 
