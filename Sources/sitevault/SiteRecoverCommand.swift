@@ -37,10 +37,30 @@ struct SiteRecoverCommand: AsyncParsableCommand {
         SIGTERM or SIGINT starts the application again at once and keeps what was already replaced in \
         the side folders (exit 130).
 
-        Exit codes: 0 recovered (or dry run done), 1 failed (replaced copies kept, see the messages), 10 \
+        Order: computed from the components. A physical PostgreSQL cluster comes first: it is extracted \
+        beside its recorded data directory (owned by the cluster's user, mode 0700), the server still running \
+        there is stopped, the directories are swapped, and the server is started again (by the component's \
+        writer, or pg_ctl as the cluster's user with the options it last started with) and waited for. Folders \
+        come before the paths inside them (a data folder before the SQLite database it holds); a path of a \
+        component that this recovery leaves alone (not selected, --database skip) is carried over from the \
+        replaced folder into the restored one. Then the logical dumps are replayed into the running server. \
+        After the swap every restored path is compared with the snapshot. Owners and modes come back as \
+        recorded (SQLite files and their folders too).
+
+        A component that fails does not stop the others: each is reported with its result, and the exit code \
+        says partial. A dry run reports every component's plan and every problem it finds. Values of \
+        secret-looking settings (password, secret, key, token…) are redacted in the configuration diffs \
+        unless --show-secrets.
+
+        At the end, each writer whose application is not running (a signal writer's process is gone) runs its \
+        start command, then the control file's [recovery] probe runs until it passes or probe_timeout ends: \
+        the recovery is good only when the probe passes.
+
+        Exit codes: 0 recovered (or dry run without problems), 1 failed (nothing came back; replaced copies \
+        kept, see the messages), 3 partial (some components failed, or a dry run found problems), 10 \
         repository missing, 11 locked, 12 wrong password, 24 a backup or recovery of the site is running, \
         27 refused before anything was replaced (application running without --force, unknown component), \
-        78 invalid control file, 130 interrupted.
+        28 everything restored but the health probe failed, 78 invalid control file, 130 interrupted.
         """
     )
     @OptionGroup var options: SiteOptions
@@ -65,6 +85,18 @@ struct SiteRecoverCommand: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Replace paths even while a process uses them.")
     var force = false
+
+    @Flag(name: .long, help: "Dry run: show the values of secret-looking settings in configuration diffs.")
+    var showSecrets = false
+
+    @Option(name: .long, help: "Put a physical PostgreSQL cluster into DIR instead of its recorded data directory.")
+    var dataDirectory: String?
+
+    @Flag(name: .long, help: "Do not run the control file's [recovery] probe.")
+    var noProbe = false
+
+    @Flag(name: .long, help: "Do not run the writers' start commands: an application that is not running stays stopped.")
+    var noStart = false
 
     @Flag(name: .long, help: "Keep the replaced files and databases after a successful recovery.")
     var keepReplaced = false
@@ -101,6 +133,10 @@ struct SiteRecoverCommand: AsyncParsableCommand {
         }
         opts.dryRun = dryRun
         opts.force = force
+        opts.showSecrets = showSecrets
+        opts.dataDirectory = dataDirectory.map { FilePath($0).absolute().description }
+        opts.noProbe = noProbe
+        opts.noStart = noStart
         opts.keepReplaced = keepReplaced
         opts.echo = MessageEcho(enabled: true, verbose: !options.quiet)
         let config: SiteConfig
@@ -124,7 +160,10 @@ struct SiteRecoverCommand: AsyncParsableCommand {
         out.emit(report)
         if !options.json && !options.quiet { printSummary(report) }
         switch report.result {
-        case "recovered", "dry-run": return
+        case "recovered": return
+        case "dry-run": if !report.problems.isEmpty { throw ExitCodeError(Exit.partial) }
+        case "partial": throw ExitCodeError(Exit.partial)
+        case "probe-failed": throw ExitCodeError(28)
         case "refused": throw ExitCodeError(report.message?.contains("is active") == true ? 24 : 27)
         default:
             switch report.errorCode {
@@ -168,6 +207,9 @@ struct SiteRecoverCommand: AsyncParsableCommand {
             if let d = c.diff { print(d.split(separator: "\n", omittingEmptySubsequences: false).map { "      " + $0 }.joined(separator: "\n")) }
         }
         if !r.writers.isEmpty { print("  writers stopped and started again: \(r.writers.joined(separator: ", "))") }
+        if !r.started.isEmpty { print("  applications started: \(r.started.joined(separator: ", "))") }
+        if let p = r.probe { print("  health probe \(p.result) (\(p.attempts) attempt(s), \(String(format: "%.1f", p.seconds)) s): \(p.detail)") }
+        if !r.problems.isEmpty { print("  problems:\n" + r.problems.map { "    - \($0)" }.joined(separator: "\n")) }
         if !r.kept.isEmpty { print("  replaced copies kept in: \(r.kept.joined(separator: ", "))") }
         if let m = r.message { print("  \(r.result == "refused" ? "refused" : "error"): \(m)") }
     }

@@ -13,6 +13,14 @@ final class SiteDrillTests: RecoveryTestCase {
 
     var drillFolder: String { site + "/state/drill" }
 
+    /// Removes the sample's [[writer]] table (up to the blank line that ends it).
+    func removeWriterBlock() throws {
+        let s = try String(contentsOfFile: controlFile, encoding: .utf8)
+        guard let a = s.range(of: SiteDrillTests.writerSection) else { XCTFail("no writer in the control file"); return }
+        let end = s.range(of: "\n\n", range: a.upperBound..<s.endIndex)?.lowerBound ?? s.endIndex
+        try (String(s[..<a.lowerBound]) + String(s[end...])).write(toFile: controlFile, atomically: true, encoding: .utf8)
+    }
+
     func steps(_ report: [String: Any]) -> [[String: Any]] { report["steps"] as? [[String: Any]] ?? [] }
 
     func stepKey(_ s: [String: Any]) -> String { "\(s["component"] as? String ?? "-")/\(s["name"] as? String ?? "?")" }
@@ -130,7 +138,7 @@ final class SiteDrillTests: RecoveryTestCase {
         let check = runTool(["python3", "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])", dbPath])
         XCTAssertNotEqual(check.out.trimmingCharacters(in: .whitespacesAndNewlines), "ok", "the damage is real: \(check.out)")
         // The stopped application's writer would refuse the backup: it goes.
-        try replaceInControlFile(SiteDrillTests.writerSection, "")
+        try removeWriterBlock()
         let bad = try siteRun("backup", "--json")
         XCTAssertEqual(bad.status, 3, "the backup stores the damaged copy and is partial: \(bad)")
         let badSnapshot = try XCTUnwrap(json(bad)["snapshot"] as? String)

@@ -66,6 +66,17 @@ class RecoveryTestCase: SiteTestCase {
         return appPid
     }
 
+    /// The recovery itself started the application again (the writer's start command) and the
+    /// health probe passed; returns its pid.
+    func appStartedByRecovery(_ report: [String: Any], file: StaticString = #filePath, line: UInt = #line) -> Int32? {
+        XCTAssertEqual(report["started"] as? [String], ["app"], "the writer's start command ran: \(report)", file: file, line: line)
+        let probe = report["probe"] as? [String: Any]
+        XCTAssertEqual(probe?["result"] as? String, "passed", "the health probe passed: \(String(describing: probe))", file: file, line: line)
+        XCTAssertTrue(waitForAppWrites(beyond: 0, timeout: 15), "the restarted application writes", file: file, line: line)
+        guard let pid = appPid, isSampleApp(pid) else { XCTFail("no running application after the recovery", file: file, line: line); return nil }
+        return pid
+    }
+
     /// Runs a short program to the end (no daemon: a pipe is safe) and returns its status and output.
     func runTool(_ argv: [String]) -> (status: Int32, out: String) {
         let p = Process()
@@ -84,17 +95,19 @@ class RecoveryTestCase: SiteTestCase {
     static let summaryScript = """
     import hashlib, sqlite3, sys
     db = sqlite3.connect(sys.argv[1])
+    upto = int(sys.argv[2]) if len(sys.argv) > 2 else 1 << 62
     h = hashlib.sha256()
-    for r in db.execute("SELECT id, customer, total, created FROM orders ORDER BY id"): h.update(repr(r).encode())
-    for r in db.execute("SELECT order_id, item, amount FROM lines ORDER BY order_id, item, amount"): h.update(repr(r).encode())
-    o = db.execute("SELECT count(*) FROM orders").fetchone()[0]
-    l = db.execute("SELECT count(*) FROM lines").fetchone()[0]
+    for r in db.execute("SELECT id, customer, total, created FROM orders WHERE id <= ? ORDER BY id", (upto,)): h.update(repr(r).encode())
+    for r in db.execute("SELECT order_id, item, amount FROM lines WHERE order_id <= ? ORDER BY order_id, item, amount", (upto,)): h.update(repr(r).encode())
+    o = db.execute("SELECT count(*) FROM orders WHERE id <= ?", (upto,)).fetchone()[0]
+    l = db.execute("SELECT count(*) FROM lines WHERE order_id <= ?", (upto,)).fetchone()[0]
     print("orders=%d lines=%d sha256=%s" % (o, l, h.hexdigest()))
     """
 
-    /// Row counts and a checksum of the orders and lines tables.
-    func dbSummary(_ path: String, file: StaticString = #filePath, line: UInt = #line) -> String {
-        let r = runTool(["python3", "-c", RecoveryTestCase.summaryScript, path])
+    /// Row counts and a checksum of the orders and lines tables (only orders up to `upTo`: a
+    /// restarted application adds orders after the recovered ones).
+    func dbSummary(_ path: String, upTo: Int? = nil, file: StaticString = #filePath, line: UInt = #line) -> String {
+        let r = runTool(["python3", "-c", RecoveryTestCase.summaryScript, path] + (upTo.map { ["\($0)"] } ?? []))
         XCTAssertEqual(r.status, 0, "summary of \(path): \(r.out)", file: file, line: line)
         return r.out.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -205,7 +218,7 @@ final class SiteRecoverTests: RecoveryTestCase {
         deleteDatabase()
         try write(confPath, RecoveryTestCase.brokenConfig)
 
-        let r = try siteRun("recover", "--json")
+        let r = try siteRun("recover", "--json", "--no-start")
         XCTAssertEqual(r.status, 0, "\(r)")
         let report = json(r)
         XCTAssertEqual(report["result"] as? String, "recovered")
@@ -231,6 +244,7 @@ final class SiteRecoverTests: RecoveryTestCase {
         XCTAssertFalse(ids.contains(2910), "\(ids)")
 
         // The application starts on the recovered site, answers and keeps writing.
+        XCTAssertEqual(report["started"] as? [String], [], "--no-start: the application stays stopped")
         let pid = try XCTUnwrap(startApp())
         let verdict = appCheck(config: confPath)
         XCTAssertEqual(verdict["integrity"] as? String, "ok", "\(verdict)")
@@ -241,6 +255,31 @@ final class SiteRecoverTests: RecoveryTestCase {
         XCTAssertGreaterThan(orderCount(dbSummary(dbPath)), orderCount(expectedDB), "new orders go into the recovered database")
         XCTAssertEqual(appPid, pid)
         XCTAssertTrue(isSampleApp(pid))
+    }
+
+    /// The sample site destroyed: `site recover` alone brings it back running (the writer's start
+    /// command), the health probe passes, and the snapshot's orders are all there.
+    func testRecoveryStartsTheDestroyedApplicationAndProbesIt() throws {
+        let (snapshot, original) = try prepare()
+        let expectedDB = dbSummary(try snapshotDatabase(snapshot))
+        killAppHard()
+        try FileManager.default.removeItem(atPath: dataPath)
+        deleteDatabase()
+        try FileManager.default.removeItem(atPath: site + "/run")
+        try write(confPath, RecoveryTestCase.brokenConfig)
+
+        let r = try siteRun("recover", "--json")
+        XCTAssertEqual(r.status, 0, "\(r)")
+        let report = json(r)
+        XCTAssertEqual(report["result"] as? String, "recovered", "\(report)")
+        let pid = try XCTUnwrap(appStartedByRecovery(report))
+        XCTAssertEqual(text(confPath), original)
+        XCTAssertEqual(dbSummary(dbPath, upTo: orderCount(expectedDB)), expectedDB, "every order of the snapshot is back")
+        let w = appWrites()
+        XCTAssertTrue(waitForAppWrites(beyond: w + 10), "the application keeps writing")
+        XCTAssertGreaterThan(orderCount(dbSummary(dbPath)), orderCount(expectedDB), "new orders go into the recovered database")
+        XCTAssertTrue(isSampleApp(pid))
+        XCTAssertEqual(recoveryLeftovers(), [])
     }
 
     func testRefusesToReplaceARunningApplicationUnlessForced() throws {
@@ -363,7 +402,7 @@ final class SiteRecoverTests: RecoveryTestCase {
         try FileManager.default.removeItem(atPath: dataPath + "/notes")
 
         // skip: everything but the database.
-        let skip = try siteRun("recover", "--database", "skip", "--json")
+        let skip = try siteRun("recover", "--no-start", "--database", "skip", "--json")
         XCTAssertEqual(skip.status, 0, "\(skip)")
         XCTAssertEqual(component(json(skip), "database")?["result"] as? String, "skipped")
         XCTAssertEqual(FileManager.default.contents(atPath: dbPath), bytesBefore, "the database file is untouched")
@@ -374,7 +413,7 @@ final class SiteRecoverTests: RecoveryTestCase {
 
         // use-existing: the database there answers, and is kept.
         try write(confPath, RecoveryTestCase.brokenConfig)
-        let use = try siteRun("recover", "--database", "use-existing", "--json")
+        let use = try siteRun("recover", "--no-start", "--database", "use-existing", "--json")
         XCTAssertEqual(use.status, 0, "\(use)")
         let db = component(json(use), "database")
         XCTAssertEqual(db?["action"] as? String, "use-existing", "\(String(describing: db))")
@@ -384,21 +423,26 @@ final class SiteRecoverTests: RecoveryTestCase {
         XCTAssertEqual(dbSummary(dbPath), before, "the existing database is kept")
         XCTAssertEqual(text(confPath), original)
 
-        // use-existing with no database there: a clear failure naming it, and nothing created.
+        // use-existing with no database there: that component fails, naming it, nothing is created;
+        // the others are recovered (partial, exit 3) and what they replaced is kept.
         deleteDatabase()
-        let missing = try siteRun("recover", "--database", "use-existing", "--json")
-        XCTAssertEqual(missing.status, 1, "\(missing)")
-        XCTAssertEqual(json(missing)["result"] as? String, "failed")
+        let missing = try siteRun("recover", "--no-start", "--database", "use-existing", "--json")
+        XCTAssertEqual(missing.status, 3, "\(missing)")
+        XCTAssertEqual(json(missing)["result"] as? String, "partial")
+        XCTAssertEqual(component(json(missing), "database")?["result"] as? String, "failed")
+        XCTAssertEqual(component(json(missing), "config")?["result"] as? String, "ok")
         XCTAssertTrue((json(missing)["message"] as? String ?? "").contains(dbPath), "\(json(missing)["message"] ?? "")")
+        XCTAssertTrue(((json(missing)["problems"] as? [String]) ?? []).contains { $0.hasPrefix("database: ") && $0.contains(dbPath) }, "\(json(missing))")
         XCTAssertTrue(missing.stderr.contains(dbPath), missing.stderr)
         XCTAssertFalse(exists(dbPath), "use-existing does not create a database")
+        XCTAssertEqual(recoveryLeftovers(), ((json(missing)["kept"] as? [String]) ?? []).sorted(), "a partial recovery keeps what it replaced")
 
         // use-existing with a file that is no database.
         try write(dbPath, String(repeating: "not a database. ", count: 1000))
-        let corrupt = try siteRun("recover", "--database", "use-existing", "--json")
-        XCTAssertEqual(corrupt.status, 1, "\(corrupt)")
+        let corrupt = try siteRun("recover", "--no-start", "--database", "use-existing", "--json")
+        XCTAssertEqual(corrupt.status, 3, "\(corrupt)")
         XCTAssertTrue((json(corrupt)["message"] as? String ?? "").contains(dbPath), "\(json(corrupt)["message"] ?? "")")
-        XCTAssertEqual(recoveryLeftovers(), [])
+        XCTAssertEqual(text(confPath), original)
     }
 
     func testOnlyTheChosenComponents() throws {
@@ -432,7 +476,7 @@ final class SiteRecoverTests: RecoveryTestCase {
         try write(dataPath + "/notes/added-after.txt", "added after the backup\n")
         try write(confPath, RecoveryTestCase.brokenConfig)
 
-        let kept = try siteRun("recover", "--keep-replaced", "--json")
+        let kept = try siteRun("recover", "--no-start", "--keep-replaced", "--json")
         XCTAssertEqual(kept.status, 0, "\(kept)")
         let report = json(kept)
         let runID = try XCTUnwrap(report["runID"] as? String)
@@ -449,7 +493,7 @@ final class SiteRecoverTests: RecoveryTestCase {
         // Without --keep-replaced, nothing remains once the recovery succeeded.
         try write(dataPath + "/notes/added-after.txt", "added after the backup\n")
         try write(confPath, RecoveryTestCase.brokenConfig)
-        let plain = try siteRun("recover", "--json")
+        let plain = try siteRun("recover", "--no-start", "--json")
         XCTAssertEqual(plain.status, 0, "\(plain)")
         XCTAssertEqual(json(plain)["kept"] as? [String], [])
         XCTAssertEqual(recoveryLeftovers(), [])
@@ -486,7 +530,7 @@ final class SiteRecoverTests: RecoveryTestCase {
         for entry in try FileManager.default.contentsOfDirectory(atPath: site) where entry != "backup" {
             try FileManager.default.removeItem(atPath: site + "/" + entry)
         }
-        r = try CLI.run(["site", "recover", "--repo", repo, "--site-from-snapshot", "--password-file", passwordFile, "--json"])
+        r = try CLI.run(["site", "recover", "--repo", repo, "--site-from-snapshot", "--password-file", passwordFile, "--json", "--no-start"])
         XCTAssertEqual(r.status, 0, "\(r)")
         guard r.status == 0 else { return }
         XCTAssertEqual(json(r)["result"] as? String, "recovered", "\(r)")

@@ -72,12 +72,19 @@ paths = ["opt/sampleapp"]
 version_command = ["$dir/opt/sampleapp/sampleapp.py", "--version"]
 
 # The application is paused (SIGSTOP) only while its data folder is copied; the database needs
-# no pause: SQLite's online backup is consistent while the application writes.
+# no pause: SQLite's online backup is consistent while the application writes. After a recovery,
+# when the application is not running (the disaster took it), start brings it back.
 [[writer]]
 name = "app"
 kind = "signal"
 pid_file = "run/sampleapp.pid"
 components = ["data"]
+start = ["sh", "-c", "mkdir -p '$dir/run' && cd / && setsid python3 '$dir/opt/sampleapp/sampleapp.py' --config '$dir/etc/sampleapp.conf' > '$dir/run/app.log' 2>&1 < /dev/null &"]
+
+# A recovery is good only when the application's own check passes on the recovered site.
+[recovery]
+probe = ["python3", "$dir/opt/sampleapp/sampleapp.py", "--check", "$dir/etc/sampleapp.conf"]
+probe_timeout = "30s"
 TOML
 # Start the application and wait for its database.
 setsid python3 "$dir/opt/sampleapp/sampleapp.py" --config "$dir/etc/sampleapp.conf" >"$dir/run/app.log" 2>&1 < /dev/null &

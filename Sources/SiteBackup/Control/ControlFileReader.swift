@@ -106,6 +106,7 @@ final class ControlFileReader {
         if let t = top.subtable("hooks") { config.hooks = readHooks(t) }
         if let t = top.subtable("alerts") { config.alerts = readAlerts(t) }
         if let t = top.subtable("drill") { config.drill = readDrill(t) }
+        if let t = top.subtable("recovery") { config.recovery = readRecovery(t) }
         top.finish()
 
         // Nothing sitevault writes may lie inside what it backs up.
@@ -366,7 +367,8 @@ final class ControlFileReader {
                 r.missing("unit", "a service writer needs unit = \"app.service\" (systemctl stop/start) or both stop = [...] and start = [...]")
             }
         case .signal:
-            r.refuse(["unit", "stop", "start", "freeze", "thaw", "mount"], reason: "to a signal writer")
+            r.refuse(["unit", "stop", "freeze", "thaw", "mount"], reason: "to a signal writer")
+            w.start = r.command("start")
             if let p = r.string("pid_file", required: "the file holding the pid of the process to signal") { w.pidFile = resolve(p) }
             for (key, def) in [("freeze_signal", SIGSTOP_VALUE), ("thaw_signal", SIGCONT_VALUE)] {
                 var v = def
@@ -376,7 +378,8 @@ final class ControlFileReader {
                 if key == "freeze_signal" { w.freezeSignal = v } else { w.thawSignal = v }
             }
         case .command:
-            r.refuse(["unit", "stop", "start", "pid_file", "freeze_signal", "thaw_signal", "mount"], reason: "to a command writer")
+            r.refuse(["unit", "stop", "pid_file", "freeze_signal", "thaw_signal", "mount"], reason: "to a command writer")
+            w.start = r.command("start")
             w.freeze = r.command("freeze", required: "the command that puts the application in a consistent state")
             w.thaw = r.command("thaw", required: "the command that brings it back")
         case .fsfreeze:
@@ -410,6 +413,15 @@ final class ControlFileReader {
         if let x = r.duration("timeout") { d.timeout = x }
         r.finish()
         return d
+    }
+
+    func readRecovery(_ t: TOMLTable) -> RecoveryConfig {
+        let r = TableReader(t, context: "[recovery]", problems: problems)
+        var c = RecoveryConfig()
+        c.probe = r.command("probe")
+        if let d = r.duration("probe_timeout") { c.probeTimeout = d }
+        r.finish()
+        return c
     }
 
     func readAlerts(_ t: TOMLTable) -> AlertConfig {

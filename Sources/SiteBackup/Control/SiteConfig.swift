@@ -62,6 +62,8 @@ public struct WriterConfig: Sendable, Codable {
     public var components: [String]
     public var unit: String?
     public var stop: [String]?
+    /// service: the start command (thaw). signal, command: starts the application after a
+    /// recovery when it is not running (docs/control-file.md).
     public var start: [String]?
     public var pidFile: String?
     public var freezeSignal: Int32 = SIGSTOP_VALUE
@@ -104,6 +106,14 @@ public struct DrillConfig: Sendable {
     public var timeout: Double = 3600
 }
 
+/// How `sitevault site recover` checks that the site is back (`[recovery]`).
+public struct RecoveryConfig: Sendable {
+    /// A health probe run after the application was started again, until it exits 0 or
+    /// `probeTimeout` passes; the recovery is good only when it passes.
+    public var probe: [String]?
+    public var probeTimeout: Double = 60
+}
+
 /// The retention policy applied after each good run (by the service).
 public struct RetentionConfig: Sendable, Equatable {
     public var keepLast = 0, keepHourly = 0, keepDaily = 0, keepWeekly = 0, keepMonthly = 0, keepYearly = 0
@@ -139,6 +149,7 @@ public struct SiteConfig: Sendable {
     public var hooks = HookConfig()
     public var alerts = AlertConfig()
     public var drill = DrillConfig()
+    public var recovery = RecoveryConfig()
     /// Problems that do not stop the site from running (e.g. a sparse schedule with `sparse = "warn"`).
     public var warnings: [String] = []
 

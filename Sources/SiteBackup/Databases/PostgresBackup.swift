@@ -32,6 +32,7 @@ struct PostgresBackup {
         var checks: [String] = []
         var problems: [String] = []
         var databases: [String] = []
+        var cluster: ClusterInfo?
     }
 
     var settings: PostgresSettings { client.settings }
@@ -128,6 +129,7 @@ struct PostgresBackup {
         guard r.succeeded else { throw VaultError(.io, "pg_basebackup failed: \(client.explain(r))") }
         let wal = r.stderrText.split(separator: "\n").filter { $0.contains("write-ahead log") }.map { $0.replacingOccurrences(of: "pg_basebackup: ", with: "") }
         out.nodes.append(node)
+        out.cluster = clusterInfo()
         if let (l, text) = listed {
             let names = Set(text.split(separator: "\n").map(String.init))
             guard l.succeeded, names.contains("backup_label"), names.contains("PG_VERSION"), names.contains(where: { $0.hasPrefix("pg_wal/0") }) else {
@@ -135,6 +137,19 @@ struct PostgresBackup {
             }
             out.checks.append("tar listing ok (\(names.count) entries, backup_label, WAL included); " + wal.joined(separator: "; "))
         } else { out.checks.append(wal.joined(separator: "; ")) }
+    }
+
+    /// Where the cluster lives and how its server was started, for an in-place recovery (nil
+    /// fields when the server is on another machine or the user may not read them).
+    func clusterInfo() -> ClusterInfo? {
+        guard let dir = try? client.query("SHOW data_directory").first?.first, !dir.isEmpty else { return nil }
+        var info = ClusterInfo(dataDirectory: dir)
+        info.port = (try? client.query("SHOW port").first?.first).flatMap { Int($0) }
+        info.owner = FileOwner.of(dir)
+        if let opts = try? ControlFile.readWholeFile(dir + "/postmaster.opts") {
+            info.options = String(decoding: opts, as: UTF8.self).trimmingChars(" \n")
+        }
+        return info
     }
 
     /// Streams `producer`'s standard output into the repository as `name` while `verifier` (when

@@ -51,23 +51,24 @@ enum RecoveryDiff {
     }
 
     /// `diff -u` of the file on disk against the snapshot's (nil when equal).
-    static func unified(_ repo: Repository, node: Node, path: String, label: String) throws -> String? {
-        try unified(current: StagedPath.exists(path) ? path : "/dev/null", label: path, repo: repo, node: node, snapshotLabel: label)
+    static func unified(_ repo: Repository, node: Node, path: String, label: String, redact: Bool) throws -> String? {
+        try unified(current: StagedPath.exists(path) ? path : "/dev/null", label: path, repo: repo, node: node, snapshotLabel: label, redact: redact)
     }
 
-    static func unified(current: String, label: String, repo: Repository, node: Node, snapshotLabel: String) throws -> String? {
+    /// With `redact`, values of secret-looking keys are hidden (SecretRedaction).
+    static func unified(current: String, label: String, repo: Repository, node: Node, snapshotLabel: String, redact: Bool) throws -> String? {
         try withTemporaryFile({ fd, tmp in try SnapshotFile.write(repo, node: node, to: fd, label: tmp) }) { tmp in
             let r = try ProcessRunner().run(Command(["diff", "-u", "--label", label + " (now)", "--label", label + " (" + snapshotLabel + ")", current, tmp], timeout: 60))
-            return r.exitCode == 0 ? nil : r.stdoutText
+            return r.exitCode == 0 ? nil : redact ? SecretRedaction.text(r.stdoutText) : r.stdoutText
         }
     }
 
     /// `diff -u` of a text (a setting's current output) against a snapshot file.
-    static func unified(text: [UInt8], label: String, repo: Repository, node: Node, snapshotLabel: String) throws -> String? {
+    static func unified(text: [UInt8], label: String, repo: Repository, node: Node, snapshotLabel: String, redact: Bool) throws -> String? {
         try withTemporaryFile({ fd, tmp in
             guard text.withUnsafeBytes({ writeAll(fd, $0) }) else { throw VaultError.posix("cannot write", path: tmp, errno: errno) }
         }) { tmp in
-            try unified(current: tmp, label: label, repo: repo, node: node, snapshotLabel: snapshotLabel)
+            try unified(current: tmp, label: label, repo: repo, node: node, snapshotLabel: snapshotLabel, redact: redact)
         }
     }
 

@@ -27,6 +27,14 @@ public struct RecoveryOptions: Sendable {
     public var dryRun = false
     /// Replace paths a running process holds open.
     public var force = false
+    /// Dry run: show secret values in configuration diffs (redacted by default).
+    public var showSecrets = false
+    /// Where a physical PostgreSQL cluster goes instead of its recorded data directory.
+    public var dataDirectory: String?
+    /// Skip the control file's health probe.
+    public var noProbe = false
+    /// Do not run the writers' start commands (the application stays stopped for inspection).
+    public var noStart = false
     /// Keep what was replaced (side folders, renamed databases) after a successful recovery.
     public var keepReplaced = false
     /// The main repository's password when it is not read from the control file's password file.
@@ -69,9 +77,16 @@ public struct RecoveryReport: Sendable, Codable {
     public var target: String?
     public var dryRun: Bool
     public var database: String
-    /// "running", "recovered", "dry-run", "refused" or "failed".
+    /// "running", "recovered", "partial" (some components failed), "probe-failed" (everything
+    /// restored, the application does not answer), "dry-run", "refused" or "failed".
     public var result = "running"
     public var message: String?
+    /// Every problem found, one per failed component ("COMPONENT: what"); a dry run lists them all.
+    public var problems: [String] = []
+    /// The control file's health probe, run once the application was started again.
+    public var probe: ProbeResult?
+    /// Applications started by a writer's start command after the recovery.
+    public var started: [String] = []
     /// The error's code when it failed (e.g. "repositoryNotFound", "wrongPassword").
     public var errorCode: String?
     public var components: [ComponentRecovery] = []
@@ -82,4 +97,15 @@ public struct RecoveryReport: Sendable, Codable {
     /// Side folders and renamed databases kept (failure, or --keep-replaced).
     public var kept: [String] = []
     public var durationSeconds = 0.0
+}
+
+/// How the health probe of `[recovery] probe` went.
+public struct ProbeResult: Sendable, Codable {
+    public var command: [String]
+    /// "passed", "failed" or "skipped".
+    public var result: String
+    public var attempts = 0
+    public var seconds = 0.0
+    /// The last attempt's exit status and output (one line).
+    public var detail = ""
 }

@@ -60,15 +60,19 @@ extension SiteRecovery {
             item.out.diff = "\(dest): would be \(mode == .new ? "replaced by an empty database with the snapshot's schema" : "replaced by the snapshot's copy (\(node.size) bytes)") (\(now))"
             return
         }
-        try StagedPath.makeParents(dest)
-        let staged = StagedPath(destination: dest, runID: runID)
+        let folderOwner = item.report.folderOwner
+        try StagedPath.makeParents(dest) { $0 == StagedPath.parent(dest) ? folderOwner : nil }
+        let staged = stagedPath(for: dest)
         let res = try await staged.stage(repo, folder: tree, node: node)
         // The staged file has the snapshot's name; the database's own name may differ only by target.
         let copy = staged.staged
         let check = try SQLiteDatabase(path: copy, readOnly: true).integrityCheck(quick: false)
         guard check == "ok" else { throw VaultError(.corrupt, "the snapshot's copy of \(path) fails integrity_check: \(check)") }
         if mode == .new { try emptyCopy(of: copy) }
+        // The database's owner and mode as recorded (by name: ids may differ on a rebuilt machine).
+        if let owner = item.report.fileOwner { try owner.apply(to: copy) }
         item.staged = [staged]
+        if mode == .restore { item.expected = [(dest, repo, node)] }
         item.aside = [(0, dest + "-wal"), (0, dest + "-shm"), (0, dest + "-journal")]
         item.out.files = 1; item.out.bytes = res.bytes
         item.out.version = "SQLite " + SQLiteDatabase.libraryVersion
@@ -147,7 +151,8 @@ extension SiteRecovery {
     func preparePhysical(_ item: Item, repo: Repository, tree: ID, contents: PostgresRestore.Contents, mode: DatabaseMode) async throws {
         if mode == .skip || mode == .useExisting && target == nil { item.out.result = "skipped"; item.out.detail = "base backup not restored (--database \(mode.rawValue))"; return }
         guard let target else {
-            throw VaultError(.invalidArgument, "component \(item.report.name) is a physical base backup: it is restored as a whole data directory; give --target DIR (the data directory goes to DIR/\(item.report.name)/pgdata) and start it with pg_ctl once the old server is stopped")
+            try await prepareClusterInPlace(item, contents: contents, repo: repo, mode: mode)
+            return
         }
         let dir = target + "/" + item.report.name + "/pgdata"
         item.out.destinations = [dir]
@@ -155,12 +160,18 @@ extension SiteRecovery {
         guard !StagedPath.exists(dir) || ((try? FileSystem.list(FilePath(dir)))?.isEmpty ?? false) else {
             throw VaultError(.targetNotEmpty, "\(dir) is not empty: a data directory is extracted only into an empty folder")
         }
-        try makeFolder(dir)
+        try makeFolder(dir, mode: 0o755)
         let (r, _) = try SnapshotFeed.run(Command(["tar", "-x", "-C", dir], timeout: item.config?.timeout ?? 3600), repo: repo, node: contents.baseBackup!, label: "tar -x")
         guard r.succeeded else { throw VaultError(.io, "extracting the base backup into \(dir): \(r.summary)") }
+        // Owned by the cluster's user, so that pg_ctl can start it as that user.
+        let owner = item.report.cluster?.owner ?? Self.postgresUser()
+        if let owner {
+            _ = try Self.prepareDataDirectory(dir, owner: owner)
+        }
         item.out.action = "written as files"; item.out.result = "ok"
         item.out.bytes = contents.baseBackup!.size
-        item.out.detail = "data directory extracted into \(dir): start it with pg_ctl -D \(dir) start (as the postgres user, on a free port if the old server still runs)"
+        let user = owner?.user ?? "postgres"
+        item.out.detail = "data directory extracted into \(dir)\(owner.map { " (owner \($0.description))" } ?? ""): start it with runuser -u \(user) -- pg_ctl -D \(dir) -o '-p PORT' start (on a free port if the old server still runs)"
     }
 
     func prepareCommand(_ item: Item, mode: DatabaseMode) async throws {

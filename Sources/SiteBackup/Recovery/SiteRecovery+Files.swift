@@ -25,7 +25,7 @@ extension SiteRecovery {
             item.out.destinations.append(dest)
             if options.dryRun {
                 if item.report.kind == .config && node.type == .file {
-                    if let d = try RecoveryDiff.unified(repo, node: node, path: dest, label: label) { diffs.append(d) } else { diffs.append("\(dest): unchanged") }
+                    if let d = try RecoveryDiff.unified(repo, node: node, path: dest, label: label, redact: !options.showSecrets) { diffs.append(d) } else { diffs.append("\(dest): unchanged") }
                 } else {
                     var s = RecoveryDiff.Summary()
                     try RecoveryDiff.compare(repo, node: node, path: dest, into: &s)
@@ -33,16 +33,22 @@ extension SiteRecovery {
                     if item.report.kind == .config {
                         for p in s.changed + s.missing {
                             if let n = try SnapshotFile.node(repo, tree: tree, path: "/files" + String(p.dropFirst((target ?? "").count))), n.type == .file, n.size < 1 << 20,
-                               let d = try RecoveryDiff.unified(repo, node: n, path: p, label: label) { diffs.append(d) }
+                               let d = try RecoveryDiff.unified(repo, node: n, path: p, label: label, redact: !options.showSecrets) { diffs.append(d) }
                         }
                     }
                 }
                 continue
             }
-            try StagedPath.makeParents(dest)
-            let staged = StagedPath(destination: dest, runID: runID)
+            // Folders the machine lacks get the snapshot's owners and modes.
+            try StagedPath.makeParents(dest) { dir in
+                guard let t = self.target.map({ String(dir.dropFirst($0.count)) }) ?? Optional(dir), !t.isEmpty,
+                      let n = try? SnapshotFile.node(repo, tree: tree, path: "/files" + t) else { return nil }
+                return FileOwner(uid: n.uid, gid: n.gid, mode: n.mode & 0o7777)
+            }
+            let staged = stagedPath(for: dest)
             let r = try await staged.stage(repo, folder: folder, node: node)
             item.staged.append(staged)
+            item.expected.append((dest, repo, node))
             item.out.files += r.files; item.out.bytes += r.bytes
         }
         // Captured settings are command outputs, not files: written beside, for the operator to compare.
@@ -53,7 +59,7 @@ extension SiteRecovery {
                     let name = n.displayName
                     guard let argv = item.config?.settings.first(where: { $0.name == name })?.argv,
                           let now = try? ProcessRunner().run(Command(argv, timeout: 60)) else { diffs.append("setting \(name): no command to compare with"); continue }
-                    diffs.append(try RecoveryDiff.unified(text: now.stdout, label: "setting \(name)", repo: repo, node: n, snapshotLabel: label) ?? "setting \(name): unchanged")
+                    diffs.append(try RecoveryDiff.unified(text: now.stdout, label: "setting \(name)", repo: repo, node: n, snapshotLabel: label, redact: !options.showSecrets) ?? "setting \(name): unchanged")
                 }
             } else {
                 StagingCopy.remove(dir)

@@ -24,7 +24,7 @@ public final class SiteRecovery: @unchecked Sendable {
     public let runID: String
     public let recorder: RunRecorder
     var report: RecoveryReport
-    private let freezes: FreezeGuard
+    let freezes: FreezeGuard
     var archive: SiteArchive!
     var items: [Item] = []
     /// Set by `abort`: the run's own ending (which would see its children killed) records nothing.
@@ -39,12 +39,20 @@ public final class SiteRecovery: @unchecked Sendable {
         let config: ComponentConfig?
         var out: ComponentRecovery
         var staged: [StagedPath] = []
+        /// What each staged path must hold after the swap (checked once everything is in place).
+        var expected: [(destination: String, repo: Repository, node: Node)] = []
         /// Files beside a staged path that go to its side folder too (an SQLite database's -wal, -shm).
         var aside: [(Int, String)] = []
         var postgres: (PostgresRestore, PostgresRestore.Contents)?
         var renamed: [(original: String, side: String)] = []
         var commandRestore: (argv: [String], node: Node)?
+        /// A physical base backup recovered in place: the cluster to stop, swap and start.
+        var cluster: ClusterPlan?
+        /// A PostgreSQL component whose server is not up yet: prepared again once the cluster of
+        /// the same site has been started.
+        var deferred = false
         let started = monotonicSeconds()
+        var failed: Bool { out.result == "failed" }
         /// The side folders holding what this component's paths replaced so far.
         var sideFolders: [String] { Array(Set(staged.filter(\.replaced).map(\.sideDir))).sorted() }
         /// Everything it replaced so far: side folders and databases renamed aside.
@@ -52,6 +60,11 @@ public final class SiteRecovery: @unchecked Sendable {
         init(_ r: ComponentReport, _ c: ComponentConfig?) {
             report = r; config = c
             out = ComponentRecovery(name: r.name, kind: r.kind)
+        }
+        /// Marks the component failed with the error's message (the other components go on).
+        func fail(_ error: Error, step: String) {
+            out.result = "failed"
+            out.detail = "\(step): " + ((error as? VaultError)?.message ?? (error as? RecoveryRefusal)?.message ?? "\(error)")
         }
     }
 
@@ -68,6 +81,19 @@ public final class SiteRecovery: @unchecked Sendable {
     }
 
     var target: String? { report.target }
+    /// Nested staged paths made so far (each gets its own numbered work folder).
+    private var nestedCount = 0
+
+    /// Where a destination is staged: beside it, or, when it lies inside another destination of
+    /// this recovery (a database in a data folder), in the outermost one's work folder.
+    func stagedPath(for dest: String) -> StagedPath {
+        let outer = items.filter { !$0.failed }.flatMap(\.staged)
+            .filter { $0.destination != dest && StagedPath.isInside(dest, $0.destination) }
+            .min { $0.destination.count < $1.destination.count }
+        guard let outer else { return StagedPath(destination: dest, runID: runID) }
+        nestedCount += 1
+        return StagedPath(destination: dest, nestedIn: outer, index: nestedCount, runID: runID)
+    }
 
     /// Where a path of the site goes (normalised first: with a target, nothing lands outside it).
     func destination(_ path: String) -> String {
@@ -105,13 +131,45 @@ public final class SiteRecovery: @unchecked Sendable {
             for item in items where item.out.result == "ok" { item.out.action = "not replaced"; item.out.result = "skipped" }
         }
         startWriters()
+        if report.result == "running" {
+            // A partial recovery leaves the application stopped: started on a missing database it
+            // could create an empty one, or serve half a site.
+            let why = items.contains(where: \.failed) ? "the recovery is partial; start them once the failed components are recovered"
+                : options.components != nil ? "only some components were recovered (--components); start them by hand" : nil
+            if let why {
+                if target == nil && !config.writers.filter({ $0.start != nil }).isEmpty {
+                    recorder.emit(.recoveryStep, "applications not started and not probed: \(why)")
+                }
+            } else {
+                startApplications()
+                runProbe()
+            }
+            settleResult()
+        }
+        cleanUpReplaced()
         for item in items { item.out.seconds = item.out.seconds == 0 ? monotonicSeconds() - item.started : item.out.seconds }
         report.components = items.map(\.out)
+        report.problems = items.filter(\.failed).map { "\($0.report.name): \($0.out.detail ?? "failed")" } + report.problems
         report.durationSeconds = monotonicSeconds() - start
         finish()
         archive?.release()
         _ = lock
         return report
+    }
+
+    /// recovered (everything back and the probe passed), partial (some components failed), failed
+    /// (none came back), probe-failed (everything restored, but the application does not answer).
+    private func settleResult() {
+        let bad = items.filter(\.failed)
+        if !bad.isEmpty {
+            report.result = bad.count == items.count ? "failed" : "partial"
+            report.message = "\(bad.count) of \(items.count) components failed: " + bad.map { "\($0.report.name) (\($0.out.detail ?? "failed"))" }.joined(separator: "; ")
+        } else if let p = report.probe, p.result != "passed" {
+            report.result = "probe-failed"
+            report.message = "every component was restored, but the health probe failed: \(p.detail)"
+        } else {
+            report.result = "recovered"
+        }
     }
 
     private func perform() async throws {
@@ -127,29 +185,64 @@ public final class SiteRecovery: @unchecked Sendable {
                 throw RecoveryRefusal("snapshot \(snap.id.short) has no component \(unknown.joined(separator: ", ")) (it has: \(available.map(\.name).joined(separator: ", ")))")
             }
         }
-        items = available.filter { options.components?.contains($0.name) ?? true }.map { r in Item(r, config.components.first { $0.name == r.name }) }
+        items = RecoveryOrder.sorted(available.filter { options.components?.contains($0.name) ?? true }.map { r in Item(r, config.components.first { $0.name == r.name }) })
         recorder.emit(.recoveryStarted, "\(options.dryRun ? "dry run of the " : "")recovery of site \(config.site) from snapshot \(snap.id.short) (backup run \(snap.manifest.runID), \(TimeText.full(report.snapshotTime!, utc: config.timeZone == .utc))) \(target.map { "under \($0)" } ?? "to the original places"): \(items.map(\.report.name).joined(separator: ", ")); databases: \(options.database?.rawValue ?? (target == nil ? "restore" : "restore SQLite, PostgreSQL left alone"))")
 
         if !options.dryRun { try checkSpace() }
-        // 1. Restore into work folders (or, dry run: compare). Nothing in place is touched yet.
-        for item in items {
-            do {
-                if item.report.kind == .database { try await prepareDatabase(item) } else { try await prepareFiles(item) }
-            } catch {
-                item.out.result = "failed"
-                item.out.detail = (error as? VaultError)?.message ?? "\(error)"
-                throw VaultError(.io, "component \(item.report.name): \(item.out.detail!)")
-            }
-        }
+        // 1. Restore into work folders (or, dry run: compare). Nothing in place is touched yet. A
+        // component that cannot be prepared fails alone; the others go on.
+        for item in items { await prepare(item) }
         if options.dryRun {
             report.result = "dry-run"
             return
         }
-        // 2. Stop the application, then nothing may hold the paths.
+        guard items.contains(where: { !$0.failed }) else { return }
+        // 2. Stop the application (and a cluster being replaced), then nothing may hold the paths.
         if target == nil { try stopWriters() }
-        var busy = OpenFiles.users(of: items.flatMap { $0.staged.map(\.destination) + $0.aside.map(\.1) })
+        for item in items where !item.failed { if let plan = item.cluster { try stopCluster(plan, item) } }
+        try checkBusy()
+        // 3. Swap in, outer paths first (a folder before the databases inside it), then start the
+        // recovered clusters, then replay databases into the running servers.
+        try swapAll()
+        for item in items where !item.failed && item.cluster != nil {
+            do { try startCluster(item) } catch { item.fail(error, step: "starting the cluster") }
+        }
+        for item in items where item.deferred && !item.failed { await prepare(item) }
+        for item in items where !item.failed && !item.staged.isEmpty { verifyInPlace(item) }
+        for item in items where !item.failed {
+            do { try replay(item) } catch {
+                item.fail(error, step: "restore")
+                item.out.replaced = item.keptAside
+                recorder.emit(.recoveryStepFailed, component: item.report.name, "\(item.out.detail!)\(item.out.replaced.isEmpty ? "" : "; what it replaced is kept in \(item.out.replaced.joined(separator: ", "))")")
+            }
+        }
+    }
+
+    /// Prepares one component; a failure is that component's alone (reported with its problem).
+    private func prepare(_ item: Item) async {
+        let wasDeferred = item.deferred
+        item.deferred = false
+        do {
+            if item.report.kind == .database { try await prepareDatabase(item) } else { try await prepareFiles(item) }
+        } catch {
+            // A PostgreSQL server that is down while the site's own cluster is being recovered: retried once it runs.
+            if !wasDeferred && !options.dryRun && item.report.engine == "postgresql" && items.contains(where: { $0.cluster != nil && !$0.failed }) {
+                item.deferred = true
+                item.out.detail = "waits for the recovered cluster to start: \((error as? VaultError)?.message ?? "\(error)")"
+                return
+            }
+            item.fail(error, step: options.dryRun ? "plan" : "preparing")
+            recorder.emit(.recoveryStepFailed, component: item.report.name, item.out.detail!)
+        }
+    }
+
+    /// Processes holding the paths to replace, and sessions in databases to replace: refused
+    /// (nothing replaced yet) unless --force.
+    private func checkBusy() throws {
+        let ready = items.filter { !$0.failed }
+        var busy = OpenFiles.users(of: ready.flatMap { $0.staged.map(\.destination) + $0.aside.map(\.1) })
             .map { "process \($0.pid) (\($0.name)) uses \($0.path)" }
-        for item in items { if let (pg, c) = item.postgres, mode(for: item.report) == .restore {
+        for item in ready { if let (pg, c) = item.postgres, mode(for: item.report) == .restore {
             for d in c.dumps {
                 let name = databaseName(d.database, item)
                 if try pg.exists(name), try pg.sessions(name) > 0 { busy.append("database \(name) has \(try pg.sessions(name)) open session(s)") }
@@ -162,32 +255,6 @@ public final class SiteRecovery: @unchecked Sendable {
             }
             recorder.emit(.recoveryStep, "--force: replacing paths in use: \(busy.prefix(5).joined(separator: "; "))")
         }
-        // 3. Swap in, replay databases.
-        for item in items {
-            do { try swapIn(item) } catch {
-                item.out.result = "failed"
-                item.out.detail = (error as? VaultError)?.message ?? "\(error)"
-                item.out.replaced = item.keptAside
-                report.kept += item.out.replaced
-                throw VaultError(.io, "component \(item.report.name): \(item.out.detail!)\(item.out.replaced.isEmpty ? "" : "; what it replaced is kept in \(item.out.replaced.joined(separator: ", "))")")
-            }
-        }
-        // 4. Success: what was replaced goes (unless kept).
-        for item in items {
-            for st in item.staged { st.finish(keep: options.keepReplaced) }
-            var kept = options.keepReplaced ? item.sideFolders : []
-            if let (pg, _) = item.postgres {
-                for r in item.renamed {
-                    if options.keepReplaced { kept.append(r.side) } else {
-                        do { try pg.drop(r.side) } catch { kept.append(r.side) }
-                    }
-                }
-            }
-            item.out.replaced = kept
-            report.kept += kept
-        }
-        report.kept = Array(Set(report.kept)).sorted()
-        report.result = "recovered"
     }
 
     /// The restored copies sit beside what they replace until the swap: each file system needs
@@ -216,19 +283,96 @@ public final class SiteRecovery: @unchecked Sendable {
 
     // MARK: swapping in
 
-    private func swapIn(_ item: Item) throws {
-        let mode = item.report.kind == .database ? self.mode(for: item.report) : .restore
-        for i in item.staged.indices {
-            for (j, extra) in item.aside where j == i { try item.staged[i].moveAside(extra) }
-            try item.staged[i].swap()
-            item.out.replaced = item.sideFolders
+    /// Swaps every staged path in, outer paths before the paths inside them. Paths of components
+    /// that this recovery leaves alone but that lie inside a swapped folder are carried over from
+    /// the replaced folder into the restored one, so nothing live is moved aside and deleted.
+    private func swapAll() throws {
+        let order = items.filter { !$0.failed }.flatMap { item in item.staged.indices.map { (item, $0) } }
+            .sorted { $0.0.staged[$0.1].destination.split(separator: "/").count < $1.0.staged[$1.1].destination.split(separator: "/").count }
+        let leftAlone = keptInPlace()
+        for (item, i) in order where !item.failed {
+            do {
+                for (j, extra) in item.aside where j == i { try item.staged[i].moveAside(extra) }
+                try item.staged[i].swap()
+                item.out.replaced = item.sideFolders
+                let st = item.staged[i]
+                if st.replaced {
+                    for keep in leftAlone where keep != st.destination && StagedPath.isInside(keep, st.destination) {
+                        try carryOver(keep, from: st)
+                    }
+                }
+            } catch {
+                item.fail(error, step: "swapping in")
+                item.out.replaced = item.keptAside
+                recorder.emit(.recoveryStepFailed, component: item.report.name, "\(item.out.detail!)\(item.out.replaced.isEmpty ? "" : "; what it replaced is kept in \(item.out.replaced.joined(separator: ", "))")")
+            }
         }
-        if !item.staged.isEmpty || item.out.action == "staged" {
-            item.out.action = item.report.kind == .database ? (mode == .new ? "created" : "restored") : "restored"
+        for item in items where !item.failed && !item.staged.isEmpty {
+            item.out.action = item.report.kind == .database ? (mode(for: item.report) == .new ? "created" : "restored") : "restored"
             item.out.result = "ok"
             recorder.emit(.recoveryStep, component: item.report.name,
                           "restored \(item.out.files) files, \(Bytes.text(item.out.bytes)) to \(item.staged.map(\.destination).joined(separator: ", "))\(item.out.detail.map { "; \($0)" } ?? "")")
         }
+    }
+
+    /// Paths this recovery must not replace: components of the snapshot or the control file that
+    /// are not recovered now (not selected, failed, databases skipped or used as they are), with
+    /// an SQLite database's -wal/-shm/-journal.
+    private func keptInPlace() -> [String] {
+        let swapped = Set(items.filter { !$0.failed }.flatMap { $0.staged.map(\.destination) })
+        var paths: [String] = []
+        func add(_ p: String, sqlite: Bool) {
+            let d = destination(p)
+            guard !swapped.contains(d) else { return }
+            paths.append(d)
+            if sqlite { paths += ["-wal", "-shm", "-journal"].map { d + $0 } }
+        }
+        for c in archive.manifest.components {
+            for p in c.kind == .database ? Array(c.paths.prefix(c.engine == "sqlite" ? 1 : 0)) : c.paths { add(p, sqlite: c.engine == "sqlite") }
+        }
+        for c in config.components {
+            if let db = c.databasePath, c.engine == .sqlite { add(db, sqlite: true) }
+            if c.kind != .database { for p in c.paths { add(p, sqlite: false) } }
+        }
+        return Array(Set(paths)).sorted()
+    }
+
+    /// Moves `path` back from the side folder of the swapped `outer` into the restored tree; what
+    /// the restored tree held there goes to the side folder instead.
+    private func carryOver(_ path: String, from outer: StagedPath) throws {
+        let old = outer.side + String(path.dropFirst(outer.destination.count))
+        guard StagedPath.exists(old) else { return }
+        if StagedPath.exists(path) {
+            try StagedPath.rename(path, outer.sideDir + "/superseded-" + StagedPath.base(path) + "-" + Hex.encode((0..<4).map { _ in UInt8.random(in: 0...255) }))
+        }
+        if !StagedPath.exists(StagedPath.parent(path)) { try StagedPath.makeParents(path) }
+        try StagedPath.rename(old, path)
+        recorder.emit(.recoveryStep, "kept \(path) in place (not recovered by this run): carried over into the restored \(outer.destination)")
+    }
+
+    /// After the swap, every restored path must hold what the snapshot says (sizes, times and
+    /// types; entries belonging to other components are theirs to check).
+    private func verifyInPlace(_ item: Item) {
+        let others = items.filter { $0 !== item }.flatMap { $0.staged.map(\.destination) }
+        var wrong: [String] = []
+        for e in item.expected {
+            var s = RecoveryDiff.Summary()
+            do { try RecoveryDiff.compare(e.repo, node: e.node, path: e.destination, into: &s) } catch {
+                wrong.append("\(e.destination): \(error)"); continue
+            }
+            wrong += (s.missing.map { "missing: \($0)" } + s.changed.map { "differs: \($0)" }).filter { w in
+                !others.contains { StagedPath.isInside(String(w.drop { $0 != "/" }), $0) }
+            }
+        }
+        if !wrong.isEmpty {
+            item.fail(VaultError(.corrupt, "\(wrong.count) path(s) are not as the snapshot says after the swap: \(wrong.prefix(5).joined(separator: "; "))"), step: "checking in place")
+            recorder.emit(.recoveryStepFailed, component: item.report.name, item.out.detail!)
+        }
+    }
+
+    /// Replays a component's databases into their (running) server, or feeds a dump to its restore command.
+    private func replay(_ item: Item) throws {
+        let mode = item.report.kind == .database ? self.mode(for: item.report) : .restore
         if let (pg, contents) = item.postgres, mode == .restore || mode == .new {
             let superuser = pg.isSuperuser()
             var lines: [String] = []
@@ -268,6 +412,27 @@ public final class SiteRecovery: @unchecked Sendable {
             recorder.emit(.recoveryStep, component: item.report.name, "dump (\(Bytes.text(node.size))) fed to \(argv.joined(separator: " ")): exit 0")
         }
         item.out.seconds = monotonicSeconds() - item.started
+    }
+
+    /// Once the recovery is over: what was replaced goes when everything came back (unless
+    /// kept); on any failure it all stays, named in the report.
+    private func cleanUpReplaced() {
+        guard !abortLock.withLock({ aborted }) else { return }
+        let success = report.result == "recovered"
+        for item in items {
+            guard success else { item.out.replaced = item.keptAside; continue }
+            for st in item.staged { st.finish(keep: options.keepReplaced) }
+            var kept = options.keepReplaced ? item.sideFolders : []
+            if let (pg, _) = item.postgres {
+                for r in item.renamed {
+                    if options.keepReplaced { kept.append(r.side) } else {
+                        do { try pg.drop(r.side) } catch { kept.append(r.side) }
+                    }
+                }
+            }
+            item.out.replaced = kept
+        }
+        report.kept = Array(Set(report.kept + items.flatMap(\.out.replaced))).sorted()
     }
 
     // MARK: writers

@@ -40,9 +40,16 @@ struct StagedPath {
         return a.st_dev != b.st_dev
     }
 
-    /// Creates the destination's parent folders when the machine is new.
-    static func makeParents(_ p: String) throws {
-        try makeFolder(parent(p), mode: 0o755)
+    /// Creates the destination's parent folders when the machine is new; each folder created gets
+    /// the owner and mode `owner` gives for it (the snapshot's), else root's 0755.
+    static func makeParents(_ p: String, owner: (String) -> FileOwner? = { _ in nil }) throws {
+        var missing: [String] = []
+        var dir = parent(p)
+        while dir != "/" && !exists(dir) { missing.append(dir); dir = parent(dir) }
+        for d in missing.reversed() {
+            if mkdir(d, 0o755) != 0 && errno != EEXIST { throw VaultError.posix("cannot create folder", path: d, errno: errno) }
+            try owner(d)?.apply(to: d)
+        }
     }
 
     init(destination: String, runID: String) {
@@ -54,6 +61,24 @@ struct StagedPath {
         staged = inside ? work : work + "/" + name
         sideDir = anchor + "/.sitevault-replaced-" + runID
         side = inside ? sideDir : sideDir + "/" + name
+    }
+
+    /// A destination inside another one being recovered (a database in an application's data
+    /// folder): its work and side folders live in the outer path's, outside the tree that the
+    /// outer swap moves aside, so nothing restored is carried away with it.
+    init(destination: String, nestedIn outer: StagedPath, index: Int, runID: String) {
+        self.destination = destination
+        let workRoot = outer.inside ? outer.work : StagedPath.parent(outer.staged)
+        let name = StagedPath.base(destination)
+        work = workRoot + "/nested-\(index)"
+        staged = work + "/" + name
+        sideDir = outer.sideDir + "/nested-\(index)"
+        side = sideDir + "/" + name
+    }
+
+    /// Whether `path` is `dir` or lies under it.
+    static func isInside(_ path: String, _ dir: String) -> Bool {
+        dir == "/" || path == dir || path.hasPrefix(dir + "/")
     }
 
     /// Restores `node` (an entry of the folder tree `folder`) into the work folder.
@@ -91,6 +116,7 @@ struct StagedPath {
             }
         } else {
             if StagedPath.exists(destination) { try StagedPath.rename(destination, side); replaced = true }
+            if !StagedPath.exists(StagedPath.parent(destination)) { try StagedPath.makeParents(destination) }
             try StagedPath.rename(staged, destination)
         }
         rmdir(work)

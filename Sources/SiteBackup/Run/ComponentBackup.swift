@@ -150,7 +150,12 @@ final class ComponentBackup {
                     let fd = open(copy, O_RDONLY | O_CLOEXEC)
                     guard fd >= 0 else { throw VaultError.posix("cannot open", path: copy, errno: errno) }
                     defer { close(fd) }
-                    nodes.append(try archiver.saveStream(name: FilePath(copy).lastComponent, fd: fd, label: copy, time: clock.now()))
+                    var node = try archiver.saveStream(name: FilePath(copy).lastComponent, fd: fd, label: copy, time: clock.now())
+                    // The copy is ours (root, 0600); the snapshot keeps the database's own owner and mode.
+                    report.fileOwner = FileOwner.of(c.databasePath!)
+                    report.folderOwner = FileOwner.of(StagedPath.parent(c.databasePath!))
+                    if let o = report.fileOwner { node.uid = o.uid; node.gid = o.gid; node.mode = o.mode }
+                    nodes.append(node)
                 } else if c.engine == .postgresql {
                     let client = try PostgresClient(c.postgres!, component: c.name, stateDir: config.stateDir)
                     let pg = PostgresBackup(client: client, archiver: archiver, clock: clock, recorder: recorder, component: c.name, timeout: c.timeout)
@@ -158,6 +163,7 @@ final class ComponentBackup {
                     nodes += o.nodes
                     report.version = o.version
                     report.paths = o.databases
+                    report.cluster = o.cluster
                     report.check = o.checks.isEmpty ? nil : o.checks.joined(separator: "; ")
                     if !o.problems.isEmpty { problems += o.problems; failed = true }
                     if !o.checks.isEmpty && o.problems.isEmpty {

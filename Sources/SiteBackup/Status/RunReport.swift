@@ -21,6 +21,23 @@ public struct ComponentReport: Sendable, Codable {
     /// Captured settings (config components): name → size in bytes.
     public var settings: [String: Int]?
     public var unreadable: [String]?
+    /// A database file's owner and mode, and its folder's (recovery gives them back).
+    public var fileOwner: FileOwner?
+    public var folderOwner: FileOwner?
+    /// A physical PostgreSQL backup: where the cluster lived and how it was started.
+    public var cluster: ClusterInfo?
+}
+
+/// What a recovery needs to put a physical PostgreSQL cluster back in its place and start it.
+public struct ClusterInfo: Sendable, Codable, Equatable {
+    /// The server's data_directory.
+    public var dataDirectory: String
+    /// Owner and mode of the data directory (the cluster's operating-system user).
+    public var owner: FileOwner?
+    /// The server's command line (postmaster.opts), so it starts with the same port and sockets.
+    public var options: String?
+    public var port: Int?
+    public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
 }
 
 /// A writer's freeze: how long the application was quiesced.

@@ -85,6 +85,11 @@ public final class FreezeGuard: @unchecked Sendable {
     }
 
     /// Thaws one writer; its record entry goes only when the thaw worked.
+    /// Whether the writer `name` holds its components frozen (stopped) now.
+    func isFrozen(_ name: String) -> Bool {
+        mutex.withLock { frozen.contains { $0.writer.name == name } }
+    }
+
     func thaw(_ name: String) throws -> FreezeReport? {
         try mutex.withLock { try thawLocked(name) }
     }

@@ -49,7 +49,8 @@ enum WriterActions {
         switch w.kind {
         case .signal:
             let pid = try readPid(w)
-            if kill(pid, 0) != 0 && errno == ESRCH {
+            // A zombie (dead, not yet reaped by its parent) answers kill(pid, 0) but runs nothing.
+            if kill(pid, 0) != 0 && errno == ESRCH || processState(pid) == "Z" {
                 throw VaultError(.notFound, "writer '\(w.name)': process \(pid) from \(w.pidFile!) is not running")
             }
         case .service, .command:
