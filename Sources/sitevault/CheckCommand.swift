@@ -7,13 +7,14 @@ struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "check", abstract: "Verify the repository's integrity.",
         discussion: "Always checks index files, pack headers and every snapshot's trees; --read-data also reads and authenticates every byte. On damage it names the damaged files and the snapshots affected, and exits with 4.")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var lockOptions: ReadLockOptions
     @Flag(name: .long, help: "Read and verify every pack file.") var readData = false
 
     func run() async throws {
         let ctx = Context(global)
         try await runReporting(ctx.output) {
             let repo = try ctx.openRepository()
-            let lock = try ctx.lock(repo, exclusive: false, operation: "check")
+            let lock = try ctx.readAccess(repo, operation: "check", lockOptions)
             defer { lock.release() }
             let report = try await ctx.output.withProgress({ "checking…" }) { try Checker(repository: repo).run(readData: readData) }
             ctx.output.emit(report)

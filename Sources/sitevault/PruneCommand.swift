@@ -15,7 +15,7 @@ struct PruneCommand: AsyncParsableCommand {
             let repo = try ctx.openRepository()
             let lock = try ctx.lock(repo, exclusive: true, operation: "prune")
             defer { lock.release() }
-            let report = try Pruner(repository: repo).run(dryRun: dryRun)
+            let report = try Pruner(repository: repo, lock: lock).run(dryRun: dryRun)
             ctx.output.emit(report)
             printPrune(ctx.output, report)
             return Exit.success

@@ -21,7 +21,8 @@ struct Sitevault: AsyncParsableCommand {
         """,
         version: "sitevault 0.3.0 (repository format 1)",
         subcommands: [InitCommand.self, BackupCommand.self, SnapshotsCommand.self, LsCommand.self, RestoreCommand.self, DumpCommand.self,
-                      DiffCommand.self, CheckCommand.self, ForgetCommand.self, PruneCommand.self, KeyCommand.self, StatsCommand.self,
+                      DiffCommand.self, CheckCommand.self, RepairCommand.self, ForgetCommand.self, PruneCommand.self, UnlockCommand.self,
+                      KeyCommand.self, StatsCommand.self,
                       SiteCommand.self, ValidateCommand.self, ServiceCommand.self, InstallServiceCommand.self]
     )
 
