@@ -5,10 +5,18 @@ import VaultStorage
 /// An index file that could not be read (damaged, truncated, unknown format).
 public struct DamagedIndexFile: Hashable, Sendable {
     public var name: String
+    /// What is wrong, without the file's name (e.g. "its content does not match its name").
     public var message: String
 
+    init(name: String, error: Error) {
+        self.name = name
+        let text = (error as? VaultError)?.message ?? "\(error)"
+        let prefix = "index/\(name) is damaged: "
+        message = text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text
+    }
+
     var warning: String {
-        "index/\(name) is damaged and was skipped (\(message)); the packs it listed are found by reading their headers. " +
+        "index/\(name) is damaged (\(message)) and was skipped; the packs it listed are found by reading their headers. " +
             "Run `sitevault repair index` to rebuild the index"
     }
 }
@@ -77,7 +85,7 @@ extension Repository {
     /// Looks for a blob missing from the index in the headers of unindexed packs.
     func findUnindexed(_ id: ID) -> BlobLocation? {
         guard let scan = try? scanUnindexedPacks(), let loc = lookup(id) else { return nil }
-        if scan.packs.contains(where: { $0.pack == loc.pack }) {
+        if scan.packs.contains(where: { $0.pack == loc.pack }) && damagedIndexFiles.isEmpty {
             warn("some blobs are in packs that no readable index file lists (their headers were read instead); " +
                  "run `sitevault repair index` to rebuild the index")
         }

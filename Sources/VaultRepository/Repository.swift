@@ -142,7 +142,7 @@ public final class Repository: @unchecked Sendable {
                 for (pack, entries) in try IndexFormat.decode(plain, name: name) { idx.add(pack: pack, entries: entries) }
                 idx.files.insert(name)
             } catch {
-                damaged.append(DamagedIndexFile(name: name, message: (error as? VaultError)?.message ?? "\(error)"))
+                damaged.append(DamagedIndexFile(name: name, error: error))
             }
         }
         mutex.withLock { _index = idx; _damagedIndex = damaged; unindexedScan = nil }
@@ -160,7 +160,7 @@ public final class Repository: @unchecked Sendable {
         var damaged: [DamagedIndexFile] = []
         for name in fresh {
             do { loaded.append((name, try IndexFormat.decode(try loadSealed(.index, name), name: name))) } catch {
-                damaged.append(DamagedIndexFile(name: name, message: (error as? VaultError)?.message ?? "\(error)"))
+                damaged.append(DamagedIndexFile(name: name, error: error))
             }
         }
         mutex.withLock {

@@ -84,6 +84,16 @@ struct Context {
         return repo
     }
 
+    /// Test hook: with SITEVAULT_TEST_COMMIT_GATE=PATH, a backup about to commit creates PATH.waiting
+    /// and waits (up to 10 minutes) until PATH exists, so a test can act at exactly that moment.
+    func testCommitGate() -> (@Sendable () throws -> Void)? {
+        guard let gate = env["SITEVAULT_TEST_COMMIT_GATE"], !gate.isEmpty else { return nil }
+        return {
+            FileManager.default.createFile(atPath: gate + ".waiting", contents: nil)
+            for _ in 0..<6000 where !FileManager.default.fileExists(atPath: gate) { usleep(100_000) }
+        }
+    }
+
     /// A shared lock for a reading command, or none (`--no-lock`, or a read-only or full repository:
     /// then a warning is printed).
     func readAccess(_ repo: Repository, operation: String, _ options: ReadLockOptions) throws -> ReadAccess {

@@ -26,4 +26,10 @@ struct PruneCommand: AsyncParsableCommand {
 func printPrune(_ out: Output, _ r: PruneReport) {
     out.line("\(r.dryRun ? "would remove" : "removed") \(r.packsRemoved) pack(s) and \(r.unreferencedPacksRemoved) unreferenced pack(s), repacked \(r.packsRepacked), kept \(r.packsKept)")
     out.line("\(r.dryRun ? "would free" : "freed") \(Bytes.text(r.bytesRemoved)) (\(r.blobsRemoved) blob(s))")
+    if r.packsReindexed > 0 {
+        out.line("\(r.dryRun ? "would index" : "indexed") again \(r.packsReindexed) pack(s) that were in no index but hold data snapshots use")
+    }
+    for p in r.unreadablePacksKept {
+        out.warn("warning: data/\(p.prefix(2))/\(p) is in no index and its header cannot be read: kept (see `sitevault check`)")
+    }
 }

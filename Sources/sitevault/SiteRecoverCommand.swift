@@ -66,6 +66,8 @@ struct SiteRecoverCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Replace paths even while a process uses them.")
     var force = false
 
+    @OptionGroup var lockOptions: ReadLockOptions
+
     @Flag(name: .long, help: "Keep the replaced files and databases after a successful recovery.")
     var keepReplaced = false
 
@@ -102,6 +104,7 @@ struct SiteRecoverCommand: AsyncParsableCommand {
         opts.dryRun = dryRun
         opts.force = force
         opts.keepReplaced = keepReplaced
+        opts.noLock = lockOptions.noLock
         opts.echo = MessageEcho(enabled: true, verbose: !options.quiet)
         let config: SiteConfig
         if let repo {

@@ -115,7 +115,9 @@ public final class SiteRecovery: @unchecked Sendable {
     }
 
     private func perform() async throws {
-        archive = try SiteArchive(config: config, ref: options.snapshot, password: options.password, operation: "site recover", hostname: options.hostname, clock: options.clock)
+        archive = try SiteArchive(config: config, ref: options.snapshot, password: options.password, operation: "site recover",
+                                  hostname: options.hostname, clock: options.clock, noLock: options.noLock)
+        for w in archive.lockWarnings { recorder.emit(.readingWithoutLock, w) }
         let snap = archive.snapshot
         report.snapshot = snap.id.hex
         report.snapshotTime = snap.manifest.snapshotTime ?? snap.snapshot.time
