@@ -68,17 +68,27 @@ public struct Pruner: Sendable {
                 report.bytesRemoved += UInt64(unused); report.bytesRepacked += UInt64(total - unused)
             }
         }
-        let stored = try repository.store.list(.data).map(\.name)
+        let storedSizes = try repository.store.list(.data)
+        let stored = storedSizes.map(\.name)
         let storedSet = Set(stored)
-        // Unreferenced: in no index, and every blob its header lists is unused or has an indexed
-        // copy in another pack that exists. A pack whose header cannot be read is never among them.
+        // Unreferenced: no blob of the pack is located there (it is in no index, or every blob the
+        // index lists there has its copy used from another pack). It is deleted only when its header
+        // was read and every blob it lists is unused or has an indexed copy in another existing pack;
+        // a pack whose header cannot be read is kept.
         let headers = Dictionary(scan.readable, uniquingKeysWith: { a, _ in a })
-        let unreferenced = stored.filter { name in
-            guard let pack = ID(hex: name), byPack[pack] == nil, let entries = headers[pack] else { return false }
-            return entries.allSatisfy { e in
+        var unreferenced: [String] = []
+        for (name, size) in storedSizes {
+            guard let pack = ID(hex: name), pack.hex == name, byPack[pack] == nil else { continue }
+            guard let entries = headers[pack] ?? (unindexed.contains(pack) ? nil : try? repository.readPackHeader(pack, size: size)) else {
+                if !report.unreadablePacksKept.contains(name) { report.unreadablePacksKept.append(name) }
+                continue
+            }
+            let provenUnused = entries.allSatisfy { e in
                 !used.contains(e.id) || index.lookup(e.id).map { $0.pack != pack && storedSet.contains($0.pack.hex) } == true
             }
+            if provenUnused { unreferenced.append(name) }
         }
+        report.unreadablePacksKept.sort()
         report.packsKept = keep.count; report.packsRemoved = remove.count; report.packsRepacked = repack.count
         report.unreferencedPacksRemoved = unreferenced.count
         report.indexFilesReplaced = loadedFiles.count

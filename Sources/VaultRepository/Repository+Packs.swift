@@ -15,7 +15,8 @@ public struct DamagedIndexFile: Hashable, Sendable {
         message = text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text
     }
 
-    var warning: String {
+    /// The warning readers give once: which file, what is wrong, what to run.
+    public var warning: String {
         "index/\(name) is damaged (\(message)) and was skipped; the packs it listed are found by reading their headers. " +
             "Run `sitevault repair index` to rebuild the index"
     }

@@ -31,7 +31,7 @@ struct GlobalOptions: ParsableArguments {
 /// `--no-lock`, on the commands that only read.
 struct ReadLockOptions: ParsableArguments {
     @Flag(name: .long, help: ArgumentHelp(
-        "Read without taking a lock (for a read-only or full repository).",
+        "Read without taking a lock (for a read-only or full repository; ls, snapshots, diff and stats never take one).",
         discussion: "Without it, a lock that cannot be written because the repository is read-only or full is skipped with a warning."))
     var noLock = false
 }

@@ -5,7 +5,12 @@ import VaultRepository
 
 struct PruneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove data no snapshot uses.",
-        discussion: "Takes an exclusive lock. Crash-safe: new index and repacked data are written before anything is deleted.")
+        discussion: """
+        Takes an exclusive lock, and confirms it is still its own before each deleting phase. Crash-safe: new index and \
+        repacked data are written before anything is deleted. A pack in no index is deleted only once its header proves \
+        that no snapshot uses its blobs; one holding used blobs is indexed again, one whose header cannot be read is kept. \
+        Refuses to run (exit 4) while an index file is damaged: run `sitevault repair index` first.
+        """)
     @OptionGroup var global: GlobalOptions
     @Flag(name: .long, help: "Show what would be removed, remove nothing.") var dryRun = false
 

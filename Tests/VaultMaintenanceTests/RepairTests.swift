@@ -105,6 +105,27 @@ final class RepairTests: XCTestCase {
         try assertReadable(try fresh(), a.snapshot.treeID!)
     }
 
+    func testPruneWhoseLockWasRemovedDeletesNothing() async throws {
+        let repo = try TestRepository.create(at: path)
+        let a = try await backup(repo, try makeTree("a", seed: 9))
+        let b = try await backup(repo, try makeTree("b", seed: 10))
+        try repo.removeSnapshot(b.id)
+        let packs = Set(try store.list(.data).map(\.name))
+        let oldIndex = Set(try store.list(.index).map(\.name))
+        let pruning = try fresh()
+        let lock = try RepositoryLock.acquire(pruning, exclusive: true, operation: "prune", hostname: "me", username: "u")
+        defer { lock.release() }
+        // Another host judged the lock stale and removed it.
+        try store.remove(Handle(.locks, lock.name))
+        XCTAssertThrowsError(try Pruner(repository: pruning, lock: lock).run(dryRun: false)) {
+            XCTAssertEqual(($0 as? VaultError)?.code, .locked)
+        }
+        XCTAssertEqual(Set(try store.list(.data).map(\.name)), packs, "no pack deleted")
+        XCTAssertTrue(oldIndex.isSubset(of: Set(try store.list(.index).map(\.name))), "no index file deleted")
+        XCTAssertTrue(try Checker(repository: try fresh()).run(readData: false).ok)
+        try assertReadable(try fresh(), a.snapshot.treeID!)
+    }
+
     func testPruneRefusesWithADamagedIndexFile() async throws {
         let repo = try TestRepository.create(at: path)
         _ = try await backup(repo, try makeTree("a", seed: 4))

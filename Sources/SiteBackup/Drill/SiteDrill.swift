@@ -105,7 +105,8 @@ public final class SiteDrill: @unchecked Sendable {
         // Recovery time counts from opening the repository: finding the snapshot is part of it.
         let t0 = monotonicSeconds()
         let archive = try SiteArchive(config: config, ref: options.snapshot, operation: "site drill", hostname: options.hostname,
-                                      clock: options.clock, noLock: options.noLock)
+                                      clock: options.clock, noLock: options.noLock,
+                                      onIndexWarning: { [recorder] in recorder.emit(.repositoryIndexDamaged, $0) })
         defer { archive.release() }
         for w in archive.lockWarnings { recorder.emit(.readingWithoutLock, w) }
         mutex.withLock { mainRepository = archive.main }

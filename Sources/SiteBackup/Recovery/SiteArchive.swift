@@ -21,10 +21,18 @@ public final class SiteArchive: @unchecked Sendable {
 
     /// Opens the destinations of `config` and finds `ref` ("latest", a snapshot id prefix or a run id).
     /// With `noLock` no lock is taken; otherwise a lock that cannot be written on a read-only or
-    /// full repository is skipped and named in `lockWarnings`.
+    /// full repository is skipped and named in `lockWarnings`. `onIndexWarning` receives, once each,
+    /// the repositories' index warnings (a damaged index file, packs read through their headers).
     public init(config: SiteConfig, ref: String, password: [UInt8]? = nil, operation: String, hostname: String,
-                clock: VaultClock = SystemClock(), noLock: Bool = false) throws {
-        main = try SiteSnapshots.open(config.mainDestination, password: password, clock: clock)
+                clock: VaultClock = SystemClock(), noLock: Bool = false,
+                onIndexWarning: (@Sendable (String) -> Void)? = nil) throws {
+        func watch(_ r: Repository) -> Repository {
+            guard let onIndexWarning else { return r }
+            r.setWarningHandler(onIndexWarning)
+            for d in r.damagedIndexFiles { r.warn(d.warning) }
+            return r
+        }
+        main = watch(try SiteSnapshots.open(config.mainDestination, password: password, clock: clock))
         let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "\(geteuid())"
         var warnings: [String] = []
         func lock(_ r: Repository) throws -> RepositoryLock? {
@@ -42,7 +50,7 @@ public final class SiteArchive: @unchecked Sendable {
         for (name, id) in snapshot.manifest.snapshots where name != "main" {
             guard let d = config.destinations[name] else { continue }
             do {
-                let r = try SiteSnapshots.open(d, clock: clock)
+                let r = watch(try SiteSnapshots.open(d, clock: clock))
                 let l = try lock(r)
                 guard let sid = ID(hex: id), let tree = try r.loadSnapshot(sid).treeID else { l?.release(); continue }
                 repos[name] = r; roots[name] = tree
