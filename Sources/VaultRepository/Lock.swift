@@ -23,6 +23,13 @@ public struct LockInfo: Codable, Hashable, Sendable {
         "\(exclusive ? "exclusive" : "shared") lock for \(operation) by pid \(pid) on \(hostname) (\(username)), refreshed \(time.iso8601)"
     }
 
+    /// Same process and operation; the time is left out (a refresh whose write failed half-way may
+    /// or may not have replaced it).
+    func sameHolder(as other: LockInfo) -> Bool {
+        exclusive == other.exclusive && operation == other.operation && hostname == other.hostname &&
+            username == other.username && pid == other.pid
+    }
+
     /// The description, plus a note when the lock's time is ahead of `now` (clocks out of step).
     func describe(now: Timestamp) -> String {
         let ahead = time.seconds - now.seconds
@@ -140,7 +147,7 @@ public final class RepositoryLock: @unchecked Sendable {
                 "was this process suspended, or is another host's clock over \(Int(RepositoryLock.staleAfter / 60)) min ahead?)"
         }
         guard let plain = try? repository.loadSealed(.locks, name),
-              let onDisk = try? JSONDecoder().decode(LockInfo.self, from: Data(plain)), onDisk == info else {
+              let onDisk = try? JSONDecoder().decode(LockInfo.self, from: Data(plain)), onDisk.sameHolder(as: info) else {
             // An unreadable file is treated as replaced: it is not what we wrote.
             return "this process's lock file locks/\(name.prefix(8)) was replaced by another process"
         }

@@ -221,6 +221,26 @@ final class RepairTests: XCTestCase {
         XCTAssertFalse(try fresh().snapshots().contains { $0.id == a.id })
     }
 
+    func testRepairSnapshotsWithReadDataDropsFilesWhoseBlobsDoNotAuthenticate() async throws {
+        let repo = try TestRepository.create(at: path)
+        let a = try await backup(repo, try makeTree("a", seed: 12, files: 4, size: 4 << 20))
+        let victim = try dataPack(of: a.snapshot.treeID!, repo)
+        let file = store.path(Handle(.data, victim.hex))
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: file)))
+        bytes[1000] ^= 0x01     // inside the first blob, not the header
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        let structural = try SnapshotRepairer(repository: try fresh()).run(dryRun: true, forget: false)
+        XCTAssertEqual(structural.repaired.count, 0, "without --read-data a damaged blob inside a pack is not seen")
+        let repairer = SnapshotRepairer(repository: try fresh())
+        repairer.readData = true
+        let report = try repairer.run(dryRun: false, forget: false)
+        XCTAssertEqual(report.repaired.first?.removed.count, 1, "\(report.repaired)")
+        let newID = try XCTUnwrap(report.repaired.first?.replacement.flatMap { ID(hex: $0) })
+        let after = try fresh()
+        try assertReadable(after, try after.loadSnapshot(newID).treeID!)
+        XCTAssertEqual(try leafNames(after, try after.loadSnapshot(newID).treeID!).count, 3)
+    }
+
     func leafNames(_ repo: Repository, _ tree: ID) throws -> [String] {
         var out: [String] = []
         for n in try repo.loadTree(tree).nodes {
