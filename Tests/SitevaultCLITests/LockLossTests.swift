@@ -36,6 +36,7 @@ final class LockLossTests: CLITestCase {
 
         let gate = dir.sub("gate")
         let run = try CLI.start(["backup", src], env: env().merging(["SITEVAULT_TEST_COMMIT_GATE": gate]) { $1 })
+        defer { try? write(gate, "go"); run.kill9() }   // never leave the backup waiting
         XCTAssertTrue(waitFor(gate + ".waiting"), "the backup reached its commit")
         let locks = repoFiles("locks")
         XCTAssertEqual(locks.count, 1, "the backup holds one lock")
