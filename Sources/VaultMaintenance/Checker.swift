@@ -76,11 +76,13 @@ public struct Checker: Sendable {
         // Packs in no readable index: their headers say which blobs they hold (a lost or damaged
         // index file must not make their blobs look missing, nor the packs look removable).
         var unindexed: [ID: [PackEntry]] = [:]
+        let listedInIndex = Set(index.packs)   // includes packs all of whose blobs are indexed elsewhere too
         for name in stored.keys.sorted() {
             guard let pack = ID(hex: name), pack.hex == name, byPack[pack] == nil else { continue }
             do { unindexed[pack] = try readHeader(pack, size: stored[name]!) } catch {
                 report.problems.append(CheckProblem(kind: "pack-header", file: "data/\(name.prefix(2))/\(name)",
-                    message: "pack is in no index and its header cannot be read (\(message(error))); prune keeps it"))
+                    message: (listedInIndex.contains(pack) ? "pack's header cannot be read" : "pack is in no index and its header cannot be read") +
+                             " (\(message(error))); prune keeps it"))
             }
         }
         for (pack, entries) in unindexed.sorted(by: { $0.key < $1.key }) { index.add(pack: pack, entries: entries) }
@@ -162,6 +164,9 @@ public struct Checker: Sendable {
                 report.problems.append(CheckProblem(kind: "pack-unindexed", file: file,
                     message: "pack is in no index but holds \(used) blob(s) that snapshots use (an index file was lost or damaged); " +
                              "run `sitevault repair index` to index it again — prune re-indexes it and never removes it"))
+            } else if listedInIndex.contains(pack) {
+                report.warnings.append(CheckProblem(kind: "pack-unreferenced", file: file,
+                    message: "every blob of this pack is also indexed in another pack; prune removes it"))
             } else {
                 report.warnings.append(CheckProblem(kind: "pack-unreferenced", file: file,
                     message: "pack is in no index and none of its \(entries.count) blob(s) is used by a snapshot " +

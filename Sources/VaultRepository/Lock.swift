@@ -164,7 +164,8 @@ public final class RepositoryLock: @unchecked Sendable {
             guard !released else { throw VaultError(.locked, "the repository lock was already released") }
             if lost == nil { lost = checkOwned() }
             if let lost {
-                throw VaultError(.locked, lost + "; nothing was committed — run the operation again")
+                throw VaultError(.locked, lost + (info.exclusive ? "; stopped before deleting anything more — run it again"
+                                                                 : "; nothing was committed — run the operation again"))
             }
             info.time = repository.clock.now()
             try RepositoryLock.write(repository, name: name, info: info)
