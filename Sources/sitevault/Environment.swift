@@ -84,15 +84,8 @@ struct Context {
         return repo
     }
 
-    /// Test hook: with SITEVAULT_TEST_COMMIT_GATE=PATH, a backup about to commit creates PATH.waiting
-    /// and waits (up to 10 minutes) until PATH exists, so a test can act at exactly that moment.
-    func testCommitGate() -> (@Sendable () throws -> Void)? {
-        guard let gate = env["SITEVAULT_TEST_COMMIT_GATE"], !gate.isEmpty else { return nil }
-        return {
-            FileManager.default.createFile(atPath: gate + ".waiting", contents: nil)
-            for _ in 0..<6000 where !FileManager.default.fileExists(atPath: gate) { usleep(100_000) }
-        }
-    }
+    /// The test hook of `testCommitGate(_:)`, from this environment.
+    func testCommitGate() -> (@Sendable () throws -> Void)? { sitevault.testCommitGate(env) }
 
     /// A shared lock for a reading command, or none (`--no-lock`, or a read-only or full repository:
     /// then a warning is printed).
@@ -106,6 +99,16 @@ struct Context {
     func lock(_ repo: Repository, exclusive: Bool, operation: String) throws -> RepositoryLock {
         try RepositoryLock.acquire(repo, exclusive: exclusive, operation: operation, hostname: hostname, username: username,
                                    wait: options.retryLock)
+    }
+}
+
+/// Test hook: with SITEVAULT_TEST_COMMIT_GATE=PATH, a backup (or site backup) about to commit creates
+/// PATH.waiting and waits (up to 10 minutes) until PATH exists, so a test can act at exactly that moment.
+func testCommitGate(_ env: [String: String]) -> (@Sendable () throws -> Void)? {
+    guard let gate = env["SITEVAULT_TEST_COMMIT_GATE"], !gate.isEmpty else { return nil }
+    return {
+        FileManager.default.createFile(atPath: gate + ".waiting", contents: nil)
+        for _ in 0..<6000 where !FileManager.default.fileExists(atPath: gate) { usleep(100_000) }
     }
 }
 
