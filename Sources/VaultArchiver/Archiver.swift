@@ -18,6 +18,9 @@ public struct BackupOptions: Sendable {
     public var concurrency = 2
     /// The lock this backup runs under; confirmed just before the index and snapshot are written.
     public var lock: RepositoryLock?
+    /// Called at the start of the commit, before the lock is confirmed (tests use it to change the
+    /// repository at that moment, e.g. remove the lock file as a concurrent prune would).
+    public var beforeCommit: (@Sendable () throws -> Void)?
     public init(paths: [String], hostname: String, username: String) {
         self.paths = paths; self.hostname = hostname; self.username = username
     }
@@ -78,10 +81,14 @@ public final class Archiver: @unchecked Sendable {
         return try commit(tree: rootTree, paths: pathStrings, parent: parentID, started: start)
     }
 
-    /// Confirms the lock, writes the last pack and the index, then the snapshot.
+    /// Confirms the lock, writes the last pack and the index, confirms the lock again, then writes
+    /// the snapshot. A lock lost meanwhile (removed as stale by another host's prune, which may have
+    /// deleted this backup's packs) throws `.locked` and nothing refers to the new data.
     public func commit(tree rootTree: ID, paths: [String], parent parentID: ID?, started: Double, partial: Bool = false) throws -> BackupResult {
+        try options.beforeCommit?()
         try options.lock?.ensureHeld()
         try writer.flush()
+        try options.lock?.ensureHeld()
         var s = currentSummary
         let errors = progress.errors
         s.durationSeconds = monotonicSeconds() - started

@@ -26,6 +26,9 @@ public struct Snapshot: Codable, Hashable, Sendable {
     public var summary: BackupSummary?
     /// Set when some files could not be read; the snapshot holds everything else.
     public var partial: Bool
+    /// Set by `repair snapshots`: the snapshot this one replaces and what was left out of it
+    /// (absent in snapshots written by a backup).
+    public var repair: SnapshotRepair?
 
     public init(time: Timestamp, tree: ID, paths: [String], hostname: String, username: String, tags: [String] = [],
                 parent: ID? = nil, excludes: [String] = [], summary: BackupSummary? = nil, partial: Bool = false) {
@@ -34,4 +37,24 @@ public struct Snapshot: Codable, Hashable, Sendable {
     }
 
     public var treeID: ID? { ID(hex: tree) }
+}
+
+/// What `repair snapshots` removed when it rewrote a snapshot.
+public struct SnapshotRepair: Codable, Hashable, Sendable {
+    /// The id of the damaged snapshot this one was made from.
+    public var original: String
+    /// When the repair was made.
+    public var time: Timestamp
+    /// Each path left out, with why ("content missing: 2 of 5 blobs", "folder listing missing").
+    public var removed: [RemovedPath]
+    public init(original: String, time: Timestamp, removed: [RemovedPath]) {
+        self.original = original; self.time = time; self.removed = removed
+    }
+}
+
+/// One path a repair left out of a snapshot.
+public struct RemovedPath: Codable, Hashable, Sendable {
+    public var path: String
+    public var reason: String
+    public init(path: String, reason: String) { self.path = path; self.reason = reason }
 }

@@ -46,7 +46,8 @@ public struct Checker: Sendable {
                 let plain = try repository.loadSealed(.index, name)
                 for (pack, entries) in try IndexFormat.decode(plain, name: name) { index.add(pack: pack, entries: entries) }
             } catch {
-                report.problems.append(CheckProblem(kind: "index", file: "index/\(name)", message: message(error)))
+                report.problems.append(CheckProblem(kind: "index", file: "index/\(name)",
+                                                    message: message(error) + "; run `sitevault repair index` to rebuild the index from the pack headers"))
             }
         }
         // 2. Packs: present, header readable and matching the index.
@@ -72,17 +73,30 @@ public struct Checker: Sendable {
             }
             report.packsChecked += 1
         }
-        for name in stored.keys where ID(hex: name).map({ byPack[$0] == nil }) ?? true {
-            report.warnings.append(CheckProblem(kind: "pack-unreferenced", file: "data/\(name.prefix(2))/\(name)",
-                                                message: "pack is not in any index (left by an interrupted backup); prune removes it"))
+        // Packs in no readable index: their headers say which blobs they hold (a lost or damaged
+        // index file must not make their blobs look missing, nor the packs look removable).
+        var unindexed: [ID: [PackEntry]] = [:]
+        let listedInIndex = Set(index.packs)   // includes packs all of whose blobs are indexed elsewhere too
+        for name in stored.keys.sorted() {
+            guard let pack = ID(hex: name), pack.hex == name, byPack[pack] == nil else { continue }
+            do { unindexed[pack] = try readHeader(pack, size: stored[name]!) } catch {
+                report.problems.append(CheckProblem(kind: "pack-header", file: "data/\(name.prefix(2))/\(name)",
+                    message: (listedInIndex.contains(pack) ? "pack's header cannot be read" : "pack is in no index and its header cannot be read") +
+                             " (\(message(error))); prune keeps it"))
+            }
+        }
+        for (pack, entries) in unindexed.sorted(by: { $0.key < $1.key }) { index.add(pack: pack, entries: entries) }
+        var usedUnindexed: [ID: Int] = [:]
+        func note(_ blob: ID) {
+            if let loc = index.lookup(blob), unindexed[loc.pack] != nil { usedUnindexed[loc.pack, default: 0] += 1 }
         }
         // 3. Every byte.
         if readData {
-            let todo = packList.filter { !damagedPacks.contains($0) }
+            let todo = packList.filter { !damagedPacks.contains($0) } + unindexed.keys.sorted()
             let results = ConcurrentResults<(ID, String?, [ID], Int, UInt64)>(count: todo.count)
             DispatchQueue.concurrentPerform(iterations: todo.count) { i in
                 let pack = todo[i]
-                results.set(i, verifyPack(pack, entries: byPack[pack] ?? []))
+                results.set(i, verifyPack(pack, entries: byPack[pack] ?? unindexed[pack] ?? []))
                 progress?(results.completed, todo.count)
             }
             for r in results.values {
@@ -100,6 +114,7 @@ public struct Checker: Sendable {
         func walk(_ tree: ID) -> Bool {
             if let known = treeDamaged[tree] { return known }
             treeDamaged[tree] = false
+            note(tree)
             report.treesChecked += 1
             var bad = false
             if damagedBlobs.contains(tree) || index.lookup(tree) == nil {
@@ -116,6 +131,7 @@ public struct Checker: Sendable {
                 return true
             }
             for n in t.nodes {
+                for c in n.content { note(c) }
                 for c in n.content where damagedBlobs.contains(c) || index.lookup(c) == nil {
                     if index.lookup(c) == nil && seenProblem.insert(c).inserted {
                         report.problems.append(CheckProblem(kind: "blob-missing", file: "blob \(c.hex)", message: "data blob of \(n.displayName) is not in any index"))
@@ -142,6 +158,21 @@ public struct Checker: Sendable {
                 report.affectedSnapshots.append(name)
             }
         }
+        for (pack, entries) in unindexed.sorted(by: { $0.key < $1.key }) {
+            let file = "data/\(pack.hex.prefix(2))/\(pack.hex)"
+            if let used = usedUnindexed[pack] {
+                report.problems.append(CheckProblem(kind: "pack-unindexed", file: file,
+                    message: "pack is in no index but holds \(used) blob(s) that snapshots use (an index file was lost or damaged); " +
+                             "run `sitevault repair index` to index it again — prune re-indexes it and never removes it"))
+            } else if listedInIndex.contains(pack) {
+                report.warnings.append(CheckProblem(kind: "pack-unreferenced", file: file,
+                    message: "every blob of this pack is also indexed in another pack; prune removes it"))
+            } else {
+                report.warnings.append(CheckProblem(kind: "pack-unreferenced", file: file,
+                    message: "pack is in no index and none of its \(entries.count) blob(s) is used by a snapshot " +
+                             "(left by an interrupted backup); prune removes it"))
+            }
+        }
         report.affectedSnapshots.sort()
         return report
     }
@@ -154,23 +185,9 @@ public struct Checker: Sendable {
         return try repository.decodeBlob(sealed, entry: loc.entry, pack: loc.pack)
     }
 
-    /// Reads and opens a pack's header (the last 4 bytes give its length).
+    /// Reads and opens a pack's header, checked against its name and size.
     func readHeader(_ pack: ID, size: Int) throws -> [PackEntry] {
-        guard size >= 4 + AEAD.overhead else { throw VaultError(.corrupt, "pack is truncated (\(size) bytes)") }
-        let h = Handle(.data, pack.hex)
-        let lenBytes = try repository.store.load(h, offset: size - 4, length: 4)
-        var r = BinaryReader(lenBytes, what: "pack length")
-        let len = Int(try r.u32())
-        guard len + 4 <= size else { throw VaultError(.corrupt, "pack is truncated or its header length is damaged") }
-        let sealed = try repository.store.load(h, offset: size - 4 - len, length: len)
-        guard sha256ID(sealed) == pack else {
-            throw VaultError(.corrupt, "pack header does not match the pack's name: the file was altered or damaged")
-        }
-        let header = try PackFormat.decodeHeader(try repository.key.open(sealed, what: "header of pack \(pack.short)"), pack: pack.short)
-        if let last = header.last, Int(last.offset) + Int(last.length) != size - 4 - len {
-            throw VaultError(.corrupt, "pack size does not match its header (truncated or extended)")
-        }
-        return header
+        try repository.readPackHeader(pack, size: size)
     }
 
     /// Reads every blob of a pack (whose header `readHeader` already verified against its name and

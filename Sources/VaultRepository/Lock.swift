@@ -8,8 +8,10 @@ import Glibc
 
 /// A repository lock. Shared locks (backup, restore, check) coexist; an exclusive lock (prune)
 /// excludes every other lock. A lock whose process is gone on this host, or whose heartbeat is
-/// older than `staleAfter`, is stale and taken over automatically.
-public struct LockInfo: Codable, Sendable {
+/// older than `staleAfter`, is stale and taken over automatically. A lock whose time is ahead of
+/// this host's clock is never stale (a host with a fast clock cannot be told from a live holder):
+/// `sitevault unlock --remove-all` removes it.
+public struct LockInfo: Codable, Hashable, Sendable {
     public var exclusive: Bool
     public var operation: String
     public var hostname: String
@@ -19,6 +21,21 @@ public struct LockInfo: Codable, Sendable {
 
     public var description: String {
         "\(exclusive ? "exclusive" : "shared") lock for \(operation) by pid \(pid) on \(hostname) (\(username)), refreshed \(time.iso8601)"
+    }
+
+    /// Same process and operation; the time is left out (a refresh whose write failed half-way may
+    /// or may not have replaced it).
+    func sameHolder(as other: LockInfo) -> Bool {
+        exclusive == other.exclusive && operation == other.operation && hostname == other.hostname &&
+            username == other.username && pid == other.pid
+    }
+
+    /// The description, plus a note when the lock's time is ahead of `now` (clocks out of step).
+    func describe(now: Timestamp) -> String {
+        let ahead = time.seconds - now.seconds
+        guard ahead > 60 else { return description }
+        return description + " — \(Int(ahead / 60)) min ahead of this host's clock (are the clocks of the two hosts out of step? " +
+            "such a lock is never judged stale)"
     }
 }
 
@@ -31,6 +48,8 @@ public final class RepositoryLock: @unchecked Sendable {
     var info: LockInfo
     private let mutex = Mutex()
     private var released = false
+    /// Why the lock is no longer ours (removed or replaced by another process), once seen.
+    private var lost: String?
     private var thread: Thread?
 
     private init(repository: Repository, name: String, info: LockInfo) {
@@ -50,7 +69,11 @@ public final class RepositoryLock: @unchecked Sendable {
             if let conflict = try findConflict(repository, me: name, exclusive: exclusive, hostname: hostname) {
                 try? repository.store.remove(Handle(.locks, name))
                 if monotonicSeconds() >= deadline {
-                    throw VaultError(.locked, "the repository is locked: \(conflict.description). It is released when that operation ends; retry with --retry-lock to wait", context: ["holder": conflict.description])
+                    throw VaultError(.locked, "the repository is locked: \(conflict.describe(now: repository.clock.now())). " +
+                        "It is released when that operation ends; retry with --retry-lock SECONDS to wait. If that operation is " +
+                        "no longer running, `sitevault unlock` removes stale locks (refreshed over " +
+                        "\(Int(staleAfter / 60)) min ago, or of a dead process on this host) and `sitevault unlock --remove-all` " +
+                        "removes every lock", context: ["holder": conflict.description])
                 }
                 usleep(500_000)
                 continue
@@ -103,27 +126,49 @@ public final class RepositoryLock: @unchecked Sendable {
 
     var isReleased: Bool { mutex.withLock { released } }
 
+    /// The heartbeat: rewrites the lock with a fresh time, unless it was removed or replaced by
+    /// another process meanwhile; then the loss is remembered (never hidden by writing the file
+    /// again) and `ensureHeld` fails, so nothing is committed.
     func refresh() {
         mutex.withLock {
-            guard !released else { return }
+            guard !released, lost == nil else { return }
+            if let why = checkOwned() { lost = why; return }
             info.time = repository.clock.now()
             try? RepositoryLock.write(repository, name: name, info: info)
         }
     }
 
-    /// Confirms, just before a commit, that this lock is still ours: it is rewritten with a fresh
-    /// heartbeat, and no exclusive lock of another process exists (which could only happen if this
-    /// process was stopped long enough for its lock to be judged stale). Throws `.locked` otherwise,
-    /// so nothing is committed that a concurrent prune might not know about.
+    /// Nil when the lock file still holds what this process last wrote; otherwise why not.
+    /// Called under `mutex`.
+    private func checkOwned() -> String? {
+        let handle = Handle(.locks, name)
+        guard (try? repository.store.exists(handle)) == true else {
+            return "this process's lock file locks/\(name.prefix(8)) was removed by another process (judged stale: " +
+                "was this process suspended, or is another host's clock over \(Int(RepositoryLock.staleAfter / 60)) min ahead?)"
+        }
+        guard let plain = try? repository.loadSealed(.locks, name),
+              let onDisk = try? JSONDecoder().decode(LockInfo.self, from: Data(plain)), onDisk.sameHolder(as: info) else {
+            // An unreadable file is treated as replaced: it is not what we wrote.
+            return "this process's lock file locks/\(name.prefix(8)) was replaced by another process"
+        }
+        return nil
+    }
+
+    /// Confirms, just before a commit (a backup's index and snapshot, a prune's deletions), that this
+    /// lock is still ours: the file still holds what this process wrote (it was not removed as stale
+    /// or replaced, now or at an earlier heartbeat), and no exclusive lock of another process exists.
+    /// The lock is then rewritten with a fresh time. Throws `.locked` otherwise, so nothing is
+    /// committed that a concurrent prune might not know about.
     public func ensureHeld() throws {
         try mutex.withLock {
             guard !released else { throw VaultError(.locked, "the repository lock was already released") }
-            let stillThere = (try? repository.store.exists(Handle(.locks, name))) ?? false
+            if lost == nil { lost = checkOwned() }
+            if let lost {
+                throw VaultError(.locked, lost + (info.exclusive ? "; stopped before deleting anything more — run it again"
+                                                                 : "; nothing was committed — run the operation again"))
+            }
             info.time = repository.clock.now()
             try RepositoryLock.write(repository, name: name, info: info)
-            if !stillThere {
-                throw VaultError(.locked, "this process's lock was removed as stale (was it suspended for over \(Int(RepositoryLock.staleAfter / 60)) minutes?); nothing was committed — run the operation again")
-            }
         }
         // Asking as a shared lock returns exactly the other processes' exclusive locks.
         if !info.exclusive, let other = try RepositoryLock.findConflict(repository, me: name, exclusive: false, hostname: info.hostname) {
@@ -131,12 +176,15 @@ public final class RepositoryLock: @unchecked Sendable {
         }
     }
 
-    /// Removes the lock. Safe to call more than once.
+    /// Why the lock was lost, if a heartbeat or `ensureHeld` found it removed or replaced.
+    public var lostReason: String? { mutex.withLock { lost } }
+
+    /// Removes the lock (unless it was lost: the file is then another process's). Safe to call more than once.
     public func release() {
         mutex.withLock {
             guard !released else { return }
             released = true
-            try? repository.store.remove(Handle(.locks, name))
+            if lost == nil { try? repository.store.remove(Handle(.locks, name)) }
         }
     }
 

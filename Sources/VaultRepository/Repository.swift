@@ -16,8 +16,31 @@ public final class Repository: @unchecked Sendable {
     public let chunker: Chunker
     let mutex = Mutex()
     private var _index = MasterIndex()
+    private var _damagedIndex: [DamagedIndexFile] = []
+    /// The packs found outside every readable index, once their headers were read (nil: not yet).
+    var unindexedScan: UnindexedScan?
+    let scanMutex = Mutex()
+    private var warningHandler: (@Sendable (String) -> Void)?
+    private var warned = Set<String>()
 
     public var index: MasterIndex { mutex.withLock { _index } }
+
+    /// Receives each warning once (a damaged index file, packs found outside the index): the
+    /// executable prints them, services record them.
+    public func setWarningHandler(_ handler: @escaping @Sendable (String) -> Void) {
+        mutex.withLock { warningHandler = handler }
+    }
+
+    /// Passes `text` to the warning handler unless it was already passed.
+    public func warn(_ text: String) {
+        let handler = mutex.withLock { warned.insert(text).inserted ? warningHandler : nil }
+        handler?(text)
+    }
+
+    /// Adds entries read from a pack header to the in-memory index (no index file is written).
+    func addUnindexed(_ packs: [(ID, [PackEntry])]) {
+        mutex.withLock { for (pack, entries) in packs { _index.add(pack: pack, entries: entries) } }
+    }
 
     init(store: BlobStore, key: MasterKey, config: RepositoryConfig, keyName: String, clock: VaultClock) {
         self.store = store; self.key = key; self.config = config; self.keyName = keyName; self.clock = clock
@@ -106,34 +129,54 @@ public final class Repository: @unchecked Sendable {
 
     // MARK: index
 
-    /// Loads every index file into memory. Damaged index files throw `.corrupt` naming the file.
+    /// Loads every readable index file into memory. A damaged index file does not stop loading:
+    /// it is recorded in `damagedIndexFiles` and reported once through the warning handler, and the
+    /// packs it described are found again by reading their headers when a blob is not indexed
+    /// (`findUnindexed`). Throws only when the `index/` folder cannot be listed.
     public func loadIndex() throws {
         var idx = MasterIndex()
+        var damaged: [DamagedIndexFile] = []
         for (name, _) in try store.list(.index) {
-            let plain = try loadSealed(.index, name)
-            for (pack, entries) in try IndexFormat.decode(plain, name: name) { idx.add(pack: pack, entries: entries) }
-            idx.files.insert(name)
+            do {
+                let plain = try loadSealed(.index, name)
+                for (pack, entries) in try IndexFormat.decode(plain, name: name) { idx.add(pack: pack, entries: entries) }
+                idx.files.insert(name)
+            } catch {
+                damaged.append(DamagedIndexFile(name: name, error: error))
+            }
         }
-        mutex.withLock { _index = idx }
+        mutex.withLock { _index = idx; _damagedIndex = damaged; unindexedScan = nil }
+        for d in damaged { warn(d.warning) }
     }
 
     /// Loads index files written since the index was loaded (by a backup that committed meanwhile).
-    /// Returns true when something new was found.
+    /// Returns true when something new was found. Damaged new files are recorded, not thrown.
     @discardableResult
     public func refreshIndex() throws -> Bool {
-        let known = mutex.withLock { _index.files }
+        let known = mutex.withLock { _index.files.union(_damagedIndex.map(\.name)) }
         let fresh = try store.list(.index).map(\.name).filter { !known.contains($0) }
         guard !fresh.isEmpty else { return false }
         var loaded: [(String, [(ID, [PackEntry])])] = []
-        for name in fresh { loaded.append((name, try IndexFormat.decode(try loadSealed(.index, name), name: name))) }
+        var damaged: [DamagedIndexFile] = []
+        for name in fresh {
+            do { loaded.append((name, try IndexFormat.decode(try loadSealed(.index, name), name: name))) } catch {
+                damaged.append(DamagedIndexFile(name: name, error: error))
+            }
+        }
         mutex.withLock {
             for (name, packs) in loaded {
                 for (pack, entries) in packs { _index.add(pack: pack, entries: entries) }
                 _index.files.insert(name)
             }
+            _damagedIndex += damaged
+            if !damaged.isEmpty { unindexedScan = nil }
         }
-        return true
+        for d in damaged { warn(d.warning) }
+        return !loaded.isEmpty
     }
+
+    /// Index files that could not be read at the last `loadIndex`/`refreshIndex`.
+    public var damagedIndexFiles: [DamagedIndexFile] { mutex.withLock { _damagedIndex } }
 
     /// Adds freshly written packs to the in-memory index (their index file is written by the writer).
     func addToIndex(pack: ID, entries: [PackEntry]) {
@@ -147,9 +190,11 @@ public final class Repository: @unchecked Sendable {
 
     /// Loads, authenticates, decompresses a blob and checks its id.
     public func loadBlob(_ id: ID) throws -> [UInt8] {
-        // A snapshot listed after our index was loaded may use blobs of a newer index file.
-        guard let loc = lookup(id) ?? ((try? refreshIndex()) == true ? lookup(id) : nil) else {
-            throw VaultError(.damaged, "blob \(id.short) is missing from the index", context: ["blob": id.hex])
+        // A snapshot listed after our index was loaded may use blobs of a newer index file; a blob
+        // whose index file is damaged or lost is found by reading the headers of unindexed packs.
+        guard let loc = lookup(id) ?? ((try? refreshIndex()) == true ? lookup(id) : nil) ?? findUnindexed(id) else {
+            throw VaultError(.damaged, "blob \(id.short) is missing: it is in no index and in no pack header (run `sitevault check`)",
+                             context: ["blob": id.hex])
         }
         let sealed = try store.load(Handle(.data, loc.pack.hex), offset: Int(loc.entry.offset), length: Int(loc.entry.length))
         return try decodeBlob(sealed, entry: loc.entry, pack: loc.pack)

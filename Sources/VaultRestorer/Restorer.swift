@@ -185,17 +185,20 @@ public final class Restorer: @unchecked Sendable {
         if st.st_mode & S_IFMT == S_IFDIR { _ = path.withCString { rmdir($0) } } else { _ = path.withCString { unlink($0) } }
     }
 
+    /// Writes a file under a temporary name in its folder and renames it into place once complete,
+    /// so a restore that fails mid-file never leaves a truncated file under the real name (with
+    /// --overwrite the old file stays as it was); the error names the real file.
     func restoreFile(_ job: FileJob) throws {
         let path = job.path
-        // Always a new inode: whatever is in the way (a symlink, or a hard link to a file outside
-        // the target) is unlinked, never opened, so nothing outside the target is written.
-        var fd = path.withCString { open($0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
-        if fd < 0 && errno == EEXIST {
-            removeExisting(path)
-            fd = path.withCString { open($0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
-        }
+        let temp = temporaryPath(for: path)
+        // Always a new inode under a fresh name: nothing in the way is ever opened or followed.
+        let fd = temp.withCString { open($0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
         guard fd >= 0 else { noteError(path, VaultError.posix("cannot create", path: path.description, errno: errno)); return }
-        defer { close(fd) }
+        var complete = false
+        defer {
+            close(fd)
+            if !complete { _ = temp.withCString { unlink($0) } }
+        }
         var offset: off_t = 0
         var writtenEnd: off_t = 0
         for id in job.node.content {
@@ -225,7 +228,15 @@ public final class Restorer: @unchecked Sendable {
         }
         // Zero chunks were skipped: set the length so they read back as zeros (a sparse hole).
         if writtenEnd != offset && ftruncate(fd, offset) != 0 { noteError(path, VaultError.posix("cannot set size of", path: path.description, errno: errno)); return }
-        applyMetadata(path, job.node, fd: fd)
+        applyMetadata(temp, job.node, fd: fd, reportAs: path)
+        // rename replaces a file or symlink in the way (never following it); a folder must go first.
+        var r = temp.withCString { t in path.withCString { rename(t, $0) } }
+        if r != 0 && (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST) {
+            removeExisting(path)
+            r = temp.withCString { t in path.withCString { rename(t, $0) } }
+        }
+        guard r == 0 else { noteError(path, VaultError.posix("cannot rename into place", path: path.description, errno: errno)); return }
+        complete = true
         progress.add(files: 1, bytes: 0)
         mutex.withLock { result.files += 1; result.bytes += UInt64(offset) }
     }
@@ -249,24 +260,33 @@ public final class Restorer: @unchecked Sendable {
         return true
     }
 
-    /// Owner (when root), permissions, extended attributes and times.
-    func applyMetadata(_ path: FilePath, _ node: Node, fd: Int32?) {
+    /// `.sitevault-restore-<16 hex>` in the folder of `path`.
+    func temporaryPath(for path: FilePath) -> FilePath {
+        let hex = String(UInt64.random(in: .min ... .max), radix: 16)
+        let name = ".sitevault-restore-" + String(repeating: "0", count: 16 - hex.count) + hex
+        return FilePath(Array(path.bytes.dropLast(path.lastComponent.count)) + Array(name.utf8))
+    }
+
+    /// Owner (when root), permissions, extended attributes and times. Errors name `reportAs` when
+    /// given (the real name of a file still written under a temporary one).
+    func applyMetadata(_ path: FilePath, _ node: Node, fd: Int32?, reportAs: FilePath? = nil) {
+        let shown = reportAs ?? path
         // A file we just created in a folder we created already has our uid/gid; skip the syscall then.
         if isRoot && (node.uid != euid || node.gid != egid || fd == nil || options.overwrite) {
             let r = fd.map { fchown($0, node.uid, node.gid) } ?? path.withCString { lchown($0, node.uid, node.gid) }
-            if r != 0 { noteError(path, VaultError.posix("cannot set owner of", path: path.description, errno: errno)) }
+            if r != 0 { noteError(shown, VaultError.posix("cannot set owner of", path: shown.description, errno: errno)) }
         }
         if node.type != .symlink {
             let r = fd.map { fchmod($0, mode_t(node.mode)) } ?? path.withCString { chmod($0, mode_t(node.mode)) }
-            if r != 0 { noteError(path, VaultError.posix("cannot set mode of", path: path.description, errno: errno)) }
+            if r != 0 { noteError(shown, VaultError.posix("cannot set mode of", path: shown.description, errno: errno)) }
         }
         for x in node.xattrs {
-            do { try FileSystem.setXattr(path, x) } catch { noteError(path, error) }
+            do { try FileSystem.setXattr(path, x) } catch { noteError(shown, error) }
         }
         let atime = node.type == .directory || node.atime == 0 ? node.mtime : node.atime
         var times = [timespec(tv_sec: Int(atime / 1_000_000_000), tv_nsec: Int(atime % 1_000_000_000)),
                      timespec(tv_sec: Int(node.mtime / 1_000_000_000), tv_nsec: Int(node.mtime % 1_000_000_000))]
         let r = fd.map { futimens($0, &times) } ?? path.withCString { utimensat(AT_FDCWD, $0, &times, AT_SYMLINK_NOFOLLOW) }
-        if r != 0 { noteError(path, VaultError.posix("cannot set times of", path: path.description, errno: errno)) }
+        if r != 0 { noteError(shown, VaultError.posix("cannot set times of", path: shown.description, errno: errno)) }
     }
 }

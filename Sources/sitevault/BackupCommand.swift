@@ -26,6 +26,7 @@ struct BackupCommand: AsyncParsableCommand {
             try repo.loadIndex()
             var opts = BackupOptions(paths: paths, hostname: host ?? ctx.hostname, username: ctx.username)
             opts.tags = tag; opts.excludes = exclude; opts.lock = lock
+            opts.beforeCommit = ctx.testCommitGate()
             if let parent { opts.parent = try repo.findSnapshot(parent).id }
             let progress = BackupProgress()
             let result = try await ctx.output.withProgress({

@@ -7,6 +7,7 @@ struct DiffCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "diff", abstract: "Show what changed between two snapshots.",
         discussion: "Lines start with + (added), - (removed), M (content changed), U (metadata changed) or T (type changed).")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var lockOptions: ReadLockOptions
     @Argument(help: "Older snapshot.") var a: String
     @Argument(help: "Newer snapshot.") var b: String
 

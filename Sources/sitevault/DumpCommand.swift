@@ -17,6 +17,7 @@ struct DumpCommand: AsyncParsableCommand {
         """
     )
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var lockOptions: ReadLockOptions
     @Argument(help: "Snapshot id (or prefix) or 'latest'.") var snapshot: String
     @Argument(help: "Path of a file inside the snapshot (as `sitevault ls` shows it).") var path: String
 
@@ -25,7 +26,7 @@ struct DumpCommand: AsyncParsableCommand {
         try await runReporting(Output(json: false, quiet: true)) {
             let repo = try ctx.openRepository()
             try repo.loadIndex()
-            let lock = try ctx.lock(repo, exclusive: false, operation: "dump")
+            let lock = try ctx.readAccess(repo, operation: "dump", lockOptions)
             defer { lock.release() }
             let snap = try repo.findSnapshot(snapshot)
             guard let tree = snap.snapshot.treeID else { throw VaultError(.corrupt, "snapshot \(snap.id.short) has no tree") }

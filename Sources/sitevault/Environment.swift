@@ -28,6 +28,14 @@ struct GlobalOptions: ParsableArguments {
     var retryLock: Double = 0
 }
 
+/// `--no-lock`, on the commands that only read.
+struct ReadLockOptions: ParsableArguments {
+    @Flag(name: .long, help: ArgumentHelp(
+        "Read without taking a lock (for a read-only or full repository; ls, snapshots, diff and stats never take one).",
+        discussion: "Without it, a lock that cannot be written because the repository is read-only or full is skipped with a warning."))
+    var noLock = false
+}
+
 /// The process environment, read once by the executable and passed down as values.
 struct Context {
     let options: GlobalOptions
@@ -70,12 +78,37 @@ struct Context {
     func openRepository() throws -> Repository {
         let store = LocalStore(root: try repositoryPath)
         let config = try Repository.readConfig(store)   // missing repository / unknown version: before any password prompt
-        return try Repository.open(store: store, config: config, password: try password(), clock: clock)
+        let repo = try Repository.open(store: store, config: config, password: try password(), clock: clock)
+        let out = output
+        repo.setWarningHandler { out.warn("warning: " + $0) }
+        return repo
+    }
+
+    /// The test hook of `testCommitGate(_:)`, from this environment.
+    func testCommitGate() -> (@Sendable () throws -> Void)? { sitevault.testCommitGate(env) }
+
+    /// A shared lock for a reading command, or none (`--no-lock`, or a read-only or full repository:
+    /// then a warning is printed).
+    func readAccess(_ repo: Repository, operation: String, _ options: ReadLockOptions) throws -> ReadAccess {
+        let access = try RepositoryLock.acquireForReading(repo, operation: operation, hostname: hostname, username: username,
+                                                          wait: self.options.retryLock, noLock: options.noLock)
+        if let w = access.warning { output.warn("warning: " + w) }
+        return access
     }
 
     func lock(_ repo: Repository, exclusive: Bool, operation: String) throws -> RepositoryLock {
         try RepositoryLock.acquire(repo, exclusive: exclusive, operation: operation, hostname: hostname, username: username,
                                    wait: options.retryLock)
+    }
+}
+
+/// Test hook: with SITEVAULT_TEST_COMMIT_GATE=PATH, a backup (or site backup) about to commit creates
+/// PATH.waiting and waits (up to 10 minutes) until PATH exists, so a test can act at exactly that moment.
+func testCommitGate(_ env: [String: String]) -> (@Sendable () throws -> Void)? {
+    guard let gate = env["SITEVAULT_TEST_COMMIT_GATE"], !gate.isEmpty else { return nil }
+    return {
+        FileManager.default.createFile(atPath: gate + ".waiting", contents: nil)
+        for _ in 0..<6000 where !FileManager.default.fileExists(atPath: gate) { usleep(100_000) }
     }
 }
 

@@ -49,7 +49,7 @@ struct ForgetCommand: AsyncParsableCommand {
             ctx.output.line("\(dryRun ? "would remove" : "removed") \(gone.count) snapshot(s), kept \(items.count - gone.count)")
             var pruneReport: PruneReport?
             if prune {
-                pruneReport = try Pruner(repository: repo).run(dryRun: dryRun)
+                pruneReport = try Pruner(repository: repo, lock: lock).run(dryRun: dryRun)
                 printPrune(ctx.output, pruneReport!)
             }
             ctx.output.emit(ForgetJSON(snapshots: items, prune: pruneReport))

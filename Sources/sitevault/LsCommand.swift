@@ -6,6 +6,7 @@ import VaultRepository
 struct LsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the files of a snapshot.")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var lockOptions: ReadLockOptions
     @Argument(help: "Snapshot id (or prefix) or 'latest'.") var snapshot: String
     @Argument(help: "Path inside the snapshot to list (default: everything).") var path: String?
     @Flag(name: .shortAndLong, help: "Show mode, size and modification time.") var long = false

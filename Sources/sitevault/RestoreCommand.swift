@@ -7,6 +7,7 @@ struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "restore", abstract: "Restore a snapshot into a folder.",
         discussion: "Files are restored under TARGET with their full original path (TARGET/srv/app/…). Every block is authenticated while reading. The target must be empty unless --overwrite is given; nothing is ever written outside it.")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var lockOptions: ReadLockOptions
     @Argument(help: "Snapshot id (or prefix) or 'latest'.") var snapshot: String
     @Option(name: .long, help: "Folder to restore into.") var target: String
     @Option(name: .long, help: "Restore only this path of the snapshot (repeatable).") var include: [String] = []
@@ -18,7 +19,7 @@ struct RestoreCommand: AsyncParsableCommand {
         let ctx = Context(global)
         try await runReporting(ctx.output) {
             let repo = try ctx.openRepository()
-            let lock = try ctx.lock(repo, exclusive: false, operation: "restore")
+            let lock = try ctx.readAccess(repo, operation: "restore", lockOptions)
             defer { lock.release() }
             try repo.loadIndex()
             let snap = try repo.findSnapshot(snapshot)

@@ -37,12 +37,15 @@ struct SiteDrillCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Leave the restored sandbox in place for inspection (scratch databases are still dropped).")
     var keepSandbox = false
 
+    @OptionGroup var lockOptions: ReadLockOptions
+
     func run() async throws {
         let config = try options.load(checkPaths: false)
         let (host, _) = hostAndUser()
         var opts = DrillOptions(hostname: host)
         opts.snapshot = snapshot
         opts.keepSandbox = keepSandbox
+        opts.noLock = lockOptions.noLock
         opts.echo = MessageEcho(enabled: true, verbose: !options.quiet)
         let drill = SiteDrill(config: config, options: opts)
         let r = await runInterruptible(json: options.json, run: { await drill.run() }, abort: { drill.abort(signal: $0) },

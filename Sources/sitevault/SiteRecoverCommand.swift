@@ -98,6 +98,8 @@ struct SiteRecoverCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not run the writers' start commands: an application that is not running stays stopped.")
     var noStart = false
 
+    @OptionGroup var lockOptions: ReadLockOptions
+
     @Flag(name: .long, help: "Keep the replaced files and databases after a successful recovery.")
     var keepReplaced = false
 
@@ -138,6 +140,7 @@ struct SiteRecoverCommand: AsyncParsableCommand {
         opts.noProbe = noProbe
         opts.noStart = noStart
         opts.keepReplaced = keepReplaced
+        opts.noLock = lockOptions.noLock
         opts.echo = MessageEcho(enabled: true, verbose: !options.quiet)
         let config: SiteConfig
         if let repo {

@@ -16,12 +16,18 @@ struct Sitevault: AsyncParsableCommand {
         and is never printed or logged.
 
         Exit codes: 0 success, 1 failure, 3 backup or restore incomplete (some files unreadable), \
-        4 check found damage, 10 no repository, 11 repository locked, 12 wrong password, \
+        4 damage found (check; prune on a damaged index; repair snapshots that could not rewrite one), \
+        10 no repository, 11 repository locked (see `sitevault unlock`) or own lock lost, 12 wrong password, \
         13 restore target not empty, 14 unsupported repository version, 64 bad usage, 130 interrupted.
+
+        Damaged repository: `sitevault check` says what is wrong, `sitevault repair index` rebuilds the index, \
+        `sitevault repair snapshots` rewrites snapshots without their lost files. Read-only or full repository: \
+        reading commands go on without a lock (with a warning), or pass --no-lock.
         """,
         version: "sitevault 0.3.0 (repository format 1)",
         subcommands: [InitCommand.self, BackupCommand.self, SnapshotsCommand.self, LsCommand.self, RestoreCommand.self, DumpCommand.self,
-                      DiffCommand.self, CheckCommand.self, ForgetCommand.self, PruneCommand.self, KeyCommand.self, StatsCommand.self,
+                      DiffCommand.self, CheckCommand.self, RepairCommand.self, ForgetCommand.self, PruneCommand.self, UnlockCommand.self,
+                      KeyCommand.self, StatsCommand.self,
                       SiteCommand.self, ValidateCommand.self, ServiceCommand.self, InstallServiceCommand.self]
     )
 

@@ -5,6 +5,7 @@ import VaultRepository
 struct SnapshotsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "snapshots", abstract: "List snapshots, oldest first.")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var lockOptions: ReadLockOptions
     @Option(name: .long, help: "Only snapshots of this host.") var host: String?
     @Option(name: .long, help: "Only snapshots with this tag.") var tag: String?
 

@@ -6,6 +6,7 @@ import VaultRepository
 struct StatsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "stats", abstract: "Show repository sizes, deduplication and compression.")
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var lockOptions: ReadLockOptions
 
     func run() async throws {
         let ctx = Context(global)

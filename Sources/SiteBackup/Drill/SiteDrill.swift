@@ -16,6 +16,8 @@ public struct DrillOptions: Sendable {
     public var echo = MessageEcho()
     /// Leave the sandbox in place for inspection (scratch databases are still dropped).
     public var keepSandbox = false
+    /// Read the repositories without taking a lock (`--no-lock`).
+    public var noLock = false
     public init(hostname: String) { self.hostname = hostname }
 }
 
@@ -102,8 +104,11 @@ public final class SiteDrill: @unchecked Sendable {
     private func perform() async throws {
         // Recovery time counts from opening the repository: finding the snapshot is part of it.
         let t0 = monotonicSeconds()
-        let archive = try SiteArchive(config: config, ref: options.snapshot, operation: "site drill", hostname: options.hostname, clock: options.clock)
+        let archive = try SiteArchive(config: config, ref: options.snapshot, operation: "site drill", hostname: options.hostname,
+                                      clock: options.clock, noLock: options.noLock,
+                                      onIndexWarning: { [recorder] in recorder.emit(.repositoryIndexDamaged, $0) })
         defer { archive.release() }
+        for w in archive.lockWarnings { recorder.emit(.readingWithoutLock, w) }
         mutex.withLock { mainRepository = archive.main }
         let m = archive.manifest
         mutex.withLock {

@@ -37,6 +37,8 @@ public struct RecoveryOptions: Sendable {
     public var noStart = false
     /// Keep what was replaced (side folders, renamed databases) after a successful recovery.
     public var keepReplaced = false
+    /// Read the repositories without taking a lock (`--no-lock`).
+    public var noLock = false
     /// The main repository's password when it is not read from the control file's password file.
     public var password: [UInt8]?
     public var hostname: String

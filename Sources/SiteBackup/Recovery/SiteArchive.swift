@@ -15,16 +15,33 @@ public final class SiteArchive: @unchecked Sendable {
     let roots: [String: ID]
     /// Shared locks: a prune cannot remove what is being read.
     private let locks: [RepositoryLock]
+    /// Set for each repository read without a lock because the lock could not be written
+    /// (a read-only or full repository); empty with `noLock`.
+    public let lockWarnings: [String]
 
     /// Opens the destinations of `config` and finds `ref` ("latest", a snapshot id prefix or a run id).
+    /// With `noLock` no lock is taken; otherwise a lock that cannot be written on a read-only or
+    /// full repository is skipped and named in `lockWarnings`. `onIndexWarning` receives, once each,
+    /// the repositories' index warnings (a damaged index file, packs read through their headers).
     public init(config: SiteConfig, ref: String, password: [UInt8]? = nil, operation: String, hostname: String,
-                clock: VaultClock = SystemClock()) throws {
-        main = try SiteSnapshots.open(config.mainDestination, password: password, clock: clock)
-        let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "\(geteuid())"
-        func lock(_ r: Repository) throws -> RepositoryLock {
-            try RepositoryLock.acquire(r, exclusive: false, operation: operation, hostname: hostname, username: user, wait: 60)
+                clock: VaultClock = SystemClock(), noLock: Bool = false,
+                onIndexWarning: (@Sendable (String) -> Void)? = nil) throws {
+        func watch(_ r: Repository) -> Repository {
+            guard let onIndexWarning else { return r }
+            r.setWarningHandler(onIndexWarning)
+            for d in r.damagedIndexFiles { r.warn(d.warning) }
+            return r
         }
-        var locks = [try lock(main)]
+        main = watch(try SiteSnapshots.open(config.mainDestination, password: password, clock: clock))
+        let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "\(geteuid())"
+        var warnings: [String] = []
+        func lock(_ r: Repository) throws -> RepositoryLock? {
+            let access = try RepositoryLock.acquireForReading(r, operation: operation, hostname: hostname, username: user, wait: 60,
+                                                              noLock: noLock)
+            if let w = access.warning { warnings.append(w) }
+            return access.lock
+        }
+        var locks = [try lock(main)].compactMap { $0 }
         // The index may have changed while we waited for the lock.
         _ = try main.refreshIndex()
         snapshot = try SiteSnapshots.find(main, site: config.site, ref: ref)
@@ -33,10 +50,11 @@ public final class SiteArchive: @unchecked Sendable {
         for (name, id) in snapshot.manifest.snapshots where name != "main" {
             guard let d = config.destinations[name] else { continue }
             do {
-                let r = try SiteSnapshots.open(d, clock: clock)
+                let r = watch(try SiteSnapshots.open(d, clock: clock))
                 let l = try lock(r)
-                guard let sid = ID(hex: id), let tree = try r.loadSnapshot(sid).treeID else { l.release(); continue }
-                repos[name] = r; roots[name] = tree; locks.append(l)
+                guard let sid = ID(hex: id), let tree = try r.loadSnapshot(sid).treeID else { l?.release(); continue }
+                repos[name] = r; roots[name] = tree
+                if let l { locks.append(l) }
             } catch {
                 // Components in that repository fail on their own, naming it; the others go on.
                 continue
@@ -45,6 +63,7 @@ public final class SiteArchive: @unchecked Sendable {
         repositories = repos
         self.roots = roots
         self.locks = locks
+        lockWarnings = warnings
     }
 
     deinit { release() }

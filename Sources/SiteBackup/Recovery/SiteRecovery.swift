@@ -173,7 +173,10 @@ public final class SiteRecovery: @unchecked Sendable {
     }
 
     private func perform() async throws {
-        archive = try SiteArchive(config: config, ref: options.snapshot, password: options.password, operation: "site recover", hostname: options.hostname, clock: options.clock)
+        archive = try SiteArchive(config: config, ref: options.snapshot, password: options.password, operation: "site recover",
+                                  hostname: options.hostname, clock: options.clock, noLock: options.noLock,
+                                  onIndexWarning: { [recorder] in recorder.emit(.repositoryIndexDamaged, $0) })
+        for w in archive.lockWarnings { recorder.emit(.readingWithoutLock, w) }
         let snap = archive.snapshot
         report.snapshot = snap.id.hex
         report.snapshotTime = snap.manifest.snapshotTime ?? snap.snapshot.time

@@ -28,7 +28,8 @@ final class OpenDestination {
 
     /// Checks, in this order, with a precise failure for each: the folder exists, is a
     /// repository, can be written, has some free space; the password opens it; a lock is taken.
-    init(_ d: DestinationConfig, site: String, hostname: String, username: String, tags: [String], clock: VaultClock, retryLock: Double) throws {
+    init(_ d: DestinationConfig, site: String, hostname: String, username: String, tags: [String], clock: VaultClock, retryLock: Double,
+         beforeCommit: (@Sendable () throws -> Void)? = nil) throws {
         config = d
         var st = stat()
         guard stat(d.path, &st) == 0 else {
@@ -79,6 +80,7 @@ final class OpenDestination {
         var opts = BackupOptions(paths: [], hostname: hostname, username: username)
         opts.tags = tags
         opts.lock = lock
+        opts.beforeCommit = beforeCommit
         archiver = Archiver(repository: repository, options: opts)
         let repo = repository
         let previous = try? repo.snapshots().last { $0.snapshot.tags.contains("site=\(site)") && $0.snapshot.hostname == hostname }

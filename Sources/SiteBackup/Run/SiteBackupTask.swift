@@ -15,6 +15,8 @@ public struct SiteRunOptions: Sendable {
     public var echo = MessageEcho()
     /// Seconds to wait for a repository lock held by someone else.
     public var retryLock: Double = 0
+    /// Called as each repository's commit starts, before its lock is confirmed (a test seam).
+    public var beforeCommit: (@Sendable () throws -> Void)?
     public init(hostname: String, username: String) { self.hostname = hostname; self.username = username }
 }
 
@@ -97,7 +99,7 @@ public final class SiteBackupTask: @unchecked Sendable {
             let d = config.destinations[name]!
             destinations[name] = try OpenDestination(d, site: config.site, hostname: options.hostname, username: options.username,
                                                      tags: ["site=\(config.site)", "run=\(runID)"], clock: options.clock,
-                                                     retryLock: options.retryLock)
+                                                     retryLock: options.retryLock, beforeCommit: options.beforeCommit)
         }
         try checkComponents()
         for w in config.writers {

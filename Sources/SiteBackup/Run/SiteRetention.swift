@@ -74,7 +74,7 @@ public enum SiteRetention {
             }
             if prune {
                 try lock.ensureHeld()
-                report.prune[name] = try Pruner(repository: repo).run(dryRun: dryRun)
+                report.prune[name] = try Pruner(repository: repo, lock: lock).run(dryRun: dryRun)
             }
         }
         return report

@@ -17,6 +17,8 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
     case recoveryStarted = 1030
     case recoveryStep = 1031
     case recoveryInstallMedia = 1032
+    case readingWithoutLock = 1033
+    case repositoryIndexDamaged = 1034
     case drillStarted = 1040
     case drillStepPassed = 1041
     case componentStarted = 1100
@@ -72,7 +74,8 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
 
     public var severity: Severity {
         switch self {
-        case .controlFileWarning, .componentPartial, .runSucceededPartially, .hookFailed, .hookRefused, .alertFailed: return .warning
+        case .controlFileWarning, .componentPartial, .runSucceededPartially, .hookFailed, .hookRefused, .alertFailed,
+             .readingWithoutLock, .repositoryIndexDamaged: return .warning
         default: return rawValue >= 2000 ? .error : .info
         }
     }
@@ -104,6 +107,8 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
         case .reloadRejected: return "a reloaded control file was rejected (file, line, reason); the previous one stays in force"
         case .retentionFailed: return "applying the retention policy failed (e.g. the repository stayed locked); retried after the next run"
         case .recoveryStarted: return "a recovery (`sitevault site recover`) started: snapshot, target, components and database mode in the message"
+        case .readingWithoutLock: return "a repository's lock could not be written (read-only or full repository): recovery or drill reads it without a lock"
+        case .repositoryIndexDamaged: return "a repository's index file is damaged or incomplete: recovery or drill reads the packs' headers instead (run `sitevault repair index`)"
         case .recoveryStep: return "a recovery step finished: a writer stopped or started, a component restored, a database restored, checked or created"
         case .recoveryInstallMedia: return "install media restored: the recorded version, to reinstall the same version first"
         case .drillStarted: return "a recovery drill started (snapshot and sandbox in the message)"
