@@ -137,11 +137,18 @@ final class ControlFileReader {
         let path = r.string("path", required: "the repository folder (create it with `sitevault init`)")
         let pw = r.string("password_file", required: "a file holding the repository password (mode 0600)")
         r.finish()
-        if let pw, checkPaths, !exists(resolve(pw)), let n = t["password_file"] {
-            problems.add(n.position, "password file \(resolve(pw)) does not exist")
-        }
+        if let pw, let n = t["password_file"] { checkPasswordFile(resolve(pw), at: n.position) }
         guard let path, let pw else { return nil }
         return DestinationConfig(name: name, path: resolve(path), passwordFile: resolve(pw))
+    }
+
+    /// A password file must exist on this machine and must not be readable by other users.
+    func checkPasswordFile(_ path: String, at pos: TOMLPosition) {
+        guard checkPaths else { return }
+        if !exists(path) { return problems.add(pos, "password file \(path) does not exist") }
+        if let why = secretFileExposure(path) {
+            problems.add(pos, "password file \(path) is \(why): anyone on this machine can read the password; chmod 600 \(path)")
+        }
     }
 
     func readSchedule(_ t: TOMLTable, into config: inout SiteConfig) {
@@ -169,15 +176,18 @@ final class ControlFileReader {
         r.finish()
     }
 
+    /// The most snapshots one retention rule may keep (more is surely a typo).
+    let maxKeep: Int64 = 1_000_000
+
     func readRetention(_ t: TOMLTable) -> RetentionConfig {
         let r = TableReader(t, context: "[retention]", problems: problems)
         var p = RetentionConfig()
-        p.keepLast = r.integer("keep_last") ?? 0
-        p.keepHourly = r.integer("keep_hourly") ?? 0
-        p.keepDaily = r.integer("keep_daily") ?? 0
-        p.keepWeekly = r.integer("keep_weekly") ?? 0
-        p.keepMonthly = r.integer("keep_monthly") ?? 0
-        p.keepYearly = r.integer("keep_yearly") ?? 0
+        p.keepLast = r.integer("keep_last", max: maxKeep) ?? 0
+        p.keepHourly = r.integer("keep_hourly", max: maxKeep) ?? 0
+        p.keepDaily = r.integer("keep_daily", max: maxKeep) ?? 0
+        p.keepWeekly = r.integer("keep_weekly", max: maxKeep) ?? 0
+        p.keepMonthly = r.integer("keep_monthly", max: maxKeep) ?? 0
+        p.keepYearly = r.integer("keep_yearly", max: maxKeep) ?? 0
         p.keepWithin = r.duration("keep_within") ?? 0
         r.finish()
         return p
@@ -289,13 +299,11 @@ final class ControlFileReader {
     func readPostgres(_ r: TableReader, _ t: TOMLTable, label: String) -> PostgresSettings {
         var p = PostgresSettings()
         if let h = r.string("host") { p.host = h.hasPrefix("/") || !h.contains("/") ? h : resolve(h) }
-        if let port = r.integer("port", min: 1) {
-            if port > 65535 { problems.add(t["port"]!.position, "port must be between 1 and 65535") } else { p.port = port }
-        }
+        if let port = r.integer("port", min: 1, max: 65535) { p.port = port }
         if let u = r.string("user") { p.user = u }
         if let f = r.string("password_file"), let n = t["password_file"] {
             p.passwordFile = resolve(f)
-            if checkPaths && !exists(resolve(f)) { problems.add(n.position, "password file \(resolve(f)) does not exist") }
+            checkPasswordFile(resolve(f), at: n.position)
         }
         if let n = r.node("method") {
             if let s = n.string, let m = PostgresSettings.Method(rawValue: s) { p.method = m } else {
@@ -316,7 +324,7 @@ final class ControlFileReader {
                 problems.add(t["sslmode"]!.position, "sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full")
             }
         }
-        if let j = r.integer("jobs", min: 1) { p.jobs = j }
+        if let j = r.integer("jobs", min: 1, max: 256) { p.jobs = j }
         if let n = r.node("verify") {
             if let s = n.string, let v = PostgresSettings.Verify(rawValue: s) { p.verify = v } else {
                 problems.add(n.position, "verify must be \"none\", \"list\" (pg_restore --list) or \"restore\" (into a scratch database)")

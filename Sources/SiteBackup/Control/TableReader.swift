@@ -51,10 +51,10 @@ final class TableReader {
         return b
     }
 
-    func integer(_ key: String, min: Int64 = 0) -> Int? {
+    func integer(_ key: String, min: Int64 = 0, max: Int64) -> Int? {
         guard let n = node(key) else { return nil }
         guard let i = n.integer else { wrongType(key, n, "an integer"); return nil }
-        guard i >= min else { problems.add(n.position, "\(key) must be at least \(min) (in \(context))"); return nil }
+        guard i >= min && i <= max else { problems.add(n.position, "\(key) must be between \(min) and \(max) (in \(context))"); return nil }
         return Int(i)
     }
 
@@ -85,8 +85,12 @@ final class TableReader {
     func duration(_ key: String) -> Double? {
         guard let n = node(key) else { return nil }
         guard let s = n.string else { wrongType(key, n, "a duration such as \"30s\", \"5m\", \"2h\" or \"5d\""); return nil }
+        if DurationText.isWellFormed(s) && DurationText.parse(s) == nil {
+            problems.add(n.position, "\(key): duration \"\(s)\" is too long: the most is \(DurationText.maximumText) (in \(context))")
+            return nil
+        }
         guard let d = DurationText.parse(s), d > 0 else {
-            problems.add(n.position, "\(key): invalid duration \"\(s)\": use a number and a unit s, m, h, d or w, e.g. \"5d\" (in \(context))")
+            problems.add(n.position, "\(key): invalid duration \"\(s)\": use a number and a unit s, m, h, d, w or y, e.g. \"5d\" (in \(context))")
             return nil
         }
         return d
