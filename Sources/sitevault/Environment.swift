@@ -88,7 +88,13 @@ func hostAndUser() -> (String, String) {
 }
 
 enum Password {
-    static func fromFile(_ path: String) throws -> [UInt8] { try readPassword(path) }
+    /// Reads the password; warns on standard error when other users can read the file too.
+    static func fromFile(_ path: String) throws -> [UInt8] {
+        if let why = secretFileExposure(path) {
+            FileHandle.standardError.write(Data("sitevault: warning: password file \(path) is \(why): anyone on this machine can read the password; chmod 600 \(path)\n".utf8))
+        }
+        return try readPassword(path)
+    }
 
     /// Reads a password from the terminal with echo off.
     static func prompt(_ text: String, confirm: Bool) throws -> [UInt8] {

@@ -9,9 +9,10 @@ struct Output {
     let json: Bool
     let quiet: Bool
 
+    /// One line of human output; control characters in it (from names) are escaped.
     func line(_ s: String) {
         guard !json && !quiet else { return }
-        print(s)
+        printLine(s)
     }
 
     func warn(_ s: String) {
@@ -61,6 +62,10 @@ final class ProgressTicker: @unchecked Sendable {
 }
 
 
+/// Prints one line of human output with its control characters escaped: a name holding ESC or a
+/// newline can neither drive the terminal nor forge a line.
+func printLine(_ s: String) { print(TerminalText.escape(s)) }
+
 /// Runs a command body, turning library errors into a message and a documented exit code.
 func runReporting(_ output: Output, _ body: () async throws -> Int32) async throws {
     let code: Int32
@@ -68,7 +73,7 @@ func runReporting(_ output: Output, _ body: () async throws -> Int32) async thro
         code = try await body()
     } catch let e as VaultError {
         if output.json {
-            output.emit(["error": ["code": e.code.rawValue, "message": e.description]])
+            output.emit(["error": ["code": e.code.rawValue, "message": e.exactDescription]])
         }
         output.warn("error: " + e.description)
         throw ExitCodeError(Exit.code(for: e))

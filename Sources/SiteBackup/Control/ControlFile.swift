@@ -37,6 +37,18 @@ public enum ControlFile {
         return config!
     }
 
+    /// Refuses a control file (or a password file it names) that other users may change: they could
+    /// change what runs, as whoever runs it. `refusing` says what is refused, e.g. "the backup was not run".
+    public static func checkNotWritableByOthers(_ c: SiteConfig, refusing: String) throws {
+        var paths = [c.file] + c.destinations.values.map(\.passwordFile).sorted()
+        paths += c.components.compactMap { $0.postgres?.passwordFile }
+        for p in paths {
+            if let why = writableByOthers(p) {
+                throw VaultError(.invalidArgument, "\(p) is \(why): anyone on this machine could change it; \(refusing); chmod o-w \(p)")
+            }
+        }
+    }
+
     static func readWholeFile(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw VaultError.posix("cannot open", path: path, errno: errno) }

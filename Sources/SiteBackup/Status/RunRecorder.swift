@@ -35,8 +35,10 @@ public final class RunRecorder: @unchecked Sendable {
 
     @discardableResult
     public func emit(_ id: MessageID, component: String? = nil, _ text: String, at time: Timestamp? = nil) -> StatusMessage {
+        // Texts embed file names and command output: escaped, so a message is one line in the store,
+        // on stderr (journald) and in the run log.
         let m = StatusMessage(time: time ?? clock.now(), id: id.rawValue, severity: id.severity, site: site, runID: runID,
-                              component: component, text: text)
+                              component: component.map(TerminalText.escape), text: TerminalText.escape(text))
         mutex.withLock { _messages.append(m) }
         do { try store?.add(m) } catch {
             // The run goes on (the backup matters more than its bookkeeping), but say so once.
@@ -55,7 +57,7 @@ public final class RunRecorder: @unchecked Sendable {
 
     /// The run log: a readable line per message, with the time in the site's time zone.
     public func logText(header: [String]) -> String {
-        var out = header.joined(separator: "\n") + "\n\n"
+        var out = header.map(TerminalText.escape).joined(separator: "\n") + "\n\n"
         for m in messages {
             let comp = m.component.map { " [\($0)]" } ?? ""
             out += "\(TimeText.full(m.time, utc: utc))  \(m.id)  \(m.severity.rawValue.uppercased())\(comp)  \(m.text)\n"
