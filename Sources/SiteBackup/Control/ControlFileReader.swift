@@ -315,6 +315,9 @@ final class ControlFileReader {
                 p.databases = arr.map { $0.string! }
                 var seen = Set<String>()
                 for e in arr where !seen.insert(e.string!).inserted { problems.add(e.position, "database \(e.string!) is listed twice") }
+                for e in arr where PostgresClient.refusal(ofDatabase: e.string!) != nil {
+                    problems.add(e.position, "database name \"\(e.string!)\" holds '=' or starts with postgresql://: PostgreSQL's programs would read it as connection settings, so sitevault refuses it; rename the database (ALTER DATABASE … RENAME TO …)")
+                }
             } else {
                 problems.add(n.position, "databases must be \"all\" or a list of database names, e.g. [\"shop\", \"reporting\"]")
             }
