@@ -91,7 +91,8 @@ enum Password {
     /// Reads the password; warns on standard error when other users can read the file too.
     static func fromFile(_ path: String) throws -> [UInt8] {
         if let why = secretFileExposure(path) {
-            FileHandle.standardError.write(Data("sitevault: warning: password file \(path) is \(why): anyone on this machine can read the password; chmod 600 \(path)\n".utf8))
+            let text = "warning: password file \(path) is \(why): anyone on this machine can read the password; chmod 600 \(path)"
+            FileHandle.standardError.write(Data("sitevault: \(TerminalText.escape(text))\n".utf8))
         }
         return try readPassword(path)
     }

@@ -30,7 +30,7 @@ struct InstallServiceCommand: AsyncParsableCommand {
         for s in site {
             let c: SiteConfig
             do { c = try ControlFile.load(path: s) } catch let e as ControlFileError {
-                out.warn(e.description)
+                out.warn(e)
                 throw ExitCodeError(SiteExit.controlFile)
             }
             sites.append(c.file)

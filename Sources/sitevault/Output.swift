@@ -1,4 +1,5 @@
 import Foundation
+import SiteBackup
 import VaultCore
 #if canImport(Glibc)
 import Glibc
@@ -15,8 +16,15 @@ struct Output {
         printLine(s)
     }
 
+    /// One line on standard error; control characters in it (from names) are escaped.
     func warn(_ s: String) {
-        FileHandle.standardError.write(("sitevault: " + s + "\n").data(using: .utf8)!)
+        FileHandle.standardError.write(("sitevault: " + TerminalText.escape(s) + "\n").data(using: .utf8)!)
+    }
+
+    /// A rejected control file: its heading and one line per problem, each line escaped.
+    func warn(_ e: ControlFileError, prefix: String = "") {
+        let lines = (prefix + e.description).components(separatedBy: "\n").map(TerminalText.escape)
+        FileHandle.standardError.write(("sitevault: " + lines.joined(separator: "\n") + "\n").data(using: .utf8)!)
     }
 
     func emit<T: Encodable>(_ value: T) {
@@ -49,7 +57,7 @@ final class ProgressTicker: @unchecked Sendable {
         Thread { [self] in
             while mutex.withLock({ running }) {
                 let t = Int(monotonicSeconds() - start0)
-                let text = "\r\u{1B}[K[\(t / 60):\(String(format: "%02d", t % 60))] " + status()
+                let text = "\r\u{1B}[K[\(t / 60):\(String(format: "%02d", t % 60))] " + TerminalText.escape(status())
                 FileHandle.standardError.write(text.data(using: .utf8)!)
                 usleep(500_000)
             }

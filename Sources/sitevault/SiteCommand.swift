@@ -43,7 +43,7 @@ struct SiteOptions: ParsableArguments {
             if json {
                 out.emit(["error": ["code": "control-file", "message": e.description]])
             }
-            out.warn(e.description)
+            out.warn(e)
             throw ExitCodeError(SiteExit.controlFile)
         } catch let e as VaultError {
             out.warn("error: " + e.description)

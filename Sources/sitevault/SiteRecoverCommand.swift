@@ -108,7 +108,7 @@ struct SiteRecoverCommand: AsyncParsableCommand {
             do {
                 (config, opts.password) = try configFromSnapshot(repo: repo)
             } catch let e as ControlFileError {
-                out.warn("the control file kept in the snapshot is not usable: " + e.description)
+                out.warn(e, prefix: "the control file kept in the snapshot is not usable: ")
                 throw ExitCodeError(SiteExit.controlFile)
             } catch let e as VaultError {
                 if options.json { out.emit(["error": ["code": e.code.rawValue, "message": e.exactDescription]]) }

@@ -68,6 +68,16 @@ final class NameEscapingTests: CLITestCase {
         XCTAssertEqual(errors?.map { $0["path"] }, [src + "/" + hostile], "--json keeps the exact path")
     }
 
+    /// A quoted key may hold any character: the control file's problem names it escaped, on its line.
+    func testControlFileProblemIsEscaped() throws {
+        let control = dir.sub("site.toml")
+        try write(control, "site = \"odd\"\n\"esc\\u001b[31mRED\\nfake line\" = 1\n")
+        let r = try CLI.run(["validate", "--site", control])
+        XCTAssertEqual(r.status, 78, "\(r)")
+        assertOneLine(r.stderr, "the control file's problems")
+        XCTAssertTrue(r.stderr.contains(":2:1: unknown key '\(shown)' in the top level"), r.stderr)
+    }
+
     func testSiteRunLogShowsTheNameEscaped() throws {
         try initRepo()
         let src = try makeSource()

@@ -66,8 +66,10 @@ public final class RunRecorder: @unchecked Sendable {
     }
 }
 
+/// Writes one line (`s` ends with its newline) to standard error, control characters escaped.
 func writeStderr(_ s: String) {
-    var bytes = Array(s.utf8)
+    let line = s.hasSuffix("\n") ? String(s.dropLast()) : s
+    var bytes = Array((TerminalText.escape(line) + "\n").utf8)
     var off = 0
     while off < bytes.count {
         let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + off, $0.count - off) }
