@@ -58,7 +58,8 @@ enum RecoveryDiff {
     static func unified(current: String, label: String, repo: Repository, node: Node, snapshotLabel: String) throws -> String? {
         try withTemporaryFile({ fd, tmp in try SnapshotFile.write(repo, node: node, to: fd, label: tmp) }) { tmp in
             let r = try ProcessRunner().run(Command(["diff", "-u", "--label", label + " (now)", "--label", label + " (" + snapshotLabel + ")", current, tmp], timeout: 60))
-            return r.exitCode == 0 ? nil : r.stdoutText
+            guard r.exitCode != 0 else { return nil }
+            return r.stdoutText + (r.stdoutTruncated ? "\n… (the diff is longer than \(ProcessRunner().stdoutLimit >> 20) MiB: cut here)" : "")
         }
     }
 
