@@ -64,8 +64,16 @@ final class ControlFileFuzzTests: XCTestCase {
         }
         var cc = c
         cc.stateDir = stateDir
+        cc.alerts = AlertConfig()  // the staleness alarm below must not run a fuzzed alert command
         let report = try? SiteStatusReport.compute(config: cc, store: store, now: now)
         XCTAssertNotNil(report, "site status computed for \(c.schedule.calendar?.text ?? "no calendar")")
+        // The service's staleness alarm, raised and cleared (the good run is 10 days old).
+        var options = SiteRunOptions(hostname: "h", username: "u")
+        options.clock = FixedClock(time: now)
+        options.echo = MessageEcho(enabled: false)
+        let raised = SiteStaleness.check(cc, store: store, raised: false, options: options)
+        XCTAssertEqual(raised, report?.stale ?? raised, "the alarm follows staleness")
+        _ = SiteStaleness.check(cc, store: store, raised: true, options: options)
         _ = DurationText.format(c.schedule.retentionWindow)
         _ = DurationText.format(c.retention.keepWithin)
     }
@@ -129,19 +137,33 @@ final class ControlFileFuzzTests: XCTestCase {
     func testMutatedControlFilesNeverCrash() throws {
         let store = try makeStore()
         var rng = SplitMix64(seed: 0x5173_7661_756C_7421)
-        var accepted = 0, refused = 0
+        var accepted = 0, refused = 0, calendars = Set<String>()
         for (name, base) in [("docs example", try documentedExample()), ("sample site", try sampleSite())] {
             XCTAssertNotNil(check(base, store: store, name), "\(name) is valid before mutation")
+            // Half the runs accept sparse schedules (a warning), so long intervals reach the schedule code.
+            let warnSparse = base.contains("sparse = \"refuse\"")
+                ? base.replacingOccurrences(of: "sparse = \"refuse\"", with: "sparse = \"warn\"")
+                : base.replacingOccurrences(of: "[schedule]\n", with: "[schedule]\nsparse = \"warn\"\n")
+            XCTAssertNotEqual(warnSparse, base, "\(name) has a [schedule] table")
             for i in 0..<2000 {
-                var text = base
+                var text = i % 2 == 0 ? base : warnSparse
                 for _ in 0...(rng.next() % 4) { text = Mutator.mutate(text, &rng) }
-                if check(text, store: store, "\(name) mutation \(i):\n\(text)") != nil { accepted += 1 } else { refused += 1 }
+                if let c = check(text, store: store, "\(name) mutation \(i):\n\(text)") {
+                    accepted += 1
+                    if let s = c.schedule.calendar?.text { calendars.insert(s) }
+                } else { refused += 1 }
             }
         }
         // Both outcomes happen: the mutations neither all break the syntax nor all miss.
         XCTAssertGreaterThan(accepted, 100)
         XCTAssertGreaterThan(refused, 1000)
+        XCTAssertGreaterThan(calendars.count, 8, "accepted files with many different calendars: \(calendars.sorted())")
     }
+}
+
+struct FixedClock: VaultClock {
+    let time: Timestamp
+    func now() -> Timestamp { time }
 }
 
 /// A small deterministic generator (SplitMix64): the same seed gives the same mutations on every run.
@@ -173,13 +195,26 @@ enum Mutator {
         "\"\u{202e}evil\"", "[[]]", "\"Mon,,Tue 02:00\"", "\"daily 2:5\"", "\"every 1h-5m\"", "\"-5d\"",
     ]
 
+    /// Calendar texts, for `calendar` and the drill's `schedule`.
+    static let schedules: [String] = [
+        "daily ,", ", 02:00", "every 99999999999999999999w", "every 100y", "every 101y", "every 1e309s", "every 0.0000001s",
+        "every .5s", "every 1.5h", "hourly :", "hourly :99999999999999999999", "hourly :-1", "daily 99999999999999999999:00",
+        "daily 02:00,", "daily ,02:00", "Mon.. 02:00", "..Fri 02:00", "Mon,,Tue 02:00", ",,, 02:00", ".. 02:00", "Sun..Sat 23:59",
+        "daily 2:5", "daily -1:00", "daily 02:-0", "Sat..Mon 00:00,23:59", "* 00:00", "MON 02:00", "daily\t02:00", "",
+    ]
+    /// Duration texts, for `retention_window`, `timeout` and `keep_within`.
+    static let durations: [String] = [
+        "99999999999999999999w", "100y", "101y", "1y1s", "1e400s", "1e308s", "-5d", "0s", ".s", "1..2h", "1h-5m", "5", "d",
+        "0.0000000001s", "3650000d", "٣s", "1w1w1w1w1w1w",
+    ]
+
     static func mutate(_ text: String, _ rng: inout SplitMix64) -> String {
         var lines = text.components(separatedBy: "\n")
         guard !lines.isEmpty else { return text }
         let li = Int(rng.next() % UInt64(lines.count))
         var line = Array(lines[li])
         let at = line.isEmpty ? 0 : Int(rng.next() % UInt64(line.count))
-        switch rng.next() % 8 {
+        switch rng.next() % 10 {
         case 0: if !line.isEmpty { line.remove(at: at) }
         case 1: if !line.isEmpty { line.insert(line[at], at: at) }
         case 2: line.insert(contentsOf: pick(characters, &rng), at: at)
@@ -193,12 +228,27 @@ enum Mutator {
             lines.insert(lines[li], at: li)
             return lines.joined(separator: "\n")
         default:
-            // Replace a key's value (the most likely place for a value the reader must range-check).
-            let keyed = lines.indices.filter { lines[$0].contains(" = ") }
+            // Replace a key's value: the most likely place for a value the reader must range-check.
+            let keyed = lines.indices.filter { lines[$0].contains(" = ") && !lines[$0].hasPrefix("#") }
             guard !keyed.isEmpty else { break }
-            let k = keyed[Int(rng.next() % UInt64(keyed.count))]
+            let timed = keyed.filter { i in ["calendar", "schedule", "retention_window", "timeout", "keep_within"].contains {
+                lines[i].hasPrefix($0 + " = ")
+            } }
+            let pool = !timed.isEmpty && rng.next() % 2 == 0 ? timed : keyed
+            let k = pool[Int(rng.next() % UInt64(pool.count))]
             let key = lines[k].components(separatedBy: " = ")[0]
-            lines[k] = key + " = " + pick(values, &rng)
+            let bare = key.trimmingCharacters(in: .whitespaces)
+            let value: String
+            if rng.next() % 4 == 0 {
+                value = pick(values, &rng)
+            } else if ["calendar", "schedule"].contains(bare) {
+                value = "\"" + pick(schedules, &rng) + "\""
+            } else if ["retention_window", "timeout", "keep_within"].contains(bare) {
+                value = "\"" + pick(durations, &rng) + "\""
+            } else {
+                value = pick(values, &rng)
+            }
+            lines[k] = key + " = " + value
             return lines.joined(separator: "\n")
         }
         lines[li] = String(line)
