@@ -76,7 +76,7 @@ final class ControlFileReader {
         for t in top.tableArray("component") {
             guard let c = readComponent(t, destinations: destinations) else { continue }
             if let first = seen[c.name] {
-                problems.add(t["name"]!.position, "duplicate component '\(c.name)' (first defined at line \(first))")
+                problems.add(t.position(of: "name"), "duplicate component '\(c.name)' (first defined at line \(first))")
                 continue
             }
             seen[c.name] = c.line
@@ -88,7 +88,7 @@ final class ControlFileReader {
         for t in top.tableArray("writer") {
             guard let w = readWriter(t) else { continue }
             if let first = writerSeen[w.name] {
-                problems.add(t["name"]!.position, "duplicate writer '\(w.name)' (first defined at line \(first))"); continue
+                problems.add(t.position(of: "name"), "duplicate writer '\(w.name)' (first defined at line \(first))"); continue
             }
             writerSeen[w.name] = w.line
             let list = t["components"]?.array ?? []
@@ -109,7 +109,7 @@ final class ControlFileReader {
         top.finish()
 
         // Nothing sitevault writes may lie inside what it backs up.
-        var written: [(String, String, TOMLPosition)] = destinations.map { ("repository", $0.value.path, destPositions[$0.key]!) }
+        var written: [(String, String, TOMLPosition)] = destinations.map { ("repository", $0.value.path, destPositions[$0.key] ?? TOMLPosition(line: 1, column: 1)) }
         written.append(("state_dir", stateDir, root["state_dir"]?.position ?? TOMLPosition(line: 1, column: 1)))
         written.append(("staging_dir", stagingDir, root["staging_dir"]?.position ?? root["state_dir"]?.position ?? TOMLPosition(line: 1, column: 1)))
         if let sb = config.drill.sandbox { written.append(("drill sandbox", sb, root["drill"]?.table?["sandbox"]?.position ?? TOMLPosition(line: 1, column: 1))) }
@@ -198,7 +198,7 @@ final class ControlFileReader {
         let r = TableReader(t, context: label, problems: problems)
         let name = r.string("name", required: "each component needs a name")
         if let name, !isValidName(name) {
-            problems.add(t["name"]!.position, "component name \"\(name)\" may hold only letters, digits, '.', '_' and '-' (and not start with '.', '_' or '-')")
+            problems.add(t.position(of: "name"), "component name \"\(name)\" may hold only letters, digits, '.', '_' and '-' (and not start with '.', '_' or '-')")
         }
         var kind: ComponentKind?
         if let n = r.node("kind") {
@@ -263,7 +263,7 @@ final class ControlFileReader {
                 c.dumpCommand = r.command("dump_command", required: "the command that writes the dump to its standard output")
                 c.restoreCommand = r.command("restore_command")
                 if let f = r.string("file_name") {
-                    if f.contains("/") || f.hasPrefix(".") { problems.add(t["file_name"]!.position, "file_name must be a plain file name") } else { c.fileName = f }
+                    if f.contains("/") || f.hasPrefix(".") { problems.add(t.position(of: "file_name"), "file_name must be a plain file name") } else { c.fileName = f }
                 }
             }
         case .config:
@@ -276,7 +276,7 @@ final class ControlFileReader {
                         guard let arr = v.array, !arr.isEmpty, arr.allSatisfy({ $0.string != nil }) else {
                             problems.add(v.position, "setting '\(k)' must be a command as a list of strings, e.g. [\"dpkg\", \"-l\", \"app\"]"); continue
                         }
-                        c.settings.append((k, arr.map { $0.string! }))
+                        c.settings.append((k, arr.compactMap(\.string)))
                     }
                 } else { problems.add(n.position, "settings must be a table of commands, e.g. settings = { version = [\"app\", \"--version\"] }") }
             }
@@ -312,11 +312,12 @@ final class ControlFileReader {
         }
         if let n = r.node("databases") {
             if n.string == "all" { p.databases = nil } else if let arr = n.array, !arr.isEmpty, arr.allSatisfy({ !($0.string ?? "").isEmpty }) {
-                p.databases = arr.map { $0.string! }
+                let names = arr.map { ($0.string ?? "", $0.position) }
+                p.databases = names.map(\.0)
                 var seen = Set<String>()
-                for e in arr where !seen.insert(e.string!).inserted { problems.add(e.position, "database \(e.string!) is listed twice") }
-                for e in arr where PostgresClient.refusal(ofDatabase: e.string!) != nil {
-                    problems.add(e.position, "database name \"\(e.string!)\" holds '=' or starts with postgresql://: PostgreSQL's programs would read it as connection settings, so sitevault refuses it; rename the database (ALTER DATABASE … RENAME TO …)")
+                for (name, pos) in names where !seen.insert(name).inserted { problems.add(pos, "database \(name) is listed twice") }
+                for (name, pos) in names where PostgresClient.refusal(ofDatabase: name) != nil {
+                    problems.add(pos, "database name \"\(name)\" holds '=' or starts with postgresql://: PostgreSQL's programs would read it as connection settings, so sitevault refuses it; rename the database (ALTER DATABASE … RENAME TO …)")
                 }
             } else {
                 problems.add(n.position, "databases must be \"all\" or a list of database names, e.g. [\"shop\", \"reporting\"]")
@@ -324,7 +325,7 @@ final class ControlFileReader {
         } else if p.method == .logical { r.missing("databases", "the databases to back up: a list of names, or \"all\"") }
         if let s = r.string("sslmode") {
             if ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].contains(s) { p.sslmode = s } else {
-                problems.add(t["sslmode"]!.position, "sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full")
+                problems.add(t.position(of: "sslmode"), "sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full")
             }
         }
         if let j = r.integer("jobs", min: 1, max: 256) { p.jobs = j }
@@ -349,7 +350,7 @@ final class ControlFileReader {
         let label = t["name"]?.string.map { "[[writer]] '\($0)'" } ?? "[[writer]] at line \(t.position.line)"
         let r = TableReader(t, context: label, problems: problems)
         let name = r.string("name", required: "each writer needs a name")
-        if let name, !isValidName(name) { problems.add(t["name"]!.position, "writer name \"\(name)\" may hold only letters, digits, '.', '_' and '-'") }
+        if let name, !isValidName(name) { problems.add(t.position(of: "name"), "writer name \"\(name)\" may hold only letters, digits, '.', '_' and '-'") }
         var kind: WriterKind?
         if let n = r.node("kind") {
             if let s = n.string, let k = WriterKind(rawValue: s) { kind = k } else {
@@ -429,7 +430,7 @@ final class ControlFileReader {
         a.command = r.command("command")
         if let u = r.string("webhook") {
             if u.hasPrefix("http://") || u.hasPrefix("https://") { a.webhook = u } else {
-                problems.add(t["webhook"]!.position, "webhook must be an http:// or https:// URL")
+                problems.add(t.position(of: "webhook"), "webhook must be an http:// or https:// URL")
             }
         }
         a.onSuccess = r.bool("on_success") ?? false

@@ -40,11 +40,11 @@ public struct Schedule: Sendable, Equatable {
                 var set = Set<Int>()
                 for part in first.split(separator: ",") {
                     let range = part.split(separator: ".", omittingEmptySubsequences: true).map(String.init)
-                    let idx = range.map { dayNames.firstIndex(of: $0).map { $0 + 1 } }
-                    if idx.isEmpty || idx.contains(where: { $0 == nil }) || idx.count > 2 || (part.contains(".") && !part.contains("..")) {
+                    let idx = range.compactMap { dayNames.firstIndex(of: $0).map { $0 + 1 } }
+                    guard idx.count == range.count, let a = idx.first, let b = idx.last, idx.count <= 2,
+                          !part.contains(".") || part.contains("..") else {
                         return .failure(.init("unknown day '\(part)': use Mon, Tue, Wed, Thu, Fri, Sat, Sun, ranges like Mon..Fri, or daily"))
                     }
-                    let a = idx[0]!, b = idx.last!!
                     if a <= b { for d in a...b { set.insert(d) } } else { for d in a...7 { set.insert(d) }; for d in 1...b { set.insert(d) } }
                 }
                 days = set.sorted()

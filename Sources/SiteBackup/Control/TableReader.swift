@@ -79,7 +79,7 @@ final class TableReader {
             problems.add(n.position, "\(key) must be a command as a list of strings, e.g. [\"systemctl\", \"stop\", \"app\"] (in \(context))")
             return nil
         }
-        return arr.map { $0.string! }
+        return arr.compactMap(\.string)
     }
 
     func duration(_ key: String) -> Double? {
@@ -107,7 +107,7 @@ final class TableReader {
         guard let arr = n.array, arr.allSatisfy({ $0.table != nil }) else {
             wrongType(key, n, "a list of tables, written [[\(key)]]"); return []
         }
-        return arr.map { $0.table! }
+        return arr.compactMap(\.table)
     }
 
     /// Reports every key that was not read, at the key itself.
@@ -119,10 +119,15 @@ final class TableReader {
 
     /// Reports keys that exist but do not apply here (e.g. `paths` on a database).
     func refuse(_ keys: [String], reason: String) {
-        for key in keys where table[key] != nil {
+        for key in keys {
+            guard let n = table[key] else { continue }
             used.insert(key)
-            let n = table[key]!
             problems.add(n.keyPosition ?? n.position, "key '\(key)' does not apply \(reason) (in \(context))")
         }
     }
+}
+
+extension TOMLTable {
+    /// Where `key`'s value is, or the table itself when the key is absent (a problem always has a position).
+    func position(of key: String) -> TOMLPosition { self[key]?.position ?? position }
 }
