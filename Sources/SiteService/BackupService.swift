@@ -54,7 +54,7 @@ public final class BackupService: @unchecked Sendable {
 
     /// Control file and password files writable by others would let anyone change what runs as root.
     static func checkOwnership(_ c: SiteConfig) throws {
-        try ControlFile.checkNotWritableByOthers(c, refusing: "the service refuses to start")
+        try ControlFile.checkFilePermissions(c, refusing: "the service refuses to start")
     }
 
     func zone(_ c: SiteConfig) -> ScheduleZone { ScheduleZone(c.timeZone) }

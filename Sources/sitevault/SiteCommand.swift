@@ -32,12 +32,13 @@ struct SiteOptions: ParsableArguments {
     /// and ends the command with exit code 78 before anything else happens.
     /// `checkPaths: false` for recovery and drills: the site's paths may be gone (that is why).
     /// `refusing` (for commands that run what the file says: backup, recover, drill) also refuses, with
-    /// exit code 78, a control or password file that other users may change; it says what was not done.
+    /// exit code 78, a control or password file that other users may change, or a password file they
+    /// may read; it says what was not done.
     func load(checkPaths: Bool = true, refusing: String? = nil) throws -> SiteConfig {
         let out = output
         do {
             let c = try ControlFile.load(path: try controlFile, checkPaths: checkPaths)
-            if let refusing { try ControlFile.checkNotWritableByOthers(c, refusing: refusing) }
+            if let refusing { try ControlFile.checkFilePermissions(c, refusing: refusing) }
             return c
         } catch let e as ControlFileError {
             if json {

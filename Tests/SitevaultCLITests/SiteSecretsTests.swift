@@ -73,4 +73,17 @@ final class SiteSecretsTests: SiteTestCase {
         XCTAssertEqual(try snapshotCount(), 0)
         XCTAssertEqual(try CLI.run(["site", "status", "--site", controlFile]).status, 2, "status still reads it (never backed up)")
     }
+
+    /// Recovery and drills read the control file without checking paths; a readable password file is still refused.
+    func testDrillAndRecoverRefuseAPasswordFileReadableByOthers() throws {
+        try makeSite()
+        XCTAssertEqual(try siteRun("backup").status, 0)
+        chmod(passwordFile, 0o644)
+        for (args, what) in [(["drill"], "the drill was not run"), (["recover", "--dry-run"], "nothing was recovered")] {
+            let r = try CLI.run(["site"] + args + ["--site", controlFile])
+            XCTAssertEqual(r.status, 78, "\(args): \(r)")
+            XCTAssertTrue(r.stderr.contains("password file \(passwordFile) is readable by others (mode 644)"), r.stderr)
+            XCTAssertTrue(r.stderr.contains(what) && r.stderr.contains("chmod 600 \(passwordFile)"), r.stderr)
+        }
+    }
 }

@@ -38,13 +38,19 @@ public enum ControlFile {
     }
 
     /// Refuses a control file (or a password file it names) that other users may change: they could
-    /// change what runs, as whoever runs it. `refusing` says what is refused, e.g. "the backup was not run".
-    public static func checkNotWritableByOthers(_ c: SiteConfig, refusing: String) throws {
-        var paths = [c.file] + c.destinations.values.map(\.passwordFile).sorted()
-        paths += c.components.compactMap { $0.postgres?.passwordFile }
-        for p in paths {
+    /// change what runs, as whoever runs it; and a password file other users may read (also when the
+    /// file was read without `checkPaths`, as recovery and drills do). `refusing` says what is refused,
+    /// e.g. "the backup was not run".
+    public static func checkFilePermissions(_ c: SiteConfig, refusing: String) throws {
+        let secrets = c.destinations.values.map(\.passwordFile).sorted() + c.components.compactMap { $0.postgres?.passwordFile }
+        for p in [c.file] + secrets {
             if let why = writableByOthers(p) {
                 throw VaultError(.invalidArgument, "\(p) is \(why): anyone on this machine could change it; \(refusing); chmod o-w \(p)")
+            }
+        }
+        for p in secrets {
+            if let why = secretFileExposure(p) {
+                throw VaultError(.invalidArgument, "password file \(p) is \(why): anyone on this machine can read the password; \(refusing); chmod 600 \(p)")
             }
         }
     }
