@@ -105,5 +105,8 @@ final class NameEscapingTests: CLITestCase {
         assertOneLine(log, "the run log")
         let messages = try CLI.run(["site", "messages", "--site", control])
         assertOneLine(messages.stdout, "site messages")
+        let exact = try CLI.run(["site", "messages", "--json", "--site", control])
+        let texts = (exact.json as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
+        XCTAssertTrue(texts.contains { $0.contains(src + "/" + hostile) }, "--json keeps the exact name: \(texts)")
     }
 }

@@ -35,10 +35,8 @@ public final class RunRecorder: @unchecked Sendable {
 
     @discardableResult
     public func emit(_ id: MessageID, component: String? = nil, _ text: String, at time: Timestamp? = nil) -> StatusMessage {
-        // Texts embed file names and command output: escaped, so a message is one line in the store,
-        // on stderr (journald) and in the run log.
         let m = StatusMessage(time: time ?? clock.now(), id: id.rawValue, severity: id.severity, site: site, runID: runID,
-                              component: component.map(TerminalText.escape), text: TerminalText.escape(text))
+                              component: component, text: text)
         mutex.withLock { _messages.append(m) }
         do { try store?.add(m) } catch {
             // The run goes on (the backup matters more than its bookkeeping), but say so once.
@@ -49,18 +47,21 @@ public final class RunRecorder: @unchecked Sendable {
         return m
     }
 
+    /// The stderr line of a message. Texts embed file names and command output: they are stored as
+    /// they are (JSON shows them exactly) and escaped here and in the run log, one line per message.
     func format(_ m: StatusMessage, journald: Bool) -> String {
-        let comp = m.component.map { "\($0): " } ?? ""
-        if journald { return "<\(m.severity.priority)>sitevault[\(site)] \(m.id) \(comp)\(m.text)" }
-        return "\(TimeText.clock(m.time, utc: utc)) \(m.id) \(m.severity == .info ? "" : m.severity.rawValue.uppercased() + ": ")\(comp)\(m.text)"
+        let comp = m.component.map { "\(TerminalText.escape($0)): " } ?? ""
+        let text = TerminalText.escape(m.text)
+        if journald { return "<\(m.severity.priority)>sitevault[\(TerminalText.escape(site))] \(m.id) \(comp)\(text)" }
+        return "\(TimeText.clock(m.time, utc: utc)) \(m.id) \(m.severity == .info ? "" : m.severity.rawValue.uppercased() + ": ")\(comp)\(text)"
     }
 
     /// The run log: a readable line per message, with the time in the site's time zone.
     public func logText(header: [String]) -> String {
         var out = header.map(TerminalText.escape).joined(separator: "\n") + "\n\n"
         for m in messages {
-            let comp = m.component.map { " [\($0)]" } ?? ""
-            out += "\(TimeText.full(m.time, utc: utc))  \(m.id)  \(m.severity.rawValue.uppercased())\(comp)  \(m.text)\n"
+            let comp = m.component.map { " [\(TerminalText.escape($0))]" } ?? ""
+            out += "\(TimeText.full(m.time, utc: utc))  \(m.id)  \(m.severity.rawValue.uppercased())\(comp)  \(TerminalText.escape(m.text))\n"
         }
         return out
     }
