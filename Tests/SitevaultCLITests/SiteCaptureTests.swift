@@ -20,4 +20,35 @@ final class SiteCaptureTests: SiteTestCase {
         XCTAssertTrue(dump.stdout.hasSuffix("aaaaend\n"), String(dump.stdout.suffix(20)))
         XCTAssertEqual(dump.stdoutData.filter { $0 == UInt8(ascii: "a") }.count, size)
     }
+
+    /// pg_dumpall --globals-only is streamed too: a role comment of 2 MiB makes globals.sql longer than the limit.
+    func testPostgresGlobalsLongerThanTheCaptureLimitAreStoredWhole() throws {
+        let pg = try PostgresCluster.shared()
+        try makeSite()
+        let role = "big_" + UUID().uuidString.prefix(8).lowercased()
+        let sql = tmp.path + "/comment.sql"
+        try "CREATE ROLE \(role);\nDO $x$ BEGIN EXECUTE format('COMMENT ON ROLE %I IS %L', '\(role)', repeat('x', 2097152) || 'END'); END $x$;\n"
+            .write(toFile: sql, atomically: true, encoding: .utf8)
+        let made = PostgresCluster.sh(pg.tool("psql", "-X -q -v ON_ERROR_STOP=1 -d postgres -f '\(sql)'"))
+        XCTAssertEqual(made.status, 0, made.output)
+        defer { pg.psql("DROP ROLE IF EXISTS \(role)") }
+        try appendToControlFile("""
+        [[component]]
+        name = "pg"
+        kind = "database"
+        engine = "postgresql"
+        host = "127.0.0.1"
+        port = \(pg.port)
+        password_file = "\(pg.passwordFile)"
+        databases = ["postgres"]
+        verify = "none"
+        """)
+        let r = try siteRun("backup", "--json")
+        XCTAssertEqual(r.status, 0, "\(r)")
+        let globals = try repoRun(["dump", json(r)["snapshot"] as? String ?? "?", "/pg/globals.sql"])
+        XCTAssertEqual(globals.status, 0, globals.stderr)
+        XCTAssertGreaterThan(globals.stdoutData.count, 2 << 20)
+        XCTAssertTrue(globals.stdout.contains("xxxxEND'"), "the comment is stored to its end")
+        XCTAssertTrue(globals.stdout.contains("CREATE ROLE \(role)"), "the role is in globals.sql")
+    }
 }
