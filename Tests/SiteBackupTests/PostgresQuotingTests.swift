@@ -19,6 +19,8 @@ final class PostgresQuotingTests: XCTestCase {
                        "\\:\\:1:5432:*:a\\:b\\\\c:p\\:w\\\\\n")
         XCTAssertEqual(PostgresClient.pgpassLines(host: "/run/postgresql", port: 5432, user: "postgres", password: "pw"),
                        "/run/postgresql:5432:*:postgres:pw\nlocalhost:5432:*:postgres:pw\n")
+        XCTAssertEqual(PostgresClient.pgpassLines(host: "db1,db2", port: 5432, user: "u", password: "p"),
+                       "db1:5432:*:u:p\ndb2:5432:*:u:p\n")
         XCTAssertFalse(PostgresClient.pgpassLines(host: "h", port: 1, user: "u", password: "p").contains("*:*:*"))
     }
 

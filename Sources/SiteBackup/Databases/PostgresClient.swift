@@ -38,12 +38,14 @@ final class PostgresClient {
     deinit { if let passFile { unlink(passFile) } }
 
     /// The pgpass lines offering `password` to this host, port and user only (any database), with
-    /// `:` and `\` escaped in every field. A socket folder also gets a `localhost` line: libpq looks
-    /// connections through the default socket folder up under that name.
+    /// `:` and `\` escaped in every field. A host list ("a,b", libpq's failover) gets a line per host;
+    /// a socket folder also gets a `localhost` line: libpq looks connections through the default
+    /// socket folder up under that name.
     static func pgpassLines(host: String, port: Int, user: String, password: String) -> String {
         func field(_ s: String) -> String { s.replacingChars(["\\": "\\\\", ":": "\\:"]) }
-        var hosts = [host]
-        if host.hasPrefix("/") { hosts.append("localhost") }
+        var hosts = host.split(separator: ",", omittingEmptySubsequences: true).map(String.init)
+        if hosts.isEmpty { hosts = [host] }
+        if hosts.contains(where: { $0.hasPrefix("/") }) { hosts.append("localhost") }
         return hosts.map { "\(field($0)):\(port):*:\(field(user)):\(field(password))\n" }.joined()
     }
 
