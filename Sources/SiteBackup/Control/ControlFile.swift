@@ -45,12 +45,14 @@ public enum ControlFile {
         let secrets = c.destinations.values.map(\.passwordFile).sorted() + c.components.compactMap { $0.postgres?.passwordFile }
         for p in [c.file] + secrets {
             if let why = writableByOthers(p) {
-                throw VaultError(.invalidArgument, "\(p) is \(why): anyone on this machine could change it; \(refusing); chmod o-w \(p)")
+                throw VaultError(.invalidArgument,
+                                 "\(p) is \(why): anyone on this machine could change it; \(refusing); chmod o-w \(p)")
             }
         }
         for p in secrets {
             if let why = secretFileExposure(p) {
-                throw VaultError(.invalidArgument, "password file \(p) is \(why): anyone on this machine can read the password; \(refusing); chmod 600 \(p)")
+                throw VaultError(.invalidArgument, "password file \(p) is \(why): anyone on this machine can read the password; "
+                                 + "\(refusing); chmod 600 \(p)")
             }
         }
     }

@@ -317,7 +317,8 @@ final class ControlFileReader {
                 var seen = Set<String>()
                 for (name, pos) in names where !seen.insert(name).inserted { problems.add(pos, "database \(name) is listed twice") }
                 for (name, pos) in names where PostgresClient.refusal(ofDatabase: name) != nil {
-                    problems.add(pos, "database name \"\(name)\" holds '=' or starts with postgresql://: PostgreSQL's programs would read it as connection settings, so sitevault refuses it; rename the database (ALTER DATABASE … RENAME TO …)")
+                    problems.add(pos, "database name \"\(name)\" holds '=' or starts with postgresql://: PostgreSQL's programs "
+                                 + "would read it as connection settings, so sitevault refuses it; rename the database (ALTER DATABASE … RENAME TO …)")
                 }
             } else {
                 problems.add(n.position, "databases must be \"all\" or a list of database names, e.g. [\"shop\", \"reporting\"]")

@@ -111,8 +111,8 @@ struct PostgresBackup {
                                       timeout: timeout)
         }
         defer { if let scratch { _ = try? client.query("DROP DATABASE IF EXISTS \(scratch) WITH (FORCE)") } }
-        let (node, r, checked) = try streamVerified(client.command("pg_dump", ["-Fc", "-Z0", "-d", PostgresClient.conninfo(database: db)], timeout: timeout),
-                                                    name: fileName(db, "dump"), label: "pg_dump \(db)", verifier: verifier)
+        let dump = client.command("pg_dump", ["-Fc", "-Z0", "-d", PostgresClient.conninfo(database: db)], timeout: timeout)
+        let (node, r, checked) = try streamVerified(dump, name: fileName(db, "dump"), label: "pg_dump \(db)", verifier: verifier)
         let vr = checked?.result
         let listText = checked?.output ?? ""
         guard r.succeeded else { throw VaultError(.io, "pg_dump failed: \(client.explain(r))") }

@@ -89,7 +89,8 @@ final class PostgresClient {
                                                 database: database, timeout: timeout))
         guard r.succeeded else { throw VaultError(.io, explain(r)) }
         guard !r.stdoutTruncated else {
-            throw VaultError(.io, "the answer of PostgreSQL at \(target) to \(sql) is longer than \(ProcessRunner().stdoutLimit >> 20) MiB; it was not used")
+            let limit = ProcessRunner().stdoutLimit >> 20
+            throw VaultError(.io, "the answer of PostgreSQL at \(target) to \(sql) is longer than \(limit) MiB; it was not used")
         }
         return r.stdoutText.split(separator: "\n", omittingEmptySubsequences: true).map { $0.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init) }
     }

@@ -80,8 +80,8 @@ struct PostgresRestore {
 
     /// Replays globals.sql (roles, tablespaces). Roles that exist already are reported, not fatal.
     func applyGlobals(_ node: Node) throws -> String {
-        let (r, _) = try SnapshotFeed.run(client.command("psql", ["-X", "-q", "-d", PostgresClient.conninfo(database: "postgres")], timeout: timeout), repo: repo, node: node,
-                                          label: "psql globals")
+        let psql = client.command("psql", ["-X", "-q", "-d", PostgresClient.conninfo(database: "postgres")], timeout: timeout)
+        let (r, _) = try SnapshotFeed.run(psql, repo: repo, node: node, label: "psql globals")
         let errors = r.stderrText.split(separator: "\n").filter { $0.contains("ERROR:") }
         guard r.succeeded else { throw VaultError(.io, "replaying globals.sql: \(client.explain(r))") }
         let existing = errors.filter { $0.contains("already exists") }.count

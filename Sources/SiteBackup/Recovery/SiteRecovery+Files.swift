@@ -54,7 +54,8 @@ extension SiteRecovery {
                     guard let argv = item.config?.settings.first(where: { $0.name == name })?.argv,
                           let now = try? ProcessRunner().run(Command(argv, timeout: 60)) else { diffs.append("setting \(name): no command to compare with"); continue }
                     guard !now.stdoutTruncated else {
-                        diffs.append("setting \(name): its output now is longer than \(ProcessRunner().stdoutLimit >> 20) MiB; not compared"); continue
+                        let limit = ProcessRunner().stdoutLimit >> 20
+                        diffs.append("setting \(name): its output now is longer than \(limit) MiB; not compared"); continue
                     }
                     diffs.append(try RecoveryDiff.unified(text: now.stdout, label: "setting \(name)", repo: repo, node: n, snapshotLabel: label) ?? "setting \(name): unchanged")
                 }
