@@ -64,7 +64,8 @@ final class SiteSecretsTests: SiteTestCase {
         try makeSite()
         chmod(controlFile, 0o646)
         for (args, what) in [(["backup"], "the backup was not run"), (["drill"], "the drill was not run"),
-                             (["recover", "--dry-run"], "nothing was recovered")] {
+                             (["recover", "--dry-run"], "nothing was recovered"), (["thaw"], "nothing was thawed"),
+                             (["forget"], "nothing was forgotten")] {
             let r = try CLI.run(["site"] + args + ["--site", controlFile])
             XCTAssertEqual(r.status, 78, "\(args): \(r)")
             XCTAssertTrue(r.stderr.contains("\(controlFile) is writable by others (mode 646)"), r.stderr)
