@@ -54,15 +54,7 @@ public final class BackupService: @unchecked Sendable {
 
     /// Control file and password files writable by others would let anyone change what runs as root.
     static func checkOwnership(_ c: SiteConfig) throws {
-        var paths = [c.file] + c.destinations.values.map(\.passwordFile)
-        paths += c.components.compactMap { $0.postgres?.passwordFile }
-        for p in paths {
-            var st = stat()
-            guard stat(p, &st) == 0 else { continue }
-            if st.st_mode & 0o002 != 0 {
-                throw VaultError(.invalidArgument, "\(p) is writable by everyone (mode \(String(st.st_mode & 0o7777, radix: 8))): the service refuses to start; chmod o-w it")
-            }
-        }
+        try ControlFile.checkFilePermissions(c, refusing: "the service refuses to start")
     }
 
     func zone(_ c: SiteConfig) -> ScheduleZone { ScheduleZone(c.timeZone) }

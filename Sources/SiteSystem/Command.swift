@@ -26,6 +26,10 @@ public struct Command: Sendable, Hashable {
         self.timeout = timeout
     }
 
+    /// Variables no child ever receives: sitevault's own secrets (the repository password). Writers,
+    /// settings commands, hooks, alerts and database tools have no use for them.
+    public static let withheldVariables: Set<String> = ["SITEVAULT_PASSWORD"]
+
     /// The program name used in messages (`argv[0]`; arguments are left out as they may be long).
     public var name: String { argv.first ?? "" }
 }

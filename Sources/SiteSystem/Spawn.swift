@@ -103,10 +103,12 @@ enum Spawner {
                    context: ["command": name, "errno": String(e)])
     }
 
-    /// The child's environment: the given one or ours, with the extra variables on top.
+    /// The child's environment: the given one or ours, with the extra variables on top, without
+    /// `Command.withheldVariables` (whatever the caller passed).
     static func environment(for command: Command) -> [String: String] {
         var env = command.environment ?? currentEnvironment()
         for (k, v) in command.extraEnvironment { env[k] = v }
+        for k in Command.withheldVariables { env[k] = nil }
         return env
     }
 

@@ -6,10 +6,23 @@ import Glibc
 public struct Timestamp: Hashable, Comparable, Sendable, Codable {
     public var nanoseconds: Int64
     public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
-    public init(seconds: Double) { self.nanoseconds = Int64(seconds * 1e9) }
+    /// Saturates at the range of `Int64` nanoseconds (about ±292 years from 1970); NaN is the epoch.
+    public init(seconds: Double) { self.nanoseconds = Self.clampedNanoseconds(seconds) }
     public var seconds: Double { Double(nanoseconds) / 1e9 }
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.nanoseconds < b.nanoseconds }
-    public func adding(seconds: Double) -> Timestamp { Timestamp(nanoseconds: nanoseconds + Int64(seconds * 1e9)) }
+    /// Saturates instead of overflowing, whatever `seconds` holds.
+    public func adding(seconds: Double) -> Timestamp {
+        let (v, o) = nanoseconds.addingReportingOverflow(Self.clampedNanoseconds(seconds))
+        return Timestamp(nanoseconds: o ? (seconds < 0 ? Int64.min : Int64.max) : v)
+    }
+
+    static func clampedNanoseconds(_ seconds: Double) -> Int64 {
+        let ns = seconds * 1e9
+        guard !ns.isNaN else { return 0 }
+        if ns >= 9.2e18 { return Int64.max }
+        if ns <= -9.2e18 { return Int64.min }
+        return Int64(ns)
+    }
 
     public init(from decoder: Decoder) throws {
         nanoseconds = try decoder.singleValueContainer().decode(Int64.self)

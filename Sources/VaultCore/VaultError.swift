@@ -19,7 +19,11 @@ public struct VaultError: Error, CustomStringConvertible, Sendable {
         self.cause = cause.map { "\($0)" }
     }
 
-    public var description: String {
+    /// The message and its cause, for a person: control characters (from file names, say) escaped.
+    public var description: String { TerminalText.escape(exactDescription) }
+
+    /// The message and its cause as they are, for JSON output.
+    public var exactDescription: String {
         var s = message
         if let cause { s += " (cause: \(cause))" }
         return s

@@ -33,7 +33,7 @@ struct BackupCommand: AsyncParsableCommand {
                 let p = progress.snapshot
                 return "\(p.files) files, \(Bytes.text(p.bytes)) read, \(p.errors) errors  \(p.current.suffix(50))"
             }) { try await Archiver(repository: repo, options: opts, progress: progress).run() }
-            for e in result.errors { ctx.output.warn("cannot back up \(e.path): \(e.message)") }
+            for e in result.errors { ctx.output.warn(TerminalText.escape("cannot back up \(e.path): \(e.message)")) }
             let s = result.snapshot.summary ?? BackupSummary()
             ctx.output.emit(BackupJSON(snapshot: result.id.hex, summary: s, errors: result.errors.map { ["path": $0.path, "message": $0.message] }))
             ctx.output.line("files: \(s.filesNew) new, \(s.filesChanged) changed, \(s.filesUnmodified) unmodified; \(s.dirs) folders")

@@ -121,7 +121,14 @@ func hostAndUser() -> (String, String) {
 }
 
 enum Password {
-    static func fromFile(_ path: String) throws -> [UInt8] { try readPassword(path) }
+    /// Reads the password; warns on standard error when other users can read the file too.
+    static func fromFile(_ path: String) throws -> [UInt8] {
+        if let why = secretFileExposure(path) {
+            let text = "warning: password file \(path) is \(why): anyone on this machine can read the password; chmod 600 \(path)"
+            FileHandle.standardError.write(Data("sitevault: \(TerminalText.escape(text))\n".utf8))
+        }
+        return try readPassword(path)
+    }
 
     /// Reads a password from the terminal with echo off.
     static func prompt(_ text: String, confirm: Bool) throws -> [UInt8] {

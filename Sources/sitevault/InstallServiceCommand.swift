@@ -30,7 +30,7 @@ struct InstallServiceCommand: AsyncParsableCommand {
         for s in site {
             let c: SiteConfig
             do { c = try ControlFile.load(path: s) } catch let e as ControlFileError {
-                out.warn(e.description)
+                out.warn(e)
                 throw ExitCodeError(SiteExit.controlFile)
             }
             sites.append(c.file)
@@ -51,11 +51,8 @@ struct InstallServiceCommand: AsyncParsableCommand {
             }
             var reloaded = false
             if !noReload && access("/run/systemd/system", F_OK) == 0 {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: "/bin/systemctl")
-                p.arguments = ["daemon-reload"]
-                try? p.run(); p.waitUntilExit()
-                reloaded = p.terminationStatus == 0
+                // Through SiteSystem's runner like every child: SITEVAULT_PASSWORD is not passed on.
+                reloaded = (try? ProcessRunner().run(Command(["/bin/systemctl", "daemon-reload"], timeout: 120)))?.succeeded ?? false
             }
             struct Result: Encodable { var units: [String]; var binary: String; var sites: [String]; var reloaded: Bool }
             out.emit(Result(units: written, binary: binary, sites: sites, reloaded: reloaded))

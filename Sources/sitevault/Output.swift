@@ -1,4 +1,5 @@
 import Foundation
+import SiteBackup
 import VaultCore
 #if canImport(Glibc)
 import Glibc
@@ -9,13 +10,21 @@ struct Output {
     let json: Bool
     let quiet: Bool
 
+    /// One line of human output; control characters in it (from names) are escaped.
     func line(_ s: String) {
         guard !json && !quiet else { return }
-        print(s)
+        printLine(s)
     }
 
+    /// One line on standard error; control characters in it (from names) are escaped.
     func warn(_ s: String) {
-        FileHandle.standardError.write(("sitevault: " + s + "\n").data(using: .utf8)!)
+        FileHandle.standardError.write(("sitevault: " + TerminalText.escape(s) + "\n").data(using: .utf8)!)
+    }
+
+    /// A rejected control file: its heading and one line per problem, each line escaped.
+    func warn(_ e: ControlFileError, prefix: String = "") {
+        let lines = (prefix + e.description).components(separatedBy: "\n").map(TerminalText.escape)
+        FileHandle.standardError.write(("sitevault: " + lines.joined(separator: "\n") + "\n").data(using: .utf8)!)
     }
 
     func emit<T: Encodable>(_ value: T) {
@@ -48,7 +57,7 @@ final class ProgressTicker: @unchecked Sendable {
         Thread { [self] in
             while mutex.withLock({ running }) {
                 let t = Int(monotonicSeconds() - start0)
-                let text = "\r\u{1B}[K[\(t / 60):\(String(format: "%02d", t % 60))] " + status()
+                let text = "\r\u{1B}[K[\(t / 60):\(String(format: "%02d", t % 60))] " + TerminalText.escape(status())
                 FileHandle.standardError.write(text.data(using: .utf8)!)
                 usleep(500_000)
             }
@@ -61,6 +70,10 @@ final class ProgressTicker: @unchecked Sendable {
 }
 
 
+/// Prints one line of human output with its control characters escaped: a name holding ESC or a
+/// newline can neither drive the terminal nor forge a line.
+func printLine(_ s: String) { print(TerminalText.escape(s)) }
+
 /// Runs a command body, turning library errors into a message and a documented exit code.
 func runReporting(_ output: Output, _ body: () async throws -> Int32) async throws {
     let code: Int32
@@ -68,7 +81,7 @@ func runReporting(_ output: Output, _ body: () async throws -> Int32) async thro
         code = try await body()
     } catch let e as VaultError {
         if output.json {
-            output.emit(["error": ["code": e.code.rawValue, "message": e.description]])
+            output.emit(["error": ["code": e.code.rawValue, "message": e.exactDescription]])
         }
         output.warn("error: " + e.description)
         throw ExitCodeError(Exit.code(for: e))

@@ -31,7 +31,7 @@ struct RestoreCommand: AsyncParsableCommand {
                 let p = progress.snapshot
                 return "\(p.files) files, \(Bytes.text(p.bytes)) restored"
             }) { try await Restorer(repository: repo, tree: tree, options: opts, progress: progress).run() }
-            for e in result.errors { ctx.output.warn("cannot restore \(e.path): \(e.message)") }
+            for e in result.errors { ctx.output.warn(TerminalText.escape("cannot restore \(e.path): \(e.message)")) }
             ctx.output.emit(ResultJSON(snapshot: snap.id.hex, target: target, files: result.files, dirs: result.dirs, bytes: result.bytes,
                                        errors: result.errors.map { ["path": $0.path, "message": $0.message] }))
             ctx.output.line("restored snapshot \(snap.id.short) to \(target): \(result.files) files, \(result.dirs) folders, \(Bytes.text(result.bytes))" +

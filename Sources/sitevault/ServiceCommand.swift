@@ -35,7 +35,7 @@ struct ServiceCommand: AsyncParsableCommand {
         opts.retryLock = retryLock
         let service = BackupService(files: site, options: opts)
         do { try service.start() } catch let e as ControlFileError {
-            Output(json: false, quiet: false).warn(e.description)
+            Output(json: false, quiet: false).warn(e)
             throw ExitCodeError(SiteExit.controlFile)
         } catch let e as VaultError {
             Output(json: false, quiet: false).warn("error: " + e.message)

@@ -24,7 +24,7 @@ struct SiteBackupCommand: AsyncParsableCommand {
     var retryLock: Double = 0
 
     func run() async throws {
-        let config = try options.load()
+        let config = try options.load(refusing: "the backup was not run")
         let (host, user) = hostAndUser()
         var opts = SiteRunOptions(hostname: host, username: user)
         opts.retryLock = retryLock
@@ -43,13 +43,13 @@ struct SiteBackupCommand: AsyncParsableCommand {
 
     func printSummary(_ r: RunReport, config: SiteConfig) {
         let utc = config.timeZone == .utc
-        print("site \(r.site): \(r.result)\(r.failure.map { " (\($0.rawValue))" } ?? "")")
-        if let s = r.snapshot { print("  snapshot   \(s.prefix(12)) at \(r.snapshotTime.map { TimeText.full($0, utc: utc) } ?? "?")") }
-        for (n, s) in r.snapshots.sorted(by: { $0.key < $1.key }) where n != "main" { print("  snapshot   \(s.prefix(12)) in repository \(n)") }
-        for f in r.freezes { print("  frozen     \(f.writer): \(String(format: "%.3f", f.seconds ?? 0)) s") }
+        printLine("site \(r.site): \(r.result)\(r.failure.map { " (\($0.rawValue))" } ?? "")")
+        if let s = r.snapshot { printLine("  snapshot   \(s.prefix(12)) at \(r.snapshotTime.map { TimeText.full($0, utc: utc) } ?? "?")") }
+        for (n, s) in r.snapshots.sorted(by: { $0.key < $1.key }) where n != "main" { printLine("  snapshot   \(s.prefix(12)) in repository \(n)") }
+        for f in r.freezes { printLine("  frozen     \(f.writer): \(String(format: "%.3f", f.seconds ?? 0)) s") }
         for c in r.components {
-            print("  \(c.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(c.result.padding(toLength: 8, withPad: " ", startingAt: 0)) \(Bytes.text(c.bytes))\(c.version.map { ", version \($0)" } ?? "")\(c.check.map { ", check \($0)" } ?? "")\(c.message.map { " — \($0)" } ?? "")")
+            printLine("  \(c.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(c.result.padding(toLength: 8, withPad: " ", startingAt: 0)) \(Bytes.text(c.bytes))\(c.version.map { ", version \($0)" } ?? "")\(c.check.map { ", check \($0)" } ?? "")\(c.message.map { " — \($0)" } ?? "")")
         }
-        if let m = r.failureMessage { print("  error: \(m)") }
+        if let m = r.failureMessage { printLine("  error: \(m)") }
     }
 }

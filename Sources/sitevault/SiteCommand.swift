@@ -31,13 +31,20 @@ struct SiteOptions: ParsableArguments {
     /// Loads the control file; a rejected one is printed (every problem with file:line:column)
     /// and ends the command with exit code 78 before anything else happens.
     /// `checkPaths: false` for recovery and drills: the site's paths may be gone (that is why).
-    func load(checkPaths: Bool = true) throws -> SiteConfig {
+    /// `refusing` (for commands that run what the file says: backup, recover, drill) also refuses, with
+    /// exit code 78, a control or password file that other users may change, or a password file they
+    /// may read; it says what was not done.
+    func load(checkPaths: Bool = true, refusing: String? = nil) throws -> SiteConfig {
         let out = output
-        do { return try ControlFile.load(path: try controlFile, checkPaths: checkPaths) } catch let e as ControlFileError {
+        do {
+            let c = try ControlFile.load(path: try controlFile, checkPaths: checkPaths)
+            if let refusing { try ControlFile.checkFilePermissions(c, refusing: refusing) }
+            return c
+        } catch let e as ControlFileError {
             if json {
                 out.emit(["error": ["code": "control-file", "message": e.description]])
             }
-            out.warn(e.description)
+            out.warn(e)
             throw ExitCodeError(SiteExit.controlFile)
         } catch let e as VaultError {
             out.warn("error: " + e.description)

@@ -40,7 +40,7 @@ struct SiteDrillCommand: AsyncParsableCommand {
     @OptionGroup var lockOptions: ReadLockOptions
 
     func run() async throws {
-        let config = try options.load(checkPaths: false)
+        let config = try options.load(checkPaths: false, refusing: "the drill was not run")
         let (host, _) = hostAndUser()
         var opts = DrillOptions(hostname: host)
         opts.snapshot = snapshot
@@ -59,13 +59,13 @@ struct SiteDrillCommand: AsyncParsableCommand {
 
 enum DrillText {
     static func print(_ r: DrillReport) {
-        Swift.print("site \(r.site): drill \(r.result)\(r.snapshot.map { " on snapshot \($0.prefix(12))" } ?? "")")
+        printLine("site \(r.site): drill \(r.result)\(r.snapshot.map { " on snapshot \($0.prefix(12))" } ?? "")")
         for s in r.steps {
-            Swift.print("  \((s.component ?? "-").padding(toLength: 12, withPad: " ", startingAt: 0)) \(s.name.padding(toLength: 22, withPad: " ", startingAt: 0)) \(s.result.padding(toLength: 6, withPad: " ", startingAt: 0)) \(String(format: "%7.2f s", s.seconds))  \(s.detail)")
+            printLine("  \((s.component ?? "-").padding(toLength: 12, withPad: " ", startingAt: 0)) \(s.name.padding(toLength: 22, withPad: " ", startingAt: 0)) \(s.result.padding(toLength: 6, withPad: " ", startingAt: 0)) \(String(format: "%7.2f s", s.seconds))  \(s.detail)")
         }
         if let rec = r.recoverySeconds {
-            Swift.print("  recovery time \(String(format: "%.2f", rec)) s" + (r.backupSeconds.map { String(format: ", backup of the snapshot %.2f s", $0) } ?? "") + (r.ratio.map { String(format: " (%.2f×)", $0) } ?? ""))
+            printLine("  recovery time \(String(format: "%.2f", rec)) s" + (r.backupSeconds.map { String(format: ", backup of the snapshot %.2f s", $0) } ?? "") + (r.ratio.map { String(format: " (%.2f×)", $0) } ?? ""))
         }
-        if let f = r.failure { Swift.print("  failed: \(f)") }
+        if let f = r.failure { printLine("  failed: \(f)") }
     }
 }

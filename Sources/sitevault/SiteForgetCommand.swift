@@ -18,7 +18,7 @@ struct SiteForgetCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds to wait for a lock held by a running backup (default 0).") var retryLock: Double = 0
 
     func run() async throws {
-        let config = try options.load()
+        let config = try options.load(refusing: "nothing was forgotten")
         let out = options.output
         try await runReporting(out) {
             let (host, user) = hostAndUser()

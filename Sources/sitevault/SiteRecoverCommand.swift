@@ -147,15 +147,15 @@ struct SiteRecoverCommand: AsyncParsableCommand {
             do {
                 (config, opts.password) = try configFromSnapshot(repo: repo)
             } catch let e as ControlFileError {
-                out.warn("the control file kept in the snapshot is not usable: " + e.description)
+                out.warn(e, prefix: "the control file kept in the snapshot is not usable: ")
                 throw ExitCodeError(SiteExit.controlFile)
             } catch let e as VaultError {
-                if options.json { out.emit(["error": ["code": e.code.rawValue, "message": e.description]]) }
+                if options.json { out.emit(["error": ["code": e.code.rawValue, "message": e.exactDescription]]) }
                 out.warn("error: " + e.description)
                 throw ExitCodeError(Exit.code(for: e))
             }
         } else {
-            config = try options.load(checkPaths: false)
+            config = try options.load(checkPaths: false, refusing: "nothing was recovered")
         }
         let recovery = SiteRecovery(config: config, options: opts)
         let report = await runInterruptible(json: options.json, run: { await recovery.run() }, abort: { recovery.abort(signal: $0) },
@@ -202,18 +202,18 @@ struct SiteRecoverCommand: AsyncParsableCommand {
     }
 
     func printSummary(_ r: RecoveryReport) {
-        print("site \(r.site): \(r.result)\(r.snapshot.isEmpty ? "" : " from snapshot \(r.snapshot.prefix(12))")\(r.target.map { " under \($0)" } ?? "")")
+        printLine("site \(r.site): \(r.result)\(r.snapshot.isEmpty ? "" : " from snapshot \(r.snapshot.prefix(12))")\(r.target.map { " under \($0)" } ?? "")")
         for c in r.components {
             let dest = c.destinations.isEmpty ? "" : " → " + c.destinations.joined(separator: ", ")
-            print("  \(c.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(c.action.padding(toLength: 14, withPad: " ", startingAt: 0)) \(c.result)\(c.version.map { ", version \($0)" } ?? "")\(dest)")
-            if let d = c.detail { print("      \(d)") }
-            if let d = c.diff { print(d.split(separator: "\n", omittingEmptySubsequences: false).map { "      " + $0 }.joined(separator: "\n")) }
+            printLine("  \(c.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(c.action.padding(toLength: 14, withPad: " ", startingAt: 0)) \(c.result)\(c.version.map { ", version \($0)" } ?? "")\(dest)")
+            if let d = c.detail { printLine("      \(d)") }
+            if let d = c.diff { for l in d.split(separator: "\n", omittingEmptySubsequences: false) { printLine("      " + l) } }
         }
-        if !r.writers.isEmpty { print("  writers stopped and started again: \(r.writers.joined(separator: ", "))") }
-        if !r.started.isEmpty { print("  applications started: \(r.started.joined(separator: ", "))") }
-        if let p = r.probe { print("  health probe \(p.result) (\(p.attempts) attempt(s), \(String(format: "%.1f", p.seconds)) s): \(p.detail)") }
-        if !r.problems.isEmpty { print("  problems:\n" + r.problems.map { "    - \($0)" }.joined(separator: "\n")) }
-        if !r.kept.isEmpty { print("  replaced copies kept in: \(r.kept.joined(separator: ", "))") }
-        if let m = r.message { print("  \(r.result == "refused" ? "refused" : "error"): \(m)") }
+        if !r.writers.isEmpty { printLine("  writers stopped and started again: \(r.writers.joined(separator: ", "))") }
+        if !r.started.isEmpty { printLine("  applications started: \(r.started.joined(separator: ", "))") }
+        if let p = r.probe { printLine("  health probe \(p.result) (\(p.attempts) attempt(s), \(String(format: "%.1f", p.seconds)) s): \(p.detail)") }
+        if !r.problems.isEmpty { printLine("  problems:"); for p in r.problems { printLine("    - " + p) } }
+        if !r.kept.isEmpty { printLine("  replaced copies kept in: \(r.kept.joined(separator: ", "))") }
+        if let m = r.message { printLine("  \(r.result == "refused" ? "refused" : "error"): \(m)") }
     }
 }

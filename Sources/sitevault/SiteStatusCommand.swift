@@ -141,7 +141,7 @@ struct SiteThawCommand: AsyncParsableCommand {
     @OptionGroup var options: SiteOptions
 
     func run() async throws {
-        let config = try options.load()
+        let config = try options.load(refusing: "nothing was thawed")
         let out = options.output
         let (host, user) = hostAndUser()
         var opts = SiteRunOptions(hostname: host, username: user)

@@ -15,6 +15,7 @@ final class ControlFileTests: XCTestCase {
         dir = (URL(fileURLWithPath: tmp.path).resolvingSymlinksInPath().path, ())
         for d in ["data", "etc", "repo", "media"] { try FileManager.default.createDirectory(atPath: dir.path + "/" + d, withIntermediateDirectories: true) }
         try Data("x".utf8).write(to: URL(fileURLWithPath: dir.path + "/pw"))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: dir.path + "/pw")
         try Data().write(to: URL(fileURLWithPath: dir.path + "/app.db"))
     }
 
@@ -154,6 +155,13 @@ final class ControlFileTests: XCTestCase {
         assertRejected(base("[schedule]\ncalendar = \"daily 25:00\""), line: 15, column: 12, "invalid time '25:00'")
         assertRejected(base("[alerts]\nwebhook = \"ftp://x\""), line: 15, column: 11, "http:// or https://")
         assertRejected(base("[[component]]\nname = \"bad name\"\nkind = \"folders\"\npaths = [\"data\"]"), line: 15, column: 8, "may hold only letters")
+    }
+
+    /// A password file others can read is refused at its key's value; read from a snapshot it is not checked.
+    func testPasswordFileReadableByOthers() throws {
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: dir.path + "/pw")
+        assertRejected(base(), line: 7, column: 17, "password file \(dir.path)/pw is readable by others (mode 644): anyone on this machine can read the password; chmod 600 \(dir.path)/pw")
+        XCTAssertNoThrow(try parse(base(), checkPaths: false))
     }
 
     func testAllProblemsAreReportedAtOnce() throws {

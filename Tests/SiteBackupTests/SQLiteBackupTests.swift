@@ -52,6 +52,7 @@ final class PostgresControlFileTests: XCTestCase {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         try Data("x".utf8).write(to: URL(fileURLWithPath: dir.path + "/pw"))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: dir.path + "/pw")
         try FileManager.default.createDirectory(atPath: dir.path + "/repo", withIntermediateDirectories: true)
         func parse(_ extra: String) throws -> SiteConfig {
             let text = "site = \"s\"\ntime_zone = \"UTC\"\n[repository]\npath = \"repo\"\npassword_file = \"pw\"\n[[component]]\nname = \"pg\"\nkind = \"database\"\nengine = \"postgresql\"\n" + extra

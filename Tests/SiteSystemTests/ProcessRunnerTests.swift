@@ -88,6 +88,21 @@ final class ProcessRunnerTests: XCTestCase {
         XCTAssertEqual(empty.stdoutText, "")
     }
 
+    /// The repository password never reaches a child: not inherited, not given, not added.
+    func testRepositoryPasswordIsWithheldFromChildren() throws {
+        setenv("SITEVAULT_PASSWORD", "inherited-secret", 1)
+        defer { unsetenv("SITEVAULT_PASSWORD") }
+        let inherited = try runner.run(Command(["/usr/bin/env"]))
+        XCTAssertTrue(inherited.stdoutText.contains("PATH="), "the rest of the environment is inherited")
+        XCTAssertFalse(inherited.stdoutText.contains("SITEVAULT_PASSWORD"), inherited.stdoutText)
+        let given = try runner.run(Command(["/usr/bin/env"], environment: ["SITEVAULT_PASSWORD": "x", "A": "1"],
+                                           extraEnvironment: ["SITEVAULT_PASSWORD": "y"]))
+        XCTAssertEqual(given.stdoutText, "A=1")
+        setenv("SITEVAULT_PASSWORD_FILE", "/not/a/secret", 1)
+        defer { unsetenv("SITEVAULT_PASSWORD_FILE") }
+        XCTAssertTrue(try runner.run(Command(["/usr/bin/env"])).stdoutText.contains("SITEVAULT_PASSWORD_FILE=/not/a/secret"))
+    }
+
     func testOutputLimits() throws {
         let small = ProcessRunner(stdoutLimit: 1000, stderrLimit: 100)
         let r = try small.run(sh("head -c 5000 /dev/zero; seq 1 10000 >&2"))

@@ -21,6 +21,7 @@ class CLITestCase: XCTestCase {
         dir = try TemporaryDirectory(prefix: "sitevault-cli")
         passwordFile = dir.sub("password")
         try Data((password + "\n").utf8).write(to: URL(fileURLWithPath: passwordFile))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: passwordFile)
         repo = dir.sub("repo")
     }
 

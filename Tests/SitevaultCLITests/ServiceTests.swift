@@ -66,7 +66,7 @@ final class ServiceTests: SiteTestCase {
         chmod(controlFile, 0o666)
         let r = try CLI.run(["service", "--site", controlFile], timeout: 30)
         XCTAssertEqual(r.status, 1, "\(r)")
-        XCTAssertTrue(r.stderr.contains("writable by everyone"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("writable by others"), r.stderr)
     }
 
     /// install-service writes units that systemd accepts (systemd-analyze verify), identical to packaging/systemd

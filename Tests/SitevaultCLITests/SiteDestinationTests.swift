@@ -78,7 +78,7 @@ final class SiteDestinationTests: SiteTestCase {
     func testWrongPassword() throws {
         try makeSite()
         try addMarkingWriter()
-        try "not the password\n".write(toFile: site + "/backup/other", atomically: true, encoding: .utf8)
+        try writeSecret("not the password\n", to: site + "/backup/other")
         try replaceInControlFile("password_file = \"backup/password\"", "password_file = \"backup/other\"")
         let r = try siteRun("backup", "--json")
         XCTAssertEqual(r.status, 12, "\(r)")

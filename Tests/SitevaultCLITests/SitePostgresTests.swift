@@ -167,7 +167,7 @@ final class SitePostgresTests: SiteTestCase {
         XCTAssertTrue(r.stderr.contains("pg: cannot reach PostgreSQL at 127.0.0.1:\(closedPort): the server is down"), r.stderr)
 
         try original.write(toFile: controlFile, atomically: true, encoding: .utf8)
-        try "wrong\n".write(toFile: site + "/pgpass-wrong", atomically: true, encoding: .utf8)
+        try writeSecret("wrong\n", to: site + "/pgpass-wrong")
         try replaceInControlFile("password_file = \"\(pg.passwordFile)\"", "password_file = \"\(site!)/pgpass-wrong\"")
         r = try siteRun("backup", "--json")
         XCTAssertEqual(r.status, 23, "\(r)")
@@ -190,7 +190,7 @@ final class SitePostgresTests: SiteTestCase {
         pg.psql("CREATE ROLE \(role) LOGIN PASSWORD 'pw-\(role)'")
         pg.psql("GRANT SELECT ON ALL TABLES IN SCHEMA public TO \(role)", db: good)
         defer { pg.psql("DROP OWNED BY \(role)", db: good); pg.psql("DROP ROLE IF EXISTS \(role)") }
-        try "pw-\(role)\n".write(toFile: site + "/role-password", atomically: true, encoding: .utf8)
+        try writeSecret("pw-\(role)\n", to: site + "/role-password")
         try addComponent("pg", "databases = [\"\(good)\", \"\(bad)\"]\nuser = \"\(role)\"\njobs = 2")
         try replaceInControlFile("password_file = \"\(pg.passwordFile)\"", "password_file = \"\(site!)/role-password\"")
         let r = try siteRun("backup", "--json")

@@ -57,6 +57,12 @@ class SiteTestCase: XCTestCase {
         XCTAssertNotNil(appPid, "the sample application is running: \(text)")
     }
 
+    /// Writes a password file readable only by its owner (the control file refuses any other).
+    func writeSecret(_ text: String, to path: String) throws {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(chmod(path, 0o600), 0)
+    }
+
     var appPid: Int32? {
         guard let s = try? String(contentsOfFile: site + "/run/sampleapp.pid", encoding: .utf8) else { return nil }
         return Int32(s.trimmingCharacters(in: .whitespacesAndNewlines))

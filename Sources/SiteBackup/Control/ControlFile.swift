@@ -37,6 +37,26 @@ public enum ControlFile {
         return config!
     }
 
+    /// Refuses a control file (or a password file it names) that other users may change: they could
+    /// change what runs, as whoever runs it; and a password file other users may read (also when the
+    /// file was read without `checkPaths`, as recovery and drills do). `refusing` says what is refused,
+    /// e.g. "the backup was not run".
+    public static func checkFilePermissions(_ c: SiteConfig, refusing: String) throws {
+        let secrets = c.destinations.values.map(\.passwordFile).sorted() + c.components.compactMap { $0.postgres?.passwordFile }
+        for p in [c.file] + secrets {
+            if let why = writableByOthers(p) {
+                throw VaultError(.invalidArgument,
+                                 "\(p) is \(why): anyone on this machine could change it; \(refusing); chmod o-w \(p)")
+            }
+        }
+        for p in secrets {
+            if let why = secretFileExposure(p) {
+                throw VaultError(.invalidArgument, "password file \(p) is \(why): anyone on this machine can read the password; "
+                                 + "\(refusing); chmod 600 \(p)")
+            }
+        }
+    }
+
     static func readWholeFile(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw VaultError.posix("cannot open", path: path, errno: errno) }

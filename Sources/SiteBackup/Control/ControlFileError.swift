@@ -1,10 +1,13 @@
+import VaultCore
+
 /// One thing wrong with a control file, with where it is.
 public struct ControlFileProblem: Sendable, Equatable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public var column: Int
     public var message: String
-    public var description: String { "\(file):\(line):\(column): \(message)" }
+    /// One line, its control characters (from a quoted key or value) escaped.
+    public var description: String { TerminalText.escape("\(file):\(line):\(column): \(message)") }
 }
 
 /// A control file that cannot be used: every problem found, each with file, line and column.

@@ -76,7 +76,7 @@ final class ControlFileReader {
         for t in top.tableArray("component") {
             guard let c = readComponent(t, destinations: destinations) else { continue }
             if let first = seen[c.name] {
-                problems.add(t["name"]!.position, "duplicate component '\(c.name)' (first defined at line \(first))")
+                problems.add(t.position(of: "name"), "duplicate component '\(c.name)' (first defined at line \(first))")
                 continue
             }
             seen[c.name] = c.line
@@ -88,7 +88,7 @@ final class ControlFileReader {
         for t in top.tableArray("writer") {
             guard let w = readWriter(t) else { continue }
             if let first = writerSeen[w.name] {
-                problems.add(t["name"]!.position, "duplicate writer '\(w.name)' (first defined at line \(first))"); continue
+                problems.add(t.position(of: "name"), "duplicate writer '\(w.name)' (first defined at line \(first))"); continue
             }
             writerSeen[w.name] = w.line
             let list = t["components"]?.array ?? []
@@ -110,7 +110,7 @@ final class ControlFileReader {
         top.finish()
 
         // Nothing sitevault writes may lie inside what it backs up.
-        var written: [(String, String, TOMLPosition)] = destinations.map { ("repository", $0.value.path, destPositions[$0.key]!) }
+        var written: [(String, String, TOMLPosition)] = destinations.map { ("repository", $0.value.path, destPositions[$0.key] ?? TOMLPosition(line: 1, column: 1)) }
         written.append(("state_dir", stateDir, root["state_dir"]?.position ?? TOMLPosition(line: 1, column: 1)))
         written.append(("staging_dir", stagingDir, root["staging_dir"]?.position ?? root["state_dir"]?.position ?? TOMLPosition(line: 1, column: 1)))
         if let sb = config.drill.sandbox { written.append(("drill sandbox", sb, root["drill"]?.table?["sandbox"]?.position ?? TOMLPosition(line: 1, column: 1))) }
@@ -138,11 +138,18 @@ final class ControlFileReader {
         let path = r.string("path", required: "the repository folder (create it with `sitevault init`)")
         let pw = r.string("password_file", required: "a file holding the repository password (mode 0600)")
         r.finish()
-        if let pw, checkPaths, !exists(resolve(pw)), let n = t["password_file"] {
-            problems.add(n.position, "password file \(resolve(pw)) does not exist")
-        }
+        if let pw, let n = t["password_file"] { checkPasswordFile(resolve(pw), at: n.position) }
         guard let path, let pw else { return nil }
         return DestinationConfig(name: name, path: resolve(path), passwordFile: resolve(pw))
+    }
+
+    /// A password file must exist on this machine and must not be readable by other users.
+    func checkPasswordFile(_ path: String, at pos: TOMLPosition) {
+        guard checkPaths else { return }
+        if !exists(path) { return problems.add(pos, "password file \(path) does not exist") }
+        if let why = secretFileExposure(path) {
+            problems.add(pos, "password file \(path) is \(why): anyone on this machine can read the password; chmod 600 \(path)")
+        }
     }
 
     func readSchedule(_ t: TOMLTable, into config: inout SiteConfig) {
@@ -170,15 +177,18 @@ final class ControlFileReader {
         r.finish()
     }
 
+    /// The most snapshots one retention rule may keep (more is surely a typo).
+    let maxKeep: Int64 = 1_000_000
+
     func readRetention(_ t: TOMLTable) -> RetentionConfig {
         let r = TableReader(t, context: "[retention]", problems: problems)
         var p = RetentionConfig()
-        p.keepLast = r.integer("keep_last") ?? 0
-        p.keepHourly = r.integer("keep_hourly") ?? 0
-        p.keepDaily = r.integer("keep_daily") ?? 0
-        p.keepWeekly = r.integer("keep_weekly") ?? 0
-        p.keepMonthly = r.integer("keep_monthly") ?? 0
-        p.keepYearly = r.integer("keep_yearly") ?? 0
+        p.keepLast = r.integer("keep_last", max: maxKeep) ?? 0
+        p.keepHourly = r.integer("keep_hourly", max: maxKeep) ?? 0
+        p.keepDaily = r.integer("keep_daily", max: maxKeep) ?? 0
+        p.keepWeekly = r.integer("keep_weekly", max: maxKeep) ?? 0
+        p.keepMonthly = r.integer("keep_monthly", max: maxKeep) ?? 0
+        p.keepYearly = r.integer("keep_yearly", max: maxKeep) ?? 0
         p.keepWithin = r.duration("keep_within") ?? 0
         r.finish()
         return p
@@ -189,7 +199,7 @@ final class ControlFileReader {
         let r = TableReader(t, context: label, problems: problems)
         let name = r.string("name", required: "each component needs a name")
         if let name, !isValidName(name) {
-            problems.add(t["name"]!.position, "component name \"\(name)\" may hold only letters, digits, '.', '_' and '-' (and not start with '.', '_' or '-')")
+            problems.add(t.position(of: "name"), "component name \"\(name)\" may hold only letters, digits, '.', '_' and '-' (and not start with '.', '_' or '-')")
         }
         var kind: ComponentKind?
         if let n = r.node("kind") {
@@ -254,7 +264,7 @@ final class ControlFileReader {
                 c.dumpCommand = r.command("dump_command", required: "the command that writes the dump to its standard output")
                 c.restoreCommand = r.command("restore_command")
                 if let f = r.string("file_name") {
-                    if f.contains("/") || f.hasPrefix(".") { problems.add(t["file_name"]!.position, "file_name must be a plain file name") } else { c.fileName = f }
+                    if f.contains("/") || f.hasPrefix(".") { problems.add(t.position(of: "file_name"), "file_name must be a plain file name") } else { c.fileName = f }
                 }
             }
         case .config:
@@ -267,7 +277,7 @@ final class ControlFileReader {
                         guard let arr = v.array, !arr.isEmpty, arr.allSatisfy({ $0.string != nil }) else {
                             problems.add(v.position, "setting '\(k)' must be a command as a list of strings, e.g. [\"dpkg\", \"-l\", \"app\"]"); continue
                         }
-                        c.settings.append((k, arr.map { $0.string! }))
+                        c.settings.append((k, arr.compactMap(\.string)))
                     }
                 } else { problems.add(n.position, "settings must be a table of commands, e.g. settings = { version = [\"app\", \"--version\"] }") }
             }
@@ -290,13 +300,11 @@ final class ControlFileReader {
     func readPostgres(_ r: TableReader, _ t: TOMLTable, label: String) -> PostgresSettings {
         var p = PostgresSettings()
         if let h = r.string("host") { p.host = h.hasPrefix("/") || !h.contains("/") ? h : resolve(h) }
-        if let port = r.integer("port", min: 1) {
-            if port > 65535 { problems.add(t["port"]!.position, "port must be between 1 and 65535") } else { p.port = port }
-        }
+        if let port = r.integer("port", min: 1, max: 65535) { p.port = port }
         if let u = r.string("user") { p.user = u }
         if let f = r.string("password_file"), let n = t["password_file"] {
             p.passwordFile = resolve(f)
-            if checkPaths && !exists(resolve(f)) { problems.add(n.position, "password file \(resolve(f)) does not exist") }
+            checkPasswordFile(resolve(f), at: n.position)
         }
         if let n = r.node("method") {
             if let s = n.string, let m = PostgresSettings.Method(rawValue: s) { p.method = m } else {
@@ -305,19 +313,24 @@ final class ControlFileReader {
         }
         if let n = r.node("databases") {
             if n.string == "all" { p.databases = nil } else if let arr = n.array, !arr.isEmpty, arr.allSatisfy({ !($0.string ?? "").isEmpty }) {
-                p.databases = arr.map { $0.string! }
+                let names = arr.map { ($0.string ?? "", $0.position) }
+                p.databases = names.map(\.0)
                 var seen = Set<String>()
-                for e in arr where !seen.insert(e.string!).inserted { problems.add(e.position, "database \(e.string!) is listed twice") }
+                for (name, pos) in names where !seen.insert(name).inserted { problems.add(pos, "database \(name) is listed twice") }
+                for (name, pos) in names where PostgresClient.refusal(ofDatabase: name) != nil {
+                    problems.add(pos, "database name \"\(name)\" holds '=' or starts with postgresql://: PostgreSQL's programs "
+                                 + "would read it as connection settings, so sitevault refuses it; rename the database (ALTER DATABASE … RENAME TO …)")
+                }
             } else {
                 problems.add(n.position, "databases must be \"all\" or a list of database names, e.g. [\"shop\", \"reporting\"]")
             }
         } else if p.method == .logical { r.missing("databases", "the databases to back up: a list of names, or \"all\"") }
         if let s = r.string("sslmode") {
             if ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].contains(s) { p.sslmode = s } else {
-                problems.add(t["sslmode"]!.position, "sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full")
+                problems.add(t.position(of: "sslmode"), "sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full")
             }
         }
-        if let j = r.integer("jobs", min: 1) { p.jobs = j }
+        if let j = r.integer("jobs", min: 1, max: 256) { p.jobs = j }
         if let n = r.node("verify") {
             if let s = n.string, let v = PostgresSettings.Verify(rawValue: s) { p.verify = v } else {
                 problems.add(n.position, "verify must be \"none\", \"list\" (pg_restore --list) or \"restore\" (into a scratch database)")
@@ -339,7 +352,7 @@ final class ControlFileReader {
         let label = t["name"]?.string.map { "[[writer]] '\($0)'" } ?? "[[writer]] at line \(t.position.line)"
         let r = TableReader(t, context: label, problems: problems)
         let name = r.string("name", required: "each writer needs a name")
-        if let name, !isValidName(name) { problems.add(t["name"]!.position, "writer name \"\(name)\" may hold only letters, digits, '.', '_' and '-'") }
+        if let name, !isValidName(name) { problems.add(t.position(of: "name"), "writer name \"\(name)\" may hold only letters, digits, '.', '_' and '-'") }
         var kind: WriterKind?
         if let n = r.node("kind") {
             if let s = n.string, let k = WriterKind(rawValue: s) { kind = k } else {
@@ -430,7 +443,7 @@ final class ControlFileReader {
         a.command = r.command("command")
         if let u = r.string("webhook") {
             if u.hasPrefix("http://") || u.hasPrefix("https://") { a.webhook = u } else {
-                problems.add(t["webhook"]!.position, "webhook must be an http:// or https:// URL")
+                problems.add(t.position(of: "webhook"), "webhook must be an http:// or https:// URL")
             }
         }
         a.onSuccess = r.bool("on_success") ?? false

@@ -24,7 +24,7 @@ public struct Schedule: Sendable, Equatable {
         switch first {
         case "every":
             guard words.count == 2, let s = DurationText.parse(words[1]), s >= 1 else {
-                return .failure(.init("'every' takes one duration of at least 1s, e.g. \"every 6h\""))
+                return .failure(.init("'every' takes one duration of at least 1s and at most \(DurationText.maximumText), e.g. \"every 6h\""))
             }
             return done(.interval(seconds: s))
         case "hourly":
@@ -40,14 +40,17 @@ public struct Schedule: Sendable, Equatable {
                 var set = Set<Int>()
                 for part in first.split(separator: ",") {
                     let range = part.split(separator: ".", omittingEmptySubsequences: true).map(String.init)
-                    let idx = range.map { dayNames.firstIndex(of: $0).map { $0 + 1 } }
-                    if idx.isEmpty || idx.contains(where: { $0 == nil }) || idx.count > 2 || (part.contains(".") && !part.contains("..")) {
+                    let idx = range.compactMap { dayNames.firstIndex(of: $0).map { $0 + 1 } }
+                    guard idx.count == range.count, let a = idx.first, let b = idx.last, idx.count <= 2,
+                          !part.contains(".") || part.contains("..") else {
                         return .failure(.init("unknown day '\(part)': use Mon, Tue, Wed, Thu, Fri, Sat, Sun, ranges like Mon..Fri, or daily"))
                     }
-                    let a = idx[0]!, b = idx.last!!
                     if a <= b { for d in a...b { set.insert(d) } } else { for d in a...7 { set.insert(d) }; for d in 1...b { set.insert(d) } }
                 }
                 days = set.sorted()
+            }
+            guard !days.isEmpty else {
+                return .failure(.init("no day given before the times: use daily, Mon..Fri or a list like Mon,Thu"))
             }
             var times: [Int] = []
             for t in words[1].split(separator: ",") {
@@ -57,6 +60,7 @@ public struct Schedule: Sendable, Equatable {
                 }
                 times.append(h * 60 + m)
             }
+            guard !times.isEmpty else { return .failure(.init("no time given: use HH:MM (24-hour), e.g. daily 02:00")) }
             return done(.weekly(days: days, times: Array(Set(times)).sorted()))
         }
     }
@@ -71,7 +75,8 @@ public struct Schedule: Sendable, Equatable {
             var runs: [Int] = []
             for d in days { for t in times { runs.append((d - 1) * 1440 + t) } }
             runs.sort()
-            var gap = runs.first! + 7 * 1440 - runs.last!
+            guard let firstRun = runs.first, let lastRun = runs.last else { return .infinity }
+            var gap = firstRun + 7 * 1440 - lastRun
             for (a, b) in zip(runs, runs.dropFirst()) { gap = max(gap, b - a) }
             return Double(gap * 60)
         }
@@ -83,9 +88,23 @@ public struct ScheduleError: Error, Sendable, Equatable {
     init(_ m: String) { message = m }
 }
 
-/// Durations written as "30s", "5m", "2h", "5d", "1w", "1y" (365 days) or combined ("1h30m").
+/// Durations written as "30s", "5m", "2h", "5d", "1w", "1y" (365 days) or combined ("1h30m"),
+/// at most `maximum` (100 years): anything longer is refused, so every duration fits a `Timestamp`.
 public enum DurationText {
+    /// 100 years of 365 days, in seconds.
+    public static let maximum: Double = 100 * 365 * 86400
+    public static let maximumText = "100y"
+
+    /// The duration in seconds, or nil when the text is not a duration or is longer than `maximum`.
     public static func parse(_ text: String) -> Double? {
+        guard let total = parseAnySize(text), total.isFinite, total <= maximum else { return nil }
+        return total
+    }
+
+    /// Whether `text` is written as a duration (of any size): to tell "too long" from "not a duration".
+    public static func isWellFormed(_ text: String) -> Bool { parseAnySize(text) != nil }
+
+    static func parseAnySize(_ text: String) -> Double? {
         var total = 0.0, number = "", any = false
         for c in text.lowercased() {
             if c.isNumber || c == "." { number.append(c); continue }
@@ -105,7 +124,9 @@ public enum DurationText {
         return number.isEmpty && any ? total : nil
     }
 
+    /// Any value is safe to format: beyond `maximum` (or not finite) it reads "more than 100y".
     public static func format(_ seconds: Double) -> String {
+        guard seconds.isFinite, abs(seconds) <= maximum else { return "more than \(maximumText)" }
         let s = Int(seconds.rounded())
         if s % 86400 == 0 && s > 0 { return "\(s / 86400)d" }
         if s % 3600 == 0 && s > 0 { return "\(s / 3600)h" }

@@ -51,10 +51,10 @@ final class TableReader {
         return b
     }
 
-    func integer(_ key: String, min: Int64 = 0) -> Int? {
+    func integer(_ key: String, min: Int64 = 0, max: Int64) -> Int? {
         guard let n = node(key) else { return nil }
         guard let i = n.integer else { wrongType(key, n, "an integer"); return nil }
-        guard i >= min else { problems.add(n.position, "\(key) must be at least \(min) (in \(context))"); return nil }
+        guard i >= min && i <= max else { problems.add(n.position, "\(key) must be between \(min) and \(max) (in \(context))"); return nil }
         return Int(i)
     }
 
@@ -79,14 +79,18 @@ final class TableReader {
             problems.add(n.position, "\(key) must be a command as a list of strings, e.g. [\"systemctl\", \"stop\", \"app\"] (in \(context))")
             return nil
         }
-        return arr.map { $0.string! }
+        return arr.compactMap(\.string)
     }
 
     func duration(_ key: String) -> Double? {
         guard let n = node(key) else { return nil }
         guard let s = n.string else { wrongType(key, n, "a duration such as \"30s\", \"5m\", \"2h\" or \"5d\""); return nil }
+        if DurationText.isWellFormed(s) && DurationText.parse(s) == nil {
+            problems.add(n.position, "\(key): duration \"\(s)\" is too long: the most is \(DurationText.maximumText) (in \(context))")
+            return nil
+        }
         guard let d = DurationText.parse(s), d > 0 else {
-            problems.add(n.position, "\(key): invalid duration \"\(s)\": use a number and a unit s, m, h, d or w, e.g. \"5d\" (in \(context))")
+            problems.add(n.position, "\(key): invalid duration \"\(s)\": use a number and a unit s, m, h, d, w or y, e.g. \"5d\" (in \(context))")
             return nil
         }
         return d
@@ -103,7 +107,7 @@ final class TableReader {
         guard let arr = n.array, arr.allSatisfy({ $0.table != nil }) else {
             wrongType(key, n, "a list of tables, written [[\(key)]]"); return []
         }
-        return arr.map { $0.table! }
+        return arr.compactMap(\.table)
     }
 
     /// Reports every key that was not read, at the key itself.
@@ -115,10 +119,15 @@ final class TableReader {
 
     /// Reports keys that exist but do not apply here (e.g. `paths` on a database).
     func refuse(_ keys: [String], reason: String) {
-        for key in keys where table[key] != nil {
+        for key in keys {
+            guard let n = table[key] else { continue }
             used.insert(key)
-            let n = table[key]!
             problems.add(n.keyPosition ?? n.position, "key '\(key)' does not apply \(reason) (in \(context))")
         }
     }
+}
+
+extension TOMLTable {
+    /// Where `key`'s value is, or the table itself when the key is absent (a problem always has a position).
+    func position(of key: String) -> TOMLPosition { self[key]?.position ?? position }
 }

@@ -48,7 +48,8 @@ struct PostgresBackup {
         }
         // Roles and tablespaces first (small), then the databases, `jobs` at a time.
         out.nodes.append(try globals(&out))
-        let dbs = info.databases.map(\.name)
+        let (dbs, refused) = PostgresClient.split(info.databases.map(\.name))
+        out.problems += refused
         let results = ResultSlots<Result<(Node, String), Error>>(count: dbs.count)
         let limit = DispatchSemaphore(value: max(1, settings.jobs))
         let group = DispatchGroup()
@@ -76,15 +77,23 @@ struct PostgresBackup {
         return out
     }
 
+    /// Roles and tablespaces, streamed into the repository like the dumps (whatever their size).
     func globals(_ out: inout Outcome) throws -> Node {
-        var r = try ProcessRunner().run(client.command("pg_dumpall", ["--globals-only"], timeout: timeout))
-        if !r.succeeded && r.stderrText.contains("permission denied") {
-            // Not a superuser: roles without their password hashes are still worth having.
-            r = try ProcessRunner().run(client.command("pg_dumpall", ["--globals-only", "--no-role-passwords"], timeout: timeout))
-            if r.succeeded { out.checks.append("globals without role passwords (user \(settings.user) is not a superuser)") }
+        func run(_ args: [String]) throws -> (node: Node, result: ProcessResult) {
+            let s = try streamVerified(client.command("pg_dumpall", args, timeout: timeout), name: "globals.sql",
+                                       label: "pg_dumpall --globals-only", verifier: nil)
+            return (s.node, s.result)
         }
-        guard r.succeeded else { throw RunFailure(.componentFailed, "pg_dumpall --globals-only: \(client.explain(r))", component: component) }
-        return try archiver.saveBytes(name: Array("globals.sql".utf8), bytes: r.stdout, time: clock.now())
+        var g = try run(["--globals-only"])
+        if !g.result.succeeded && g.result.stderrText.contains("permission denied") {
+            // Not a superuser: roles without their password hashes are still worth having.
+            g = try run(["--globals-only", "--no-role-passwords"])
+            if g.result.succeeded { out.checks.append("globals without role passwords (user \(settings.user) is not a superuser)") }
+        }
+        guard g.result.succeeded else {
+            throw RunFailure(.componentFailed, "pg_dumpall --globals-only: \(client.explain(g.result))", component: component)
+        }
+        return g.node
     }
 
     /// pg_dump of one database streamed into the repository while a verifier reads the same bytes.
@@ -99,11 +108,12 @@ struct PostgresBackup {
             let name = "sitevault_verify_" + Hex.encode((0..<6).map { _ in UInt8.random(in: 0...255) })
             _ = try client.query("CREATE DATABASE \(name) TEMPLATE template0")
             scratch = name
-            verifier = client.command("pg_restore", ["--no-owner", "--exit-on-error", "-d", name], timeout: timeout)
+            verifier = client.command("pg_restore", ["--no-owner", "--exit-on-error", "-d", PostgresClient.conninfo(database: name)],
+                                      timeout: timeout)
         }
         defer { if let scratch { _ = try? client.query("DROP DATABASE IF EXISTS \(scratch) WITH (FORCE)") } }
-        let (node, r, checked) = try streamVerified(client.command("pg_dump", ["-Fc", "-Z0", "-d", db], timeout: timeout),
-                                                    name: fileName(db, "dump"), label: "pg_dump \(db)", verifier: verifier)
+        let dump = client.command("pg_dump", ["-Fc", "-Z0", "-d", PostgresClient.conninfo(database: db)], timeout: timeout)
+        let (node, r, checked) = try streamVerified(dump, name: fileName(db, "dump"), label: "pg_dump \(db)", verifier: verifier)
         let vr = checked?.result
         let listText = checked?.output ?? ""
         guard r.succeeded else { throw VaultError(.io, "pg_dump failed: \(client.explain(r))") }

@@ -25,16 +25,43 @@ final class PostgresClient {
         if let f = s.passwordFile {
             let pw = try readPassword(f)
             // libpq reads the password from a pgpass file of our own (mode 0600), removed after the run.
-            let escaped = String(decoding: pw, as: UTF8.self).replacingChars(["\\": "\\\\", ":": "\\:"])
+            // Only for this server and user: a database name read as connection settings cannot send it elsewhere.
             let path = stateDir + "/.pgpass-\(component)-\(getpid())"
             try makeFolder(stateDir)
-            try writeFileAtomically(path, Array("*:*:*:*:\(escaped)\n".utf8))
+            let text = PostgresClient.pgpassLines(host: s.host, port: s.port, user: s.user, password: String(decoding: pw, as: UTF8.self))
+            try writeFileAtomically(path, Array(text.utf8))
             passFile = path
             environment["PGPASSFILE"] = path
         }
     }
 
     deinit { if let passFile { unlink(passFile) } }
+
+    /// The pgpass lines offering `password` to this host, port and user only (any database), with
+    /// `:` and `\` escaped in every field. A host list ("a,b", libpq's failover) gets a line per host;
+    /// a socket folder also gets a `localhost` line: libpq looks connections through the default
+    /// socket folder up under that name.
+    static func pgpassLines(host: String, port: Int, user: String, password: String) -> String {
+        func field(_ s: String) -> String { s.replacingChars(["\\": "\\\\", ":": "\\:"]) }
+        var hosts = host.split(separator: ",", omittingEmptySubsequences: true).map(String.init)
+        if hosts.isEmpty { hosts = [host] }
+        if hosts.contains(where: { $0.hasPrefix("/") }) { hosts.append("localhost") }
+        return hosts.map { "\(field($0)):\(port):*:\(field(user)):\(field(password))\n" }.joined()
+    }
+
+    /// The `-d` argument of pg_dump, pg_restore and psql for a database: a connection string whose
+    /// `dbname` is quoted (`'` and `\` escaped), so no name is ever read as connection settings.
+    static func conninfo(database: String) -> String {
+        "dbname='" + database.replacingChars(["\\": "\\\\", "'": "\\'"]) + "'"
+    }
+
+    /// Why sitevault refuses a database name, or nil: libpq's programs read a `-d NAME` holding `=`
+    /// or starting with a URI prefix as connection settings (another host, another user…).
+    static func refusal(ofDatabase name: String) -> String? {
+        guard name.contains("=") || name.hasPrefix("postgresql://") || name.hasPrefix("postgres://") else { return nil }
+        return "database \"\(name)\" has a name PostgreSQL's programs read as connection settings ('=' or a postgresql:// prefix); "
+            + "sitevault does not back it up: rename it (ALTER DATABASE … RENAME TO …) or list the databases to back up in databases = [...]"
+    }
 
     /// The folder holding the client programs: `bin_dir`, else the newest /usr/lib/postgresql/*/bin, else PATH.
     static func binaries(_ configured: String?) throws -> String {
@@ -61,6 +88,10 @@ final class PostgresClient {
         let r = try ProcessRunner().run(command("psql", ["-X", "-A", "-t", "-q", "-F", "\u{1F}", "-v", "ON_ERROR_STOP=1", "-c", sql],
                                                 database: database, timeout: timeout))
         guard r.succeeded else { throw VaultError(.io, explain(r)) }
+        guard !r.stdoutTruncated else {
+            let limit = ProcessRunner().stdoutLimit >> 20
+            throw VaultError(.io, "the answer of PostgreSQL at \(target) to \(sql) is longer than \(limit) MiB; it was not used")
+        }
         return r.stdoutText.split(separator: "\n", omittingEmptySubsequences: true).map { $0.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init) }
     }
 
@@ -119,6 +150,12 @@ final class PostgresClient {
             }
         } else { chosen = all }
         return ServerInfo(version: version, databases: chosen)
+    }
+
+    /// The databases `inspect` chose, less those whose names are refused (`refusal(ofDatabase:)`),
+    /// which are returned with the reason.
+    static func split(_ dbs: [String]) -> (usable: [String], refused: [String]) {
+        (dbs.filter { refusal(ofDatabase: $0) == nil }, dbs.compactMap { refusal(ofDatabase: $0) })
     }
 }
 

@@ -70,7 +70,7 @@ struct PostgresRestore {
 
     /// pg_restore of a dump into an existing database; `schemaOnly` for `--database new`.
     func restore(_ dump: Node, into db: String, schemaOnly: Bool = false, keepOwners: Bool) throws {
-        var args = ["--exit-on-error", "-d", db]
+        var args = ["--exit-on-error", "-d", PostgresClient.conninfo(database: db)]
         if schemaOnly { args.append("--schema-only") }
         if !keepOwners { args += ["--no-owner", "--no-privileges"] }
         let (r, _) = try SnapshotFeed.run(client.command("pg_restore", args, timeout: timeout), repo: repo, node: dump,
@@ -80,8 +80,8 @@ struct PostgresRestore {
 
     /// Replays globals.sql (roles, tablespaces). Roles that exist already are reported, not fatal.
     func applyGlobals(_ node: Node) throws -> String {
-        let (r, _) = try SnapshotFeed.run(client.command("psql", ["-X", "-q", "-d", "postgres"], timeout: timeout), repo: repo, node: node,
-                                          label: "psql globals")
+        let psql = client.command("psql", ["-X", "-q", "-d", PostgresClient.conninfo(database: "postgres")], timeout: timeout)
+        let (r, _) = try SnapshotFeed.run(psql, repo: repo, node: node, label: "psql globals")
         let errors = r.stderrText.split(separator: "\n").filter { $0.contains("ERROR:") }
         guard r.succeeded else { throw VaultError(.io, "replaying globals.sql: \(client.explain(r))") }
         let existing = errors.filter { $0.contains("already exists") }.count

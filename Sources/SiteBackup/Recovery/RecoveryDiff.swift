@@ -59,7 +59,9 @@ enum RecoveryDiff {
     static func unified(current: String, label: String, repo: Repository, node: Node, snapshotLabel: String, redact: Bool) throws -> String? {
         try withTemporaryFile({ fd, tmp in try SnapshotFile.write(repo, node: node, to: fd, label: tmp) }) { tmp in
             let r = try ProcessRunner().run(Command(["diff", "-u", "--label", label + " (now)", "--label", label + " (" + snapshotLabel + ")", current, tmp], timeout: 60))
-            return r.exitCode == 0 ? nil : redact ? SecretRedaction.text(r.stdoutText) : r.stdoutText
+            guard r.exitCode != 0 else { return nil }
+            let diff = redact ? SecretRedaction.text(r.stdoutText) : r.stdoutText
+            return diff + (r.stdoutTruncated ? "\n… (the diff is longer than \(ProcessRunner().stdoutLimit >> 20) MiB: cut here)" : "")
         }
     }
 

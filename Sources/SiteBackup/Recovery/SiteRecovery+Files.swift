@@ -59,6 +59,10 @@ extension SiteRecovery {
                     let name = n.displayName
                     guard let argv = item.config?.settings.first(where: { $0.name == name })?.argv,
                           let now = try? ProcessRunner().run(Command(argv, timeout: 60)) else { diffs.append("setting \(name): no command to compare with"); continue }
+                    guard !now.stdoutTruncated else {
+                        let limit = ProcessRunner().stdoutLimit >> 20
+                        diffs.append("setting \(name): its output now is longer than \(limit) MiB; not compared"); continue
+                    }
                     diffs.append(try RecoveryDiff.unified(text: now.stdout, label: "setting \(name)", repo: repo, node: n, snapshotLabel: label, redact: !options.showSecrets) ?? "setting \(name): unchanged")
                 }
             } else {

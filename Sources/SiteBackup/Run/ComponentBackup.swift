@@ -116,13 +116,24 @@ final class ComponentBackup {
                     var settingNodes: [Node] = []
                     var sizes: [String: Int] = [:]
                     for (name, argv) in c.settings {
-                        let r: ProcessResult
-                        do { r = try ProcessRunner().run(Command(argv, timeout: c.timeout)) } catch {
+                        // Streamed into the repository like a dump: an output of any size is stored whole.
+                        let proc: RunningProcess
+                        do { proc = try ProcessRunner().spawn(Command(argv, timeout: c.timeout)) } catch {
                             problems.append("setting \(name): \(error)"); continue
                         }
+                        running.withLock { currentProcess = proc }
+                        defer { running.withLock { currentProcess = nil } }
+                        let node: Node
+                        do {
+                            node = try archiver.saveStream(name: Array(name.utf8), fd: proc.stdoutFD, label: "output of setting \(name)",
+                                                           time: clock.now())
+                        } catch {
+                            proc.terminate(); _ = proc.wait(); throw error
+                        }
+                        let r = proc.wait()
                         if !r.succeeded { problems.append("setting \(name): \(argv.joined(separator: " ")) \(r.summary)") }
-                        settingNodes.append(try archiver.saveBytes(name: Array(name.utf8), bytes: r.stdout, time: clock.now()))
-                        sizes[name] = r.stdout.count
+                        settingNodes.append(node)
+                        sizes[name] = Int(node.size)
                     }
                     report.settings = sizes
                     nodes.append(folderNode("settings", try archiver.saveTree(nodes: settingNodes), mode: 0o700))

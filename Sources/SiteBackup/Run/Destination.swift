@@ -105,3 +105,19 @@ public func readPassword(_ path: String) throws -> [UInt8] {
     guard !b.isEmpty else { throw VaultError(.invalidArgument, "password file \(path) is empty") }
     return b
 }
+
+/// Why a secret file is exposed to other users, or nil when it is not (or cannot be examined):
+/// "readable by others (mode 644)". The remedy is `chmod 600 FILE`.
+public func secretFileExposure(_ path: String) -> String? {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return nil }
+    guard st.st_mode & 0o004 != 0 else { return nil }
+    return "readable by others (mode \(String(st.st_mode & 0o7777, radix: 8)))"
+}
+
+/// A file others can change: "writable by others (mode 666)", or nil.
+public func writableByOthers(_ path: String) -> String? {
+    var st = stat()
+    guard stat(path, &st) == 0, st.st_mode & 0o002 != 0 else { return nil }
+    return "writable by others (mode \(String(st.st_mode & 0o7777, radix: 8)))"
+}

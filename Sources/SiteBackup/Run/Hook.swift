@@ -111,7 +111,7 @@ public enum Alerts {
         guard a.isConfigured else { return }
         if let argv = a.command {
             let env = ["SITEVAULT_SITE": message.site, "SITEVAULT_RESULT": result, "SITEVAULT_MESSAGE_ID": "\(message.id)",
-                       "SITEVAULT_MESSAGE": message.text, "SITEVAULT_RUN_ID": runID]
+                       "SITEVAULT_MESSAGE": TerminalText.escape(message.text), "SITEVAULT_RUN_ID": runID]
             do {
                 let r = try ProcessRunner().run(Command(argv, extraEnvironment: env, timeout: a.timeout), stdin: data)
                 if r.succeeded { recorder.emit(.alertSent, "alert command \(argv[0]) notified (\(result))") } else {

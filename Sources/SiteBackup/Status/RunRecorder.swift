@@ -47,25 +47,30 @@ public final class RunRecorder: @unchecked Sendable {
         return m
     }
 
+    /// The stderr line of a message. Texts embed file names and command output: they are stored as
+    /// they are (JSON shows them exactly) and escaped here and in the run log, one line per message.
     func format(_ m: StatusMessage, journald: Bool) -> String {
-        let comp = m.component.map { "\($0): " } ?? ""
-        if journald { return "<\(m.severity.priority)>sitevault[\(site)] \(m.id) \(comp)\(m.text)" }
-        return "\(TimeText.clock(m.time, utc: utc)) \(m.id) \(m.severity == .info ? "" : m.severity.rawValue.uppercased() + ": ")\(comp)\(m.text)"
+        let comp = m.component.map { "\(TerminalText.escape($0)): " } ?? ""
+        let text = TerminalText.escape(m.text)
+        if journald { return "<\(m.severity.priority)>sitevault[\(TerminalText.escape(site))] \(m.id) \(comp)\(text)" }
+        return "\(TimeText.clock(m.time, utc: utc)) \(m.id) \(m.severity == .info ? "" : m.severity.rawValue.uppercased() + ": ")\(comp)\(text)"
     }
 
     /// The run log: a readable line per message, with the time in the site's time zone.
     public func logText(header: [String]) -> String {
-        var out = header.joined(separator: "\n") + "\n\n"
+        var out = header.map(TerminalText.escape).joined(separator: "\n") + "\n\n"
         for m in messages {
-            let comp = m.component.map { " [\($0)]" } ?? ""
-            out += "\(TimeText.full(m.time, utc: utc))  \(m.id)  \(m.severity.rawValue.uppercased())\(comp)  \(m.text)\n"
+            let comp = m.component.map { " [\(TerminalText.escape($0))]" } ?? ""
+            out += "\(TimeText.full(m.time, utc: utc))  \(m.id)  \(m.severity.rawValue.uppercased())\(comp)  \(TerminalText.escape(m.text))\n"
         }
         return out
     }
 }
 
+/// Writes one line (`s` ends with its newline) to standard error, control characters escaped.
 func writeStderr(_ s: String) {
-    var bytes = Array(s.utf8)
+    let line = s.hasSuffix("\n") ? String(s.dropLast()) : s
+    var bytes = Array((TerminalText.escape(line) + "\n").utf8)
     var off = 0
     while off < bytes.count {
         let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + off, $0.count - off) }
