@@ -13,7 +13,7 @@ final class ServiceDrillTests: SiteTestCase {
         try appendToControlFile("""
             [drill]
             schedule = "every 3s"
-            command = ["/bin/sh", "-c", "test -d \\"$SITEVAULT_SANDBOX/data/files\\" && test -n \\"$SITEVAULT_DRILL_SQLITE_DATABASE\\""]
+            command = ["/bin/sh", "-c", "test -d \\"$SITEVAULT_SANDBOX\(site!)/srv/data\\" && test -n \\"$SITEVAULT_DRILL_SQLITE_DATABASE\\""]
             """)
         let service = try CLI.start(["service", "--site", controlFile])
         let end = Date().addingTimeInterval(90)

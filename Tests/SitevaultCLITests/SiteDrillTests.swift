@@ -53,8 +53,8 @@ final class SiteDrillTests: RecoveryTestCase {
         XCTAssertEqual(report["backupRun"] as? String, backup["runID"] as? String)
         // Every component restored and checked, each step timed.
         let keys = steps(report).map(stepKey)
-        for k in ["database/restore", "database/checksums", "database/integrity_check", "config/restore", "config/checksums",
-                  "data/restore", "data/checksums", "media/restore", "media/checksums"] {
+        for k in ["database/recover", "database/checksums", "database/integrity_check", "config/recover", "config/checksums",
+                  "data/recover", "data/checksums", "media/recover", "media/checksums"] {
             XCTAssertTrue(keys.contains(k), "step \(k) ran: \(keys)")
         }
         for s in steps(report) {
@@ -149,9 +149,9 @@ final class SiteDrillTests: RecoveryTestCase {
         let report = json(r)
         XCTAssertEqual(report["result"] as? String, "failed")
         XCTAssertEqual(report["snapshot"] as? String, badSnapshot)
-        XCTAssertEqual(failedSteps(report), ["database/integrity_check"], "only the integrity check of the database fails")
+        XCTAssertEqual(failedSteps(report), ["database/recover"], "only the recovery of the database fails (its copy fails integrity_check)")
         let failure = report["failure"] as? String ?? ""
-        XCTAssertTrue(failure.hasPrefix("database: integrity_check:"), failure)
+        XCTAssertTrue(failure.hasPrefix("database: recover:") && failure.contains("integrity_check"), failure)
         XCTAssertTrue(failure.contains(dbPath), "the failure names the database: \(failure)")
         XCTAssertTrue(failure.contains("page"), "what integrity_check found is shown: \(failure)")
         let ids = try runMessageIDs(report)
@@ -181,9 +181,9 @@ final class SiteDrillTests: RecoveryTestCase {
         let probe = try writeScript("probe.sh", """
             set -e
             env | grep '^SITEVAULT_' | sort > '\(out).env'
-            test -f "$SITEVAULT_SANDBOX/config/files\(confPath)"
+            test -f "$SITEVAULT_SANDBOX\(confPath)"
             printf 'database = %s\\n' "$SITEVAULT_DRILL_SQLITE_DATABASE" > "$SITEVAULT_SANDBOX/probe.conf"
-            python3 "$SITEVAULT_SANDBOX/media/files\(mediaScript)" --check "$SITEVAULT_SANDBOX/probe.conf" > '\(out).json'
+            python3 "$SITEVAULT_SANDBOX\(mediaScript)" --check "$SITEVAULT_SANDBOX/probe.conf" > '\(out).json'
             """)
         let sandboxRoot = (site as NSString).deletingLastPathComponent + "/drill-sandbox"
         try appendToControlFile("[drill]\ncommand = [\"/bin/sh\", \"\(probe)\"]\ntimeout = \"2m\"\nschedule = \"Sun 04:00\"\nsandbox = \"\(sandboxRoot)\"")
@@ -202,7 +202,7 @@ final class SiteDrillTests: RecoveryTestCase {
         let env = text(out + ".env") ?? ""
         XCTAssertTrue(env.contains("SITEVAULT_SANDBOX=\(report["sandbox"] as? String ?? "?")\n"), env)
         XCTAssertTrue(env.contains("SITEVAULT_SNAPSHOT=\(snapshot)\n"), env)
-        XCTAssertTrue(env.contains("SITEVAULT_DRILL_SQLITE_DATABASE=\(report["sandbox"] as? String ?? "?")/database/shop.db\n"), env)
+        XCTAssertTrue(env.contains("SITEVAULT_DRILL_SQLITE_DATABASE=\(report["sandbox"] as? String ?? "?")\(dbPath)\n"), "the sandbox mirrors the site's layout: \(env)")
         // The application itself, pointed at the sandbox's copy, finds it consistent.
         let verdict = (try? JSONSerialization.jsonObject(with: Data((text(out + ".json") ?? "").utf8))) as? [String: Any] ?? [:]
         XCTAssertEqual(verdict["integrity"] as? String, "ok", "\(verdict)")

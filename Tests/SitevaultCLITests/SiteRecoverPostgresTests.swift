@@ -117,6 +117,32 @@ final class SiteRecoverPostgresTests: RecoveryTestCase {
         XCTAssertEqual(appCheck(config: confPath)["integrity"] as? String, "ok")
     }
 
+    /// The database server is down: a dry run still plans every other component and names the
+    /// problem of the one it cannot reach (exit 3); a real recovery restores what it can (partial).
+    func testServerDownDryRunReportsEveryComponent() throws {
+        let (db, _, _) = try prepare()
+        // Point the component at a port where nothing listens.
+        let dead = PostgresCluster.sh("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'").output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        try replaceInControlFile("port = \(pg.port)", "port = \(dead)")
+        let r = try siteRun("recover", "--dry-run", "--json")
+        XCTAssertEqual(r.status, 3, "\(r)")
+        let report = json(r)
+        XCTAssertEqual(report["result"] as? String, "dry-run")
+        let comps = report["components"] as? [[String: Any]] ?? []
+        XCTAssertEqual(Set(comps.compactMap { $0["name"] as? String }), ["database", "config", "data", "media", "pg"], "every component is planned")
+        for c in comps where c["name"] as? String != "pg" {
+            XCTAssertEqual(c["result"] as? String, "ok", "\(c)")
+            XCTAssertTrue((c["action"] as? String ?? "").hasPrefix("would"), "\(c)")
+        }
+        let pgc = component(report, "pg")
+        XCTAssertEqual(pgc?["result"] as? String, "failed", "\(String(describing: pgc))")
+        XCTAssertTrue((pgc?["detail"] as? String ?? "").contains(dead), "the problem names the server: \(String(describing: pgc))")
+        XCTAssertEqual((report["problems"] as? [String])?.count, 1, "\(report)")
+        XCTAssertFalse(r.stdout.contains("--database skip") || r.stderr.contains("--database skip"), "skip is only mentioned when the operator said so")
+        XCTAssertTrue(exists(database: db), "a dry run changes nothing")
+    }
+
     func testRestoreOverTheLiveDatabaseAndUnderAnotherName() throws {
         let (db, _, atSnapshot) = try prepare()
         let live = counts(db)
@@ -193,8 +219,8 @@ final class SiteRecoverPostgresTests: RecoveryTestCase {
         XCTAssertEqual(report["result"] as? String, "passed")
         XCTAssertEqual(report["snapshot"] as? String, snapshot)
         let steps = report["steps"] as? [[String: Any]] ?? []
-        let restore = steps.first { $0["name"] as? String == "pg_restore \(db)" }
-        XCTAssertEqual(restore?["component"] as? String, "pg")
+        // The drill recovers the way site recover does: the dump restored into a scratch database.
+        let restore = steps.first { $0["name"] as? String == "recover" && $0["component"] as? String == "pg" }
         XCTAssertEqual(restore?["result"] as? String, "ok", "\(String(describing: restore))")
         XCTAssertTrue((restore?["detail"] as? String ?? "").contains("4 tables"), "\(String(describing: restore))")
         let checked = steps.first { $0["name"] as? String == "check \(db)" }
@@ -238,13 +264,13 @@ final class SiteRecoverPostgresTests: RecoveryTestCase {
         let report = json(r)
         XCTAssertEqual(report["result"] as? String, "passed", "\(report["failure"] ?? "")")
         let steps = (report["steps"] as? [[String: Any]] ?? []).filter { $0["component"] as? String == "cluster" }
-        XCTAssertEqual(steps.compactMap { $0["name"] as? String }, ["extract base backup", "start cluster", "check"], "\(steps)")
+        XCTAssertEqual(steps.compactMap { $0["name"] as? String }, ["recover", "check"], "\(steps)")
         XCTAssertTrue(steps.allSatisfy { $0["result"] as? String == "ok" }, "\(steps)")
         XCTAssertTrue((steps.last?["detail"] as? String ?? "").contains("check query true in \(db)"), "the check ran in the temporary cluster: \(steps)")
         // The temporary cluster is stopped and its folders removed.
         let sandbox = report["sandbox"] as? String ?? "/nonexistent"
         XCTAssertFalse(exists(sandbox))
-        let started = steps.first { $0["name"] as? String == "start cluster" }?["detail"] as? String ?? ""
+        let started = steps.first { $0["name"] as? String == "recover" }?["detail"] as? String ?? ""
         let socketDir = started.components(separatedBy: "(socket in ").dropFirst().first?.components(separatedBy: ")").first ?? ""
         XCTAssertTrue(socketDir.hasPrefix("/"), "the step names the cluster's socket folder: \(started)")
         let base = socketDir.hasSuffix("/socket") ? String(socketDir.dropLast("/socket".count)) : socketDir

@@ -106,6 +106,14 @@ class SiteTestCase: XCTestCase {
         try appendToControlFile(text)
     }
 
+    /// Removes the sample writer's `start` line (a test that redefines the writer gives its own).
+    func removeSampleStartCommand() throws {
+        let s = try String(contentsOfFile: controlFile, encoding: .utf8)
+        let lines = s.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("start = [\"sh\", \"-c\", \"mkdir -p") }
+        XCTAssertEqual(lines.count, s.split(separator: "\n", omittingEmptySubsequences: false).count - 1, "the sample writer has a start line")
+        try lines.joined(separator: "\n").write(toFile: controlFile, atomically: true, encoding: .utf8)
+    }
+
     func replaceInControlFile(_ a: String, _ b: String) throws {
         let s = try String(contentsOfFile: controlFile, encoding: .utf8)
         XCTAssertTrue(s.contains(a), "control file holds \(a)")

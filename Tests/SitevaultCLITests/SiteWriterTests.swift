@@ -12,6 +12,7 @@ final class SiteWriterTests: SiteTestCase {
     func testServiceWriterStopsAndStartsTheApplication() throws {
         try makeSite()
         let py = site + "/opt/sampleapp/sampleapp.py", conf = site + "/etc/sampleapp.conf", pidf = site + "/run/sampleapp.pid"
+        try removeSampleStartCommand()
         try replaceInControlFile("kind = \"signal\"\npid_file = \"run/sampleapp.pid\"\ncomponents = [\"data\"]", """
         kind = "service"
         stop = ["sh", "-c", "kill $(cat \(pidf)); while [ -e \(pidf) ]; do sleep 0.05; done; touch \(site!)/run/stopped"]

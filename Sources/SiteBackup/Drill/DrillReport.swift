@@ -28,8 +28,11 @@ public struct DrillReport: Sendable, Codable {
     public var backupRun: String?
     public var backupSeconds: Double?
     public var steps: [DrillStep] = []
-    /// Restore and checks of every component (the site's measured recovery time).
+    /// The recovery into the sandbox, the way `site recover` does it, from opening the repository
+    /// to the last component in place (clusters started): the site's measured recovery time.
     public var recoverySeconds: Double?
+    /// Reading every restored byte back and the databases' own checks, after the recovery.
+    public var checkSeconds: Double?
     /// The optional user command (probing the restored application).
     public var commandSeconds: Double?
     public var cleanupSeconds: Double?

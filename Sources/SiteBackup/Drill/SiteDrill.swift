@@ -102,33 +102,49 @@ public final class SiteDrill: @unchecked Sendable {
     }
 
     private func perform() async throws {
-        // Recovery time counts from opening the repository: finding the snapshot is part of it.
+        // The recovery itself, as `site recover` does it, into the sandbox: same order, nested
+        // paths, owners and modes, checks in place; dumps into scratch databases, a base backup
+        // started as a temporary cluster. Its time is the site's measured recovery time.
         let t0 = monotonicSeconds()
-        let archive = try SiteArchive(config: config, ref: options.snapshot, operation: "site drill", hostname: options.hostname,
-                                      clock: options.clock, noLock: options.noLock,
-                                      onIndexWarning: { [recorder] in recorder.emit(.repositoryIndexDamaged, $0) })
+        guard !StagedPath.exists(sandbox) else { throw VaultError(.targetNotEmpty, "drill sandbox \(sandbox) exists already") }
+        try makeFolder(sandbox)
+        var ro = RecoveryOptions(hostname: options.hostname)
+        ro.snapshot = options.snapshot
+        ro.target = sandbox
+        ro.clock = options.clock
+        ro.echo = options.echo
+        ro.noLock = options.noLock
+        ro.drill = .init(scratchPrefix: "sitevault_drill_\(runID.prefix(8))_")
+        let recovery = SiteRecovery(config: config, options: ro, recorder: recorder, runID: runID)
+        addCleanup("scratch databases and temporary clusters") { recovery.drillDatabases.cleanUp() }
+        recorder.emit(.drillStarted, "recovery drill of site \(config.site): snapshot \(options.snapshot) recovered into \(sandbox) the way site recover does it")
+        let recovered = await recovery.run()
+        guard let archive = recovery.archive else { throw VaultError(.io, recovered.message ?? "the snapshot could not be opened") }
         defer { archive.release() }
-        for w in archive.lockWarnings { recorder.emit(.readingWithoutLock, w) }
-        mutex.withLock { mainRepository = archive.main }
         let m = archive.manifest
         mutex.withLock {
+            mainRepository = archive.main
             report.snapshot = archive.snapshot.id.hex
             report.snapshotTime = m.snapshotTime ?? archive.snapshot.snapshot.time
             report.backupRun = m.runID
             // The manifest is written before the run ends: its backup took from its start to the commit.
             report.backupSeconds = m.durationSeconds > 0 ? m.durationSeconds : (m.snapshotTime ?? archive.snapshot.snapshot.time).seconds - m.started.seconds
+            report.recoverySeconds = monotonicSeconds() - t0
         }
-        guard !StagedPath.exists(sandbox) else { throw VaultError(.targetNotEmpty, "drill sandbox \(sandbox) exists already") }
-        try makeFolder(sandbox)
-        recorder.emit(.drillStarted, "recovery drill of site \(config.site): snapshot \(archive.snapshot.id.short) (backup run \(m.runID)) restored into \(sandbox)")
-        let components = m.components.filter { $0.result != "skipped" }
-        let databases = components.filter { $0.engine == "postgresql" }
-        let files = components.filter { $0.engine != "postgresql" }
-        // Two lanes at once: PostgreSQL restores work mostly in the server, file restores in here.
-        async let dbLane: Void = runLane(databases, archive)
-        async let fileLane: Void = runLane(files, archive)
-        _ = await (dbLane, fileLane)
-        mutex.withLock { report.recoverySeconds = monotonicSeconds() - t0 }
+        for c in recovered.components {
+            let what = c.detail ?? "\(c.files) files, \(Bytes.text(c.bytes)) to \(c.destinations.joined(separator: ", "))"
+            record(DrillStep(component: c.name, name: "recover", seconds: c.seconds, result: c.result == "ok" ? "ok" : "failed", detail: what))
+        }
+        if recovered.components.isEmpty || recovered.result == "refused" {
+            throw VaultError(.io, recovered.message ?? "nothing was recovered")
+        }
+        // Then the checks: every restored byte against the snapshot, each database's own check.
+        let c0 = monotonicSeconds()
+        for c in recovered.components where c.result == "ok" {
+            guard let r = archive.report(c.name) else { continue }
+            await check(r, archive, recovery)
+        }
+        mutex.withLock { report.checkSeconds = monotonicSeconds() - c0 }
         if let argv = config.drill.command, !currentReport.steps.contains(where: { $0.result == "failed" }) {
             let c0 = monotonicSeconds()
             var env = mutex.withLock { databaseEnv }
@@ -149,19 +165,9 @@ public final class SiteDrill: @unchecked Sendable {
         }
     }
 
-    private func runLane(_ comps: [ComponentReport], _ archive: SiteArchive) async {
-        for c in comps {
-            do {
-                try await drill(c, archive)
-            } catch {
-                record(DrillStep(component: c.name, name: "open", seconds: 0, result: "failed", detail: (error as? VaultError)?.message ?? "\(error)"))
-            }
-        }
-    }
-
     /// Runs one timed step; a thrown error fails it with its message.
     @discardableResult
-    private func step(_ component: String?, _ name: String, _ body: () async throws -> String) async -> Bool {
+    func step(_ component: String?, _ name: String, _ body: () async throws -> String) async -> Bool {
         let s = monotonicSeconds()
         do {
             let detail = try await body()
@@ -174,7 +180,7 @@ public final class SiteDrill: @unchecked Sendable {
         }
     }
 
-    private func record(_ s: DrillStep) {
+    func record(_ s: DrillStep) {
         mutex.withLock { report.steps.append(s) }
         let text = "\(s.name): \(s.detail) (\(formatSeconds(s.seconds)))"
         recorder.emit(s.result == "ok" ? .drillStepPassed : .drillStepFailed, component: s.component, text)
@@ -182,7 +188,7 @@ public final class SiteDrill: @unchecked Sendable {
 
     /// What the user command gets in its environment (both lanes add to it). Without `replacing`,
     /// the first database's connection wins.
-    private func setEnv(_ values: [String: String], replacing: Bool = true) {
+    func setEnv(_ values: [String: String], replacing: Bool = true) {
         mutex.withLock {
             if !replacing && databaseEnv["PGDATABASE"] != nil { return }
             databaseEnv.merge(values) { _, new in new }
@@ -199,112 +205,8 @@ public final class SiteDrill: @unchecked Sendable {
 
     private func addCleanup(_ what: String, _ undo: @escaping () -> Void) { mutex.withLock { cleanups.append((what, undo)) } }
 
-    private func drill(_ c: ComponentReport, _ archive: SiteArchive) async throws {
-        let (repo, tree) = try archive.component(c.name)
-        let dir = sandbox + "/" + c.name
-        if c.engine == "postgresql" {
-            try await drillPostgres(c, repo: repo, tree: tree, dir: dir)
-            return
-        }
-        guard await step(c.name, "restore", {
-            let r = try await Restorer(repository: repo, tree: tree, options: RestoreOptions(target: dir)).run()
-            if !r.errors.isEmpty { throw VaultError(.io, "\(r.errors.count) error(s) restoring into the sandbox, first: \(r.errors[0].path): \(r.errors[0].message)") }
-            return "\(r.files) files, \(Bytes.text(r.bytes)) restored into \(dir)"
-        }) else { return }
-        await step(c.name, "checksums") {
-            let v = try await RestoreVerifier(repository: repo).verify(tree: tree, at: FilePath(dir))
-            if v.mismatchCount > 0 {
-                throw VaultError(.corrupt, "\(v.mismatchCount) restored file(s) differ from the snapshot: \(v.mismatches.prefix(3).joined(separator: "; "))")
-            }
-            return "\(v.files) files, \(Bytes.text(v.bytes)) read back, every chunk matches the snapshot"
-        }
-        if c.engine == "sqlite", let path = c.paths.first {
-            let copy = dir + "/" + StagedPath.base(path)
-            await step(c.name, "integrity_check") {
-                let db = try SQLiteDatabase(path: copy, readOnly: true)
-                let result = try db.integrityCheck(quick: false)
-                guard result == "ok" else { throw VaultError(.corrupt, "PRAGMA integrity_check on the restored copy of \(path) found: \(result)") }
-                let tables = try db.tableCount()
-                return "PRAGMA integrity_check ok on the restored copy of \(path) (\(tables) tables)"
-            }
-            setEnv(["SITEVAULT_DRILL_SQLITE_\(envName(c.name))": copy])
-        }
-    }
-
     func envName(_ s: String) -> String {
         String(s.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
-    }
-
-    private func drillPostgres(_ c: ComponentReport, repo: Repository, tree: ID, dir: String) async throws {
-        let contents = PostgresRestore.contents(try repo.loadTree(tree).nodes)
-        let component = config.components.first { $0.name == c.name }
-        let timeout = component?.timeout ?? 3600
-        if let base = contents.baseBackup {
-            try await drillPhysical(c, repo: repo, base: base, dir: dir, settings: component?.postgres ?? PostgresSettings(), timeout: timeout)
-            return
-        }
-        guard let settings = component?.postgres else {
-            throw VaultError(.invalidArgument, "the control file has no PostgreSQL settings for component \(c.name): a drill restores its dumps into scratch databases on the configured server")
-        }
-        let client = try PostgresClient(settings, component: c.name + "-drill", stateDir: config.stateDir)
-        let pg = PostgresRestore(client: client, repo: repo, component: c.name, timeout: timeout)
-        if let g = contents.globals {
-            await step(c.name, "globals") {
-                try makeFolder(dir)
-                let fd = open(dir + "/globals.sql", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-                guard fd >= 0 else { throw VaultError.posix("cannot create", path: dir + "/globals.sql", errno: errno) }
-                defer { close(fd) }
-                let n = try SnapshotFile.write(repo, node: g, to: fd, label: dir + "/globals.sql")
-                return "globals.sql (\(Bytes.text(n))) restored, every chunk authenticated (roles are not replayed in a drill)"
-            }
-        }
-        for (i, d) in contents.dumps.enumerated() {
-            let scratch = "sitevault_drill_\(runID.prefix(8))_\(i)"
-            addCleanup("drop \(scratch)") { try? pg.drop(scratch) }
-            guard await step(c.name, "pg_restore \(d.database)", {
-                try pg.create(scratch)
-                try pg.restore(d.node, into: scratch, keepOwners: false)
-                return "dump of \(d.database) (\(Bytes.text(d.node.size))) restored into scratch database \(scratch) on \(client.target): \(try pg.tableCount(scratch)) tables"
-            }) else { continue }
-            await step(c.name, "check \(d.database)") {
-                if let sql = settings.verifySQL {
-                    try client.expectTrue(sql, database: scratch, place: "on the restored copy of \(d.database)")
-                    return "check query true on the restored copy: \(sql)"
-                }
-                let rows = try client.query("SELECT coalesce(sum(n_live_tup), 0) FROM pg_stat_user_tables", database: scratch).first?.first ?? "?"
-                return "restored copy answers (\(rows) rows by the statistics; set verify_sql for a real check)"
-            }
-            setEnv(["SITEVAULT_DRILL_DB_\(envName(d.database))": scratch])
-            setEnv(["PGHOST": settings.host, "PGPORT": "\(settings.port)", "PGUSER": settings.user, "PGDATABASE": scratch], replacing: false)
-        }
-        // The pgpass file lives as long as the client: through the user command, until cleanup.
-        addCleanup("pgpass") { _ = client }
-    }
-
-    private func drillPhysical(_ c: ComponentReport, repo: Repository, base: Node, dir: String, settings: PostgresSettings, timeout: Double) async throws {
-        let cluster = try TemporaryCluster(sandbox: dir + "/pgdata", bin: try PostgresClient.binaries(settings.binDir))
-        addCleanup("stop cluster") { cluster.stop() }
-        let data = cluster.dataDir
-        guard await step(c.name, "extract base backup", {
-            let (r, _) = try SnapshotFeed.run(Command(["tar", "-x", "-C", data], timeout: timeout), repo: repo, node: base, label: "tar -x")
-            guard r.succeeded else { throw VaultError(.io, "tar -x of the base backup: \(r.summary)") }
-            return "base.tar (\(Bytes.text(base.size))) extracted into \(data)"
-        }) else { return }
-        guard await step(c.name, "start cluster", {
-            try cluster.start(timeout: min(timeout, 600))
-            return "restored cluster started on port \(cluster.port) (socket in \(cluster.socketDir)), WAL replayed to a consistent state"
-        }) else { return }
-        let client = try PostgresClient(cluster.settings(user: settings.user), component: c.name + "-drill", stateDir: config.stateDir)
-        let db = settings.verifyDatabase
-        await step(c.name, "check") {
-            let dbs = try client.query("SELECT count(*) FROM pg_database WHERE NOT datistemplate").first?.first ?? "?"
-            if let sql = settings.verifySQL {
-                try client.expectTrue(sql, database: db, place: "in \(db)")
-                return "\(dbs) databases; check query true in \(db): \(sql)"
-            }
-            return "\(dbs) databases answer (set verify_sql for a real check)"
-        }
-        setEnv(["PGHOST": cluster.socketDir, "PGPORT": "\(cluster.port)", "PGUSER": settings.user, "PGDATABASE": db], replacing: false)
     }
 
     private func finish() {

@@ -35,6 +35,15 @@ public struct RecoveryOptions: Sendable {
     public var noProbe = false
     /// Do not run the writers' start commands (the application stays stopped for inspection).
     public var noStart = false
+    /// Set by `site drill`: the same recovery into its sandbox (`target`), PostgreSQL dumps
+    /// restored into scratch databases named with this prefix, a physical base backup started as
+    /// a temporary cluster on a free port; no run lock, no recovery log of its own.
+    public var drill: DrillMode?
+
+    public struct DrillMode: Sendable {
+        public var scratchPrefix: String
+        public init(scratchPrefix: String) { self.scratchPrefix = scratchPrefix }
+    }
     /// Keep what was replaced (side folders, renamed databases) after a successful recovery.
     public var keepReplaced = false
     /// Read the repositories without taking a lock (`--no-lock`).

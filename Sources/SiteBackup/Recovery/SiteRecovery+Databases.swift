@@ -154,6 +154,10 @@ extension SiteRecovery {
             try await prepareClusterInPlace(item, contents: contents, repo: repo, mode: mode)
             return
         }
+        if options.drill != nil {
+            try await startDrillCluster(item, repo: repo, contents: contents, sandbox: target)
+            return
+        }
         let dir = target + "/" + item.report.name + "/pgdata"
         item.out.destinations = [dir]
         if options.dryRun { item.out.diff = "base backup would be extracted into \(dir)"; return }
@@ -172,6 +176,25 @@ extension SiteRecovery {
         item.out.bytes = contents.baseBackup!.size
         let user = owner?.user ?? "postgres"
         item.out.detail = "data directory extracted into \(dir)\(owner.map { " (owner \($0.description))" } ?? ""): start it with runuser -u \(user) -- pg_ctl -D \(dir) -o '-p PORT' start (on a free port if the old server still runs)"
+    }
+
+    /// A drill: the base backup becomes a temporary cluster on a free port with a private socket
+    /// (in the sandbox, or, as root, in a private /var/tmp folder the postgres user can enter),
+    /// started and waited for like a recovered one.
+    func startDrillCluster(_ item: Item, repo: Repository, contents: PostgresRestore.Contents, sandbox: String) async throws {
+        let settings = item.config?.postgres ?? PostgresSettings()
+        let cluster = try TemporaryCluster(sandbox: sandbox + "/" + item.report.name + "/pgdata", bin: try PostgresClient.binaries(settings.binDir))
+        drillDatabases.add(cluster)
+        item.out.destinations = [cluster.dataDir]
+        let timeout = item.config?.timeout ?? 3600
+        let (r, _) = try SnapshotFeed.run(Command(["tar", "-x", "-C", cluster.dataDir], timeout: timeout), repo: repo, node: contents.baseBackup!, label: "tar -x")
+        guard r.succeeded else { throw VaultError(.io, "extracting the base backup into \(cluster.dataDir): \(r.summary)") }
+        let me = FileOwner(uid: geteuid(), gid: getegid(), mode: 0o700)
+        _ = try Self.prepareDataDirectory(cluster.dataDir, owner: geteuid() == 0 ? Self.postgresUser() ?? me : me)
+        try cluster.start(timeout: min(timeout, 600))
+        item.out.action = "restored"; item.out.result = "ok"
+        item.out.bytes = contents.baseBackup!.size
+        item.out.detail = "base backup (\(Bytes.text(contents.baseBackup!.size))) extracted into \(cluster.dataDir) and started on port \(cluster.port) (socket in \(cluster.socketDir)), WAL replayed to a consistent state"
     }
 
     func prepareCommand(_ item: Item, mode: DatabaseMode) async throws {

@@ -68,21 +68,25 @@ public final class SiteRecovery: @unchecked Sendable {
         }
     }
 
-    public init(config: SiteConfig, options: RecoveryOptions) {
+    /// A drill passes its own recorder and run id: the recovery's messages belong to the drill.
+    public init(config: SiteConfig, options: RecoveryOptions, recorder: RunRecorder? = nil, runID: String? = nil) {
         self.config = config
         self.options = options
-        runID = Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255) })
-        let store = try? StatusStore(stateDir: config.stateDir)
-        recorder = RunRecorder(site: config.site, runID: runID, store: store, clock: options.clock, echo: options.echo, utc: config.timeZone == .utc)
-        freezes = FreezeGuard(stateDir: config.stateDir, runID: runID, clock: options.clock)
+        self.runID = runID ?? Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255) })
+        let store = recorder == nil ? try? StatusStore(stateDir: config.stateDir) : nil
+        self.recorder = recorder ?? RunRecorder(site: config.site, runID: self.runID, store: store, clock: options.clock, echo: options.echo,
+                                                utc: config.timeZone == .utc)
+        freezes = FreezeGuard(stateDir: config.stateDir, runID: self.runID, clock: options.clock)
         // --target / is the original places.
-        report = RecoveryReport(site: config.site, runID: runID, target: options.target.map { FilePath($0).absolute().description }.flatMap { $0 == "/" ? nil : $0 },
+        report = RecoveryReport(site: config.site, runID: self.runID, target: options.target.map { FilePath($0).absolute().description }.flatMap { $0 == "/" ? nil : $0 },
                                 dryRun: options.dryRun, database: options.database?.rawValue ?? "restore")
     }
 
     var target: String? { report.target }
     /// Nested staged paths made so far (each gets its own numbered work folder).
     private var nestedCount = 0
+    /// A drill's scratch databases (original name → scratch name) and temporary clusters.
+    let drillDatabases = DrillScratch()
 
     /// Where a destination is staged: beside it, or, when it lies inside another destination of
     /// this recovery (a database in a data folder), in the outermost one's work folder.
@@ -103,6 +107,7 @@ public final class SiteRecovery: @unchecked Sendable {
     }
 
     func mode(for c: ComponentReport) -> DatabaseMode {
+        if options.drill != nil { return .restore }
         if let m = options.database { return m }
         if target != nil && c.engine != "sqlite" { return .skip }
         return .restore
@@ -112,8 +117,9 @@ public final class SiteRecovery: @unchecked Sendable {
         let start = monotonicSeconds()
         var lock: RunLock?
         do {
-            // No backup of the site may start (and freeze the application) while it is being recovered.
-            lock = try RunLock(stateDir: config.stateDir, what: "backup or recovery")
+            // No backup of the site may start (and freeze the application) while it is being
+            // recovered. A drill touches no production path: it holds its own drill lock.
+            if options.drill == nil { lock = try RunLock(stateDir: config.stateDir, what: "backup or recovery") }
             try await perform()
         } catch let e as RunFailure {
             report.result = "refused"; report.message = e.message
@@ -152,7 +158,8 @@ public final class SiteRecovery: @unchecked Sendable {
         report.problems = items.filter(\.failed).map { "\($0.report.name): \($0.out.detail ?? "failed")" } + report.problems
         report.durationSeconds = monotonicSeconds() - start
         finish()
-        archive?.release()
+        // A drill goes on reading (its checks) under the same repository locks; it releases them.
+        if options.drill == nil { archive?.release() }
         _ = lock
         return report
     }
@@ -189,7 +196,7 @@ public final class SiteRecovery: @unchecked Sendable {
             }
         }
         items = RecoveryOrder.sorted(available.filter { options.components?.contains($0.name) ?? true }.map { r in Item(r, config.components.first { $0.name == r.name }) })
-        recorder.emit(.recoveryStarted, "\(options.dryRun ? "dry run of the " : "")recovery of site \(config.site) from snapshot \(snap.id.short) (backup run \(snap.manifest.runID), \(TimeText.full(report.snapshotTime!, utc: config.timeZone == .utc))) \(target.map { "under \($0)" } ?? "to the original places"): \(items.map(\.report.name).joined(separator: ", ")); databases: \(options.database?.rawValue ?? (target == nil ? "restore" : "restore SQLite, PostgreSQL left alone"))")
+        if options.drill == nil { recorder.emit(.recoveryStarted, "\(options.dryRun ? "dry run of the " : "")recovery of site \(config.site) from snapshot \(snap.id.short) (backup run \(snap.manifest.runID), \(TimeText.full(report.snapshotTime!, utc: config.timeZone == .utc))) \(target.map { "under \($0)" } ?? "to the original places"): \(items.map(\.report.name).joined(separator: ", ")); databases: \(options.database?.rawValue ?? (target == nil ? "restore" : "restore SQLite, PostgreSQL left alone"))") }
 
         if !options.dryRun { try checkSpace() }
         // 1. Restore into work folders (or, dry run: compare). Nothing in place is touched yet. A
@@ -281,7 +288,8 @@ public final class SiteRecovery: @unchecked Sendable {
     }
 
     func databaseName(_ original: String, _ item: Item) -> String {
-        options.databaseNames[original] ?? (item.postgres?.1.dumps.count == 1 ? options.databaseNames["*"] : nil) ?? original
+        if let d = options.drill { return drillDatabases.name(for: original, prefix: d.scratchPrefix) }
+        return options.databaseNames[original] ?? (item.postgres?.1.dumps.count == 1 ? options.databaseNames["*"] : nil) ?? original
     }
 
     // MARK: swapping in
@@ -379,7 +387,7 @@ public final class SiteRecovery: @unchecked Sendable {
         if let (pg, contents) = item.postgres, mode == .restore || mode == .new {
             let superuser = pg.isSuperuser()
             var lines: [String] = []
-            if mode == .restore, let g = contents.globals {
+            if mode == .restore, options.drill == nil, let g = contents.globals {
                 lines.append(superuser ? try pg.applyGlobals(g) : "globals.sql not replayed (user \(pg.client.settings.user) is not a superuser)")
             }
             for d in contents.dumps {
@@ -391,7 +399,8 @@ public final class SiteRecovery: @unchecked Sendable {
                 }
                 do {
                     try pg.create(name)
-                    try pg.restore(d.node, into: name, schemaOnly: mode == .new, keepOwners: superuser)
+                    if options.drill != nil { drillDatabases.onCleanup { try? pg.drop(name) } }
+                    try pg.restore(d.node, into: name, schemaOnly: mode == .new, keepOwners: superuser && options.drill == nil)
                 } catch {
                     // The database is put back as it was; the partial copy goes.
                     try? pg.drop(name)
@@ -497,6 +506,8 @@ public final class SiteRecovery: @unchecked Sendable {
         if abortLock.withLock({ aborted }) { return }
         // Work folders never outlive the recovery; side folders are kept on failure.
         for item in items { for s in item.staged { StagingCopy.remove(s.work) } }
+        // A drill reports its own steps and writes its own log.
+        if options.drill != nil { return }
         if report.result != "recovered" && report.result != "dry-run" {
             let kept = items.flatMap(\.keptAside)
             report.kept = Array(Set(report.kept + kept)).sorted()
