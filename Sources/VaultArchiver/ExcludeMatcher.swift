@@ -48,4 +48,9 @@ public struct PathFilter: Sendable {
     func keeps(path: FilePath, name: [UInt8], type: NodeType) -> Bool {
         type == .directory || includes.isEmpty || includes.matches(path: logical(path), name: name, leadingDir: true)
     }
+
+    /// Whether a backup saves the entry at `path` (not excluded, and included when includes are given).
+    public func saves(path: FilePath, name: [UInt8], type: NodeType) -> Bool {
+        !skips(path: path, name: name) && keeps(path: path, name: name, type: type)
+    }
 }

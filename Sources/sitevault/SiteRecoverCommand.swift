@@ -212,6 +212,7 @@ struct SiteRecoverCommand: AsyncParsableCommand {
         if !r.writers.isEmpty { printLine("  writers stopped and started again: \(r.writers.joined(separator: ", "))") }
         if !r.started.isEmpty { printLine("  applications started: \(r.started.joined(separator: ", "))") }
         if let p = r.probe { printLine("  health probe \(p.result) (\(p.attempts) attempt(s), \(String(format: "%.1f", p.seconds)) s): \(p.detail)") }
+        for w in r.warnings { printLine("  warning: " + w) }
         if !r.problems.isEmpty { printLine("  problems:"); for p in r.problems { printLine("    - " + p) } }
         if !r.kept.isEmpty { printLine("  replaced copies kept in: \(r.kept.joined(separator: ", "))") }
         if let m = r.message { printLine("  \(r.result == "refused" ? "refused" : "error"): \(m)") }

@@ -204,6 +204,62 @@ final class RecoveryLayoutTests: SiteTestCase {
         XCTAssertTrue(((report["problems"] as? [String]) ?? []).contains { $0.hasPrefix("db: ") }, "\(report)")
     }
 
+    /// What the backup excludes has no copy in the snapshot: an in-place recovery keeps it (an
+    /// excluded cache folder, excluded files by name) instead of deleting it with the old folder.
+    func testExcludedEntriesAreKeptInPlace() throws {
+        try makeNestedSite()
+        try replaceInControlFile(#"exclude = ["*.sqlite", "*.sqlite-wal", "*.sqlite-shm"]"#,
+                                 #"exclude = ["*.sqlite", "*.sqlite-wal", "*.sqlite-shm", "*.log", "\#(dataDir)/cache"]"#)
+        try FileManager.default.createDirectory(atPath: dataDir + "/cache/pages", withIntermediateDirectories: true)
+        try write(dataDir + "/cache/pages/index.html", "cached page\n")
+        try write(dataDir + "/debug.log", "log line\n")
+        _ = try backup()
+        try write(dataDir + "/cache/pages/new.html", "cached after the backup\n")
+        try write(dataDir + "/notes.txt", "changed\n")
+
+        let r = try siteRun("recover", "--json")
+        XCTAssertEqual(r.status, 0, "\(r)")
+        XCTAssertEqual(text(dataDir + "/notes.txt"), "notes of the application\n", "the folder is the snapshot's")
+        XCTAssertEqual(text(dataDir + "/cache/pages/new.html"), "cached after the backup\n", "the excluded cache folder is kept")
+        XCTAssertEqual(text(dataDir + "/cache/pages/index.html"), "cached page\n")
+        XCTAssertEqual(text(dataDir + "/debug.log"), "log line\n", "an excluded file is kept")
+        XCTAssertEqual(leftovers(), [])
+    }
+
+    /// The writer's programs belong to the site and were destroyed with it: there is nothing to
+    /// stop, the recovery brings the programs back and the writer's start runs them.
+    func testWriterWhoseProgramsWereDestroyedWithTheSite() throws {
+        let bin = app + "/bin"
+        try makeNestedSite(extra: """
+
+        [[component]]
+        name = "programs"
+        kind = "install-media"
+        paths = ["app/bin"]
+        version = "1.0"
+
+        [[writer]]
+        name = "app"
+        kind = "command"
+        freeze = ["\(bin)/ctl", "stop"]
+        thaw = ["\(bin)/ctl", "start"]
+        start = ["\(bin)/ctl", "start"]
+        components = ["data"]
+
+        """)
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        try write(bin + "/ctl", "#!/bin/sh\necho \"$1\" >> '\(site!)/run/ctl.log'\n")
+        chmod(bin + "/ctl", 0o755)
+        _ = try backup()
+        XCTAssertEqual(shell("rm -rf '\(app)' '\(site!)/run/ctl.log'"), 0)
+
+        let r = try siteRun("recover", "--json")
+        XCTAssertEqual(r.status, 0, "\(r)")
+        XCTAssertEqual(json(r)["started"] as? [String], ["app"], "\(r)")
+        XCTAssertEqual(text(site + "/run/ctl.log"), "start\n", "nothing could be stopped; the restored program started the application")
+        XCTAssertEqual(text(dataDir + "/notes.txt"), "notes of the application\n")
+    }
+
     // MARK: dry run
 
     /// A dry run shows configuration diffs with secret values redacted (unless --show-secrets),

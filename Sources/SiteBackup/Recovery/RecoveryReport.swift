@@ -98,6 +98,8 @@ public struct RecoveryReport: Sendable, Codable {
     public var probe: ProbeResult?
     /// Applications started by a writer's start command after the recovery.
     public var started: [String] = []
+    /// What the operator must still do (an application left stopped, with no start command).
+    public var warnings: [String] = []
     /// The error's code when it failed (e.g. "repositoryNotFound", "wrongPassword").
     public var errorCode: String?
     public var components: [ComponentRecovery] = []

@@ -127,9 +127,15 @@ extension SiteRecovery {
     /// Starts the recovered cluster and waits until it accepts connections.
     func startCluster(_ item: Item) throws {
         guard let plan = item.cluster else { return }
-        let timeout = min(item.config?.timeout ?? 600, 600)
-        if let w = config.writer(for: item.report.name), freezes.isFrozen(w.name) {
-            _ = try freezes.thaw(w.name)
+        let timeout = min(item.config?.timeout ?? 300, 300)
+        let writer = config.writer(for: item.report.name)
+        let wasFrozen = writer.map { freezes.isFrozen($0.name) } ?? false
+        // A writer that stopped the cluster lets it go first (a service writer's thaw starts it).
+        if let w = writer, wasFrozen { _ = try freezes.thaw(w.name) }
+        if let w = writer, w.kind == .service || w.start != nil {
+            // The writer knows how this cluster is started (systemd unit, pg_ctlcluster, a script).
+            if !(w.kind == .service && wasFrozen) { try WriterActions.run(w, w.start ?? ["systemctl", "start", w.unit ?? ""], "start") }
+            report.started.append(w.name)
             recorder.emit(.recoveryStep, component: item.report.name, "writer \(w.name) started the recovered cluster")
         } else {
             var template = Array("/tmp/sitevault-pgstart-XXXXXX".utf8CString)

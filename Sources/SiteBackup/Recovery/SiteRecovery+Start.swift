@@ -14,10 +14,12 @@ extension SiteRecovery {
     func startApplications() {
         guard target == nil, !options.noStart else { return }
         let recovered = Set(items.filter { !$0.failed }.map(\.report.name))
-        for w in config.writers where !w.components.filter(recovered.contains).isEmpty && !report.writers.contains(w.name) {
+        for w in config.writers where !w.components.filter(recovered.contains).isEmpty && !report.writers.contains(w.name) && !report.started.contains(w.name) {
             guard let argv = w.start ?? (w.kind == .service ? w.unit.map { ["systemctl", "start", $0] } : nil) else {
                 if w.kind == .signal && (try? WriterActions.preflight(w)) == nil {
-                    recorder.emit(.recoveryStep, "writer \(w.name): the application is not running and the writer has no start command: start it by hand (or add start = [...] to the writer)")
+                    let m = "writer \(w.name): the application is not running and the writer has no start command: start it by hand (or add start = [...] to the writer)"
+                    report.warnings.append(m)
+                    recorder.emit(.recoveryWarning, m)
                 }
                 continue
             }

@@ -6,6 +6,7 @@ import SiteSystem
 import VaultCore
 import VaultFileSystem
 import VaultRepository
+import VaultArchiver
 import VaultRestorer
 
 /// `sitevault site recover`: turns a site snapshot back into the site, in its original places or
@@ -311,6 +312,9 @@ public final class SiteRecovery: @unchecked Sendable {
                     for keep in leftAlone where keep != st.destination && StagedPath.isInside(keep, st.destination) {
                         try carryOver(keep, from: st)
                     }
+                    if let c = item.config, c.kind != .database, !c.excludes.isEmpty || !c.includes.isEmpty {
+                        try carryOverUnsaved(st, filter: PathFilter(excludes: c.excludes, includes: c.includes), component: item.report.name)
+                    }
                 }
             } catch {
                 item.fail(error, step: "swapping in")
@@ -346,19 +350,6 @@ public final class SiteRecovery: @unchecked Sendable {
             if c.kind != .database { for p in c.paths { add(p, sqlite: false) } }
         }
         return Array(Set(paths)).sorted()
-    }
-
-    /// Moves `path` back from the side folder of the swapped `outer` into the restored tree; what
-    /// the restored tree held there goes to the side folder instead.
-    private func carryOver(_ path: String, from outer: StagedPath) throws {
-        let old = outer.side + String(path.dropFirst(outer.destination.count))
-        guard StagedPath.exists(old) else { return }
-        if StagedPath.exists(path) {
-            try StagedPath.rename(path, outer.sideDir + "/superseded-" + StagedPath.base(path) + "-" + Hex.encode((0..<4).map { _ in UInt8.random(in: 0...255) }))
-        }
-        if !StagedPath.exists(StagedPath.parent(path)) { try StagedPath.makeParents(path) }
-        try StagedPath.rename(old, path)
-        recorder.emit(.recoveryStep, "kept \(path) in place (not recovered by this run): carried over into the restored \(outer.destination)")
     }
 
     /// After the swap, every restored path must hold what the snapshot says (sizes, times and
@@ -462,7 +453,10 @@ public final class SiteRecovery: @unchecked Sendable {
                     continue
                 }
             case .service, .command:
-                break
+                if (try? WriterActions.preflight(w)) == nil {
+                    recorder.emit(.recoveryStep, "writer \(w.name): its stop command is not on this machine (the disaster took it, or this recovery brings it back): nothing is stopped; the paths are checked for running processes instead")
+                    continue
+                }
             }
             do { _ = try freezes.freeze(w, components: w.components) } catch {
                 throw RecoveryRefusal("writer \(w.name) could not stop the application: \((error as? VaultError)?.message ?? "\(error)"); nothing was replaced")

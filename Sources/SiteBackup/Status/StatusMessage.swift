@@ -19,6 +19,7 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
     case recoveryInstallMedia = 1032
     case readingWithoutLock = 1033
     case repositoryIndexDamaged = 1034
+    case recoveryWarning = 1035
     case drillStarted = 1040
     case drillStepPassed = 1041
     case componentStarted = 1100
@@ -75,7 +76,7 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
     public var severity: Severity {
         switch self {
         case .controlFileWarning, .componentPartial, .runSucceededPartially, .hookFailed, .hookRefused, .alertFailed,
-             .readingWithoutLock, .repositoryIndexDamaged: return .warning
+             .readingWithoutLock, .repositoryIndexDamaged, .recoveryWarning: return .warning
         default: return rawValue >= 2000 ? .error : .info
         }
     }
@@ -111,6 +112,7 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
         case .repositoryIndexDamaged: return "a repository's index file is damaged or incomplete: recovery or drill reads the packs' headers instead (run `sitevault repair index`)"
         case .recoveryStep: return "a recovery step finished: a writer stopped or started, a component restored, a database restored, checked or created"
         case .recoveryInstallMedia: return "install media restored: the recorded version, to reinstall the same version first"
+        case .recoveryWarning: return "a recovery left something for the operator to do: an application it could not start (its writer has no start command)"
         case .drillStarted: return "a recovery drill started (snapshot and sandbox in the message)"
         case .drillStepPassed: return "a drill step passed (restore, checksum check, integrity check, database restore, check query, user command), with its time"
         case .recoverySucceeded: return "the recovery finished: every selected component is back (replaced files removed, or kept with --keep-replaced)"
