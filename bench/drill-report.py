@@ -88,6 +88,17 @@ def main():
             ratio = {**ratio, **missing}
         rows.append(("ratio recoverySeconds / backup wall", {r: rec[r] / bwall[r] for r in rec if rec.get(r) and bwall.get(r)}))
         rows.append(("ratio drill wall / backup wall (end to end)", {r: dwall[r] / bwall[r] for r in dwall if bwall.get(r)}))
+        rc = prefix + "recover"
+        if rc in times:
+            rdur = v(rc, "durationSeconds")
+            rows.append(("recover (real, relocated): wall (/usr/bin/time)", t(rc, "wall")))
+            rows.append(("recover: **durationSeconds** (report)", rdur))
+            rows.append(("recover: CPU user+sys", t(rc, "cpu")))
+            rows.append(("recover: peak RSS MiB", t(rc, "rss_mib")))
+            same = {r: rec[r] / rdur[r] for r in rec if rec.get(r) and rdur.get(r)}
+            rows.append(("**ratio drill recoverySeconds / real recovery durationSeconds** (bar 0.8–1.2)", same))
+            if prefix == "":
+                fidelity.update(same)
         return rows, ratio
 
     out = []
@@ -107,6 +118,7 @@ def main():
       f"PostgreSQL verify_sql: {meta.get('verify_sql')}")
     p("")
     results = {"meta": meta, "bar": BAR, "sites": {}, "failures": fails}
+    fidelity = {}
     verdict_ratio = None
     for prefix, title in (("", "Whole site (files + pg)"), ("solo-files.", "Files component alone (--solo)"),
                           ("solo-pg.", "PostgreSQL component alone (--solo)")):
@@ -147,6 +159,14 @@ def main():
         p(f"**No ratio: no repetition produced both recoverySeconds and backupSeconds: FAIL**")
         results["ratio"] = None
         results["pass"] = False
+    if fidelity:
+        f = median(list(fidelity.values()))
+        ok2 = 0.8 <= f <= 1.2
+        p("")
+        p(f"**Drill / real recovery = {f:.2f}× (median of the per-repetition ratios of the drill's "
+          f"recoverySeconds to the real recovery's durationSeconds); bar 0.8–1.2×: {'PASS' if ok2 else 'FAIL'}**")
+        results["fidelity"] = f
+        results["fidelity_pass"] = ok2
     if fails:
         p("")
         p("Failures:")
