@@ -143,9 +143,41 @@ extension SiteRecovery {
                 lines.append(mode == .new ? "would create \(name) with the schema of \(d.database)" :
                                 "would restore \(d.database) as \(name)\(exists ? " (the current one renamed aside)" : "")")
             }
-            if options.dryRun { item.out.diff = lines.joined(separator: "\n") }
+            if options.dryRun { item.out.diff = lines.joined(separator: "\n"); return }
+            try stageDumps(item, pg: pg, contents: contents, mode: mode)
         case .skip: break
         }
+    }
+
+    /// Each dump is restored into a database of its own while the application still runs (a
+    /// scratch database in a drill, else NAME_sv_RUN); the swap only renames: the live database
+    /// aside, the restored one into its name. A dump that does not restore fails the component
+    /// before anything was replaced.
+    func stageDumps(_ item: Item, pg: PostgresRestore, contents: PostgresRestore.Contents, mode: DatabaseMode) throws {
+        let superuser = pg.isSuperuser()
+        var lines: [String] = []
+        // Roles first: a dump restored with its owners needs them (existing ones are counted, not fatal).
+        if mode == .restore, options.drill == nil, let g = contents.globals {
+            lines.append(superuser ? try pg.applyGlobals(g) : "globals.sql not replayed (user \(pg.client.settings.user) is not a superuser)")
+        }
+        for d in contents.dumps {
+            let name = databaseName(d.database, item)
+            let staged = options.drill != nil ? name : String((name + "_sv_" + runID.prefix(8)).utf8.prefix(63)) ?? name + "_sv"
+            try pg.drop(staged)
+            try pg.create(staged)
+            item.stagedDatabases.append((name, staged))
+            if options.drill != nil { drillDatabases.onCleanup { try? pg.drop(staged) } }
+            do {
+                try pg.restore(d.node, into: staged, schemaOnly: mode == .new, keepOwners: superuser && options.drill == nil)
+            } catch {
+                try? pg.drop(staged)
+                item.stagedDatabases.removeLast()
+                throw error
+            }
+            let tables = (try? pg.tableCount(staged)) ?? 0
+            lines.append("\(d.database) \(mode == .new ? "created empty (schema only) as" : "restored as") \(name): \(tables) tables")
+        }
+        item.out.detail = lines.joined(separator: "; ")
     }
 
     func preparePhysical(_ item: Item, repo: Repository, tree: ID, contents: PostgresRestore.Contents, mode: DatabaseMode) async throws {

@@ -47,6 +47,8 @@ public final class SiteRecovery: @unchecked Sendable {
         var postgres: (PostgresRestore, PostgresRestore.Contents)?
         var renamed: [(original: String, side: String)] = []
         var commandRestore: (argv: [String], node: Node)?
+        /// Databases restored under a staging name, renamed into place at the swap (name, staged name).
+        var stagedDatabases: [(name: String, staged: String)] = []
         /// A physical base backup recovered in place: the cluster to stop, swap and start.
         var cluster: ClusterPlan?
         /// A PostgreSQL component whose server is not up yet: prepared again once the cluster of
@@ -202,7 +204,12 @@ public final class SiteRecovery: @unchecked Sendable {
         if !options.dryRun { try checkSpace() }
         // 1. Restore into work folders (or, dry run: compare). Nothing in place is touched yet. A
         // component that cannot be prepared fails alone; the others go on.
-        for item in items { await prepare(item) }
+        // Two lanes at once: PostgreSQL dumps restore mostly in the server, files in here.
+        let dumps = items.filter { $0.report.engine == "postgresql" && $0.report.cluster == nil }
+        let others = items.filter { !($0.report.engine == "postgresql" && $0.report.cluster == nil) }
+        async let dumpLane: Void = prepareAll(dumps)
+        await prepareAll(others)
+        await dumpLane
         if options.dryRun {
             report.result = "dry-run"
             return
@@ -229,6 +236,10 @@ public final class SiteRecovery: @unchecked Sendable {
         }
     }
 
+    private func prepareAll(_ list: [Item]) async {
+        for item in list { await prepare(item) }
+    }
+
     /// Prepares one component; a failure is that component's alone (reported with its problem).
     private func prepare(_ item: Item) async {
         let wasDeferred = item.deferred
@@ -237,7 +248,7 @@ public final class SiteRecovery: @unchecked Sendable {
             if item.report.kind == .database { try await prepareDatabase(item) } else { try await prepareFiles(item) }
         } catch {
             // A PostgreSQL server that is down while the site's own cluster is being recovered: retried once it runs.
-            if !wasDeferred && !options.dryRun && item.report.engine == "postgresql" && items.contains(where: { $0.cluster != nil && !$0.failed }) {
+            if !wasDeferred && !options.dryRun && item.report.engine == "postgresql" && items.contains(where: { $0.report.cluster != nil && !$0.failed }) {
                 item.deferred = true
                 item.out.detail = "waits for the recovered cluster to start: \((error as? VaultError)?.message ?? "\(error)")"
                 return
@@ -375,37 +386,27 @@ public final class SiteRecovery: @unchecked Sendable {
     /// Replays a component's databases into their (running) server, or feeds a dump to its restore command.
     private func replay(_ item: Item) throws {
         let mode = item.report.kind == .database ? self.mode(for: item.report) : .restore
-        if let (pg, contents) = item.postgres, mode == .restore || mode == .new {
-            let superuser = pg.isSuperuser()
-            var lines: [String] = []
-            if mode == .restore, options.drill == nil, let g = contents.globals {
-                lines.append(superuser ? try pg.applyGlobals(g) : "globals.sql not replayed (user \(pg.client.settings.user) is not a superuser)")
-            }
-            for d in contents.dumps {
-                let name = databaseName(d.database, item)
-                if mode == .restore, try pg.exists(name) {
+        if let (pg, _) = item.postgres, mode == .restore || mode == .new {
+            var lines: [String] = item.out.detail.map { [$0] } ?? []
+            for (name, staged) in item.stagedDatabases where staged != name {
+                if try pg.exists(name) {
                     let side = String((name + "_replaced_" + runID.prefix(8)).utf8.prefix(63)) ?? name + "_old"
                     try pg.rename(name, to: side)
                     item.renamed.append((name, side))
                 }
-                do {
-                    try pg.create(name)
-                    if options.drill != nil { drillDatabases.onCleanup { try? pg.drop(name) } }
-                    try pg.restore(d.node, into: name, schemaOnly: mode == .new, keepOwners: superuser && options.drill == nil)
-                } catch {
-                    // The database is put back as it was; the partial copy goes.
-                    try? pg.drop(name)
+                do { try pg.rename(staged, to: name) } catch {
+                    // The live database goes back to its name; the restored copy stays for the operator.
                     if let r = item.renamed.last, r.original == name, (try? pg.rename(r.side, to: name)) != nil { item.renamed.removeLast() }
-                    throw error
+                    throw VaultError(.io, "the restored copy \(staged) could not take the name \(name): \((error as? VaultError)?.message ?? "\(error)"); it is kept as \(staged)")
                 }
-                let tables = (try? pg.tableCount(name)) ?? 0
-                lines.append("\(d.database) \(mode == .new ? "created empty (schema only) as" : "restored as") \(name): \(tables) tables")
             }
+            item.stagedDatabases.removeAll()
+            if !item.renamed.isEmpty { lines.append("replaced databases renamed to \(item.renamed.map(\.side).joined(separator: ", "))") }
             item.out.detail = lines.joined(separator: "; ")
             item.out.result = "ok"
             item.out.action = mode == .new ? "created" : "restored"
             item.out.replaced = item.renamed.map(\.side)
-            recorder.emit(.recoveryStep, component: item.report.name, item.out.detail! + (item.renamed.isEmpty ? "" : "; replaced databases renamed to \(item.renamed.map(\.side).joined(separator: ", "))"))
+            recorder.emit(.recoveryStep, component: item.report.name, item.out.detail!)
         }
         if let (argv, node) = item.commandRestore {
             let (repo, _) = try archive.component(item.report.name)
@@ -422,6 +423,12 @@ public final class SiteRecovery: @unchecked Sendable {
     private func cleanUpReplaced() {
         guard !abortLock.withLock({ aborted }) else { return }
         let success = report.result == "recovered"
+        // Restored copies that never took their name (refused, failed elsewhere) are only copies.
+        for item in items where options.drill == nil {
+            guard let (pg, _) = item.postgres else { continue }
+            for (_, staged) in item.stagedDatabases { try? pg.drop(staged) }
+            item.stagedDatabases.removeAll()
+        }
         for item in items {
             guard success else { item.out.replaced = item.keptAside; continue }
             for st in item.staged { st.finish(keep: options.keepReplaced) }
