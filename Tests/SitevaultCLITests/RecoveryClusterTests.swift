@@ -44,19 +44,7 @@ final class RecoveryClusterTests: SiteTestCase {
     }
 
     func makeClusterSite() throws {
-        for d in [site + "/backup", site + "/state"] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
-        try Data("cluster-test-password\n".utf8).write(to: URL(fileURLWithPath: passwordFile))
-        chmod(passwordFile, 0o600)
-        XCTAssertEqual(try CLI.run(["init", "--quiet"], env: ["SITEVAULT_REPOSITORY": repo, "SITEVAULT_PASSWORD_FILE": passwordFile]).status, 0)
-        try Data("""
-        site = "cluster"
-        time_zone = "UTC"
-        state_dir = "state"
-
-        [repository]
-        path = "backup/repo"
-        password_file = "backup/password"
-
+        try makeBareSite("cluster", body: """
         [[component]]
         name = "pg"
         kind = "database"
@@ -68,7 +56,7 @@ final class RecoveryClusterTests: SiteTestCase {
         password_file = "\(clusterDir!)/password"
         databases = "all"
 
-        """.utf8).write(to: URL(fileURLWithPath: controlFile))
+        """)
     }
 
     func testPhysicalClusterComesBackInPlaceAndStarts() throws {

@@ -31,7 +31,7 @@ final class RecoveryLayoutTests: SiteTestCase {
     /// The site: data folder with uploads and the database, owned by nobody (folder 0750, database
     /// 0640); a config file; a repository. `extra` is appended to the control file.
     func makeNestedSite(extra: String = "") throws {
-        for d in [dataDir + "/uploads/2026", app + "/etc", site + "/backup", site + "/state", site + "/run"] {
+        for d in [dataDir + "/uploads/2026", app + "/etc"] {
             try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         }
         var rng = SeededRandom(seed: 7)
@@ -40,18 +40,7 @@ final class RecoveryLayoutTests: SiteTestCase {
         try write(conf, RecoveryLayoutTests.secretConfig)
         XCTAssertEqual(sql("CREATE TABLE items(id INTEGER PRIMARY KEY, body TEXT); PRAGMA journal_mode=WAL; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 500) INSERT INTO items(body) SELECT 'item ' || i || ' ' || hex(randomblob(20)) FROM n;").status, 0)
         XCTAssertEqual(shell("chown -R \(Self.user):\(Self.group) '\(dataDir)' && chmod 750 '\(dataDir)' && chmod 640 '\(dbFile)'"), 0)
-        try write(passwordFile, "layout-test-password\n")
-        chmod(passwordFile, 0o600)
-        XCTAssertEqual(try CLI.run(["init", "--quiet"], env: ["SITEVAULT_REPOSITORY": repo, "SITEVAULT_PASSWORD_FILE": passwordFile]).status, 0)
-        try write(controlFile, """
-        site = "nested"
-        time_zone = "UTC"
-        state_dir = "state"
-
-        [repository]
-        path = "backup/repo"
-        password_file = "backup/password"
-
+        try makeBareSite("nested", body: """
         [[component]]
         name = "db"
         kind = "database"

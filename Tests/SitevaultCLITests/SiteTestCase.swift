@@ -106,6 +106,26 @@ class SiteTestCase: XCTestCase {
         try appendToControlFile(text)
     }
 
+    /// A site without the sample application: its repository (password file 0600, `init`) and a
+    /// control file made of the usual head (site, time zone, state, repository) and `body`.
+    func makeBareSite(_ name: String, body: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        for d in [site + "/backup", site + "/state", site + "/run"] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        try Data("\(name)-test-password\n".utf8).write(to: URL(fileURLWithPath: passwordFile))
+        chmod(passwordFile, 0o600)
+        let r = try CLI.run(["init", "--quiet"], env: ["SITEVAULT_REPOSITORY": repo, "SITEVAULT_PASSWORD_FILE": passwordFile])
+        XCTAssertEqual(r.status, 0, "\(r)", file: file, line: line)
+        try Data(("""
+        site = "\(name)"
+        time_zone = "UTC"
+        state_dir = "state"
+
+        [repository]
+        path = "backup/repo"
+        password_file = "backup/password"
+
+        """ + body).utf8).write(to: URL(fileURLWithPath: controlFile))
+    }
+
     /// Removes the sample writer's `start` line (a test that redefines the writer gives its own).
     func removeSampleStartCommand() throws {
         let s = try String(contentsOfFile: controlFile, encoding: .utf8)
