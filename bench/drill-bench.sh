@@ -340,6 +340,8 @@ PY
     # stay as they are): files under a target folder, the dump restored into the same server under
     # another name. The drill's recoverySeconds must be within 20 % of its time (issue 11).
     local rp=${dp/drill/recover} target=$T/recovered.r$rep
+    # The drill just deleted its sandbox: let the freed inodes settle as before each repetition.
+    if ((SETTLE > 0)); then sync; note "settling $SETTLE s before the real recovery"; sleep "$SETTLE"; fi
     local args=(site recover --site "$dir/site.toml" --json --no-probe --target "$target")
     [[ ,$parts, == *,pg,* ]] && args+=(--database restore --database-name bench=bench_recovered)
     psql_admin -c "DROP DATABASE IF EXISTS bench_recovered" >/dev/null
