@@ -94,7 +94,8 @@ public final class SiteRecovery: @unchecked Sendable {
     /// Where a destination is staged: beside it, or, when it lies inside another destination of
     /// this recovery (a database in a data folder), in the outermost one's work folder.
     func stagedPath(for dest: String) -> StagedPath {
-        let outer = items.filter { !$0.failed }.flatMap(\.staged)
+        // Only this lane's items (files, SQLite, clusters): the dump lane runs at the same time.
+        let outer = items.filter { !Self.inDumpLane($0.report) && !$0.failed }.flatMap(\.staged)
             .filter { $0.destination != dest && StagedPath.isInside(dest, $0.destination) }
             .min { $0.destination.count < $1.destination.count }
         guard let outer else { return StagedPath(destination: dest, runID: runID) }
@@ -205,8 +206,8 @@ public final class SiteRecovery: @unchecked Sendable {
         // 1. Restore into work folders (or, dry run: compare). Nothing in place is touched yet. A
         // component that cannot be prepared fails alone; the others go on.
         // Two lanes at once: PostgreSQL dumps restore mostly in the server, files in here.
-        let dumps = items.filter { $0.report.engine == "postgresql" && $0.report.cluster == nil }
-        let others = items.filter { !($0.report.engine == "postgresql" && $0.report.cluster == nil) }
+        let dumps = items.filter { Self.inDumpLane($0.report) }
+        let others = items.filter { !Self.inDumpLane($0.report) }
         async let dumpLane: Void = prepareAll(dumps)
         await prepareAll(others)
         await dumpLane
@@ -236,6 +237,9 @@ public final class SiteRecovery: @unchecked Sendable {
         }
     }
 
+    /// Logical PostgreSQL dumps are prepared in a lane of their own, beside the files.
+    static func inDumpLane(_ r: ComponentReport) -> Bool { r.engine == "postgresql" && r.cluster == nil }
+
     private func prepareAll(_ list: [Item]) async {
         for item in list { await prepare(item) }
     }
@@ -248,7 +252,8 @@ public final class SiteRecovery: @unchecked Sendable {
             if item.report.kind == .database { try await prepareDatabase(item) } else { try await prepareFiles(item) }
         } catch {
             // A PostgreSQL server that is down while the site's own cluster is being recovered: retried once it runs.
-            if !wasDeferred && !options.dryRun && item.report.engine == "postgresql" && items.contains(where: { $0.report.cluster != nil && !$0.failed }) {
+            // (Only the manifest is read here: the other lane's items may change meanwhile.)
+            if !wasDeferred && !options.dryRun && item.report.engine == "postgresql" && items.contains(where: { $0.report.cluster != nil }) {
                 item.deferred = true
                 item.out.detail = "waits for the recovered cluster to start: \((error as? VaultError)?.message ?? "\(error)")"
                 return
@@ -302,147 +307,6 @@ public final class SiteRecovery: @unchecked Sendable {
     func databaseName(_ original: String, _ item: Item) -> String {
         if let d = options.drill { return drillDatabases.name(for: original, prefix: d.scratchPrefix) }
         return options.databaseNames[original] ?? (item.postgres?.1.dumps.count == 1 ? options.databaseNames["*"] : nil) ?? original
-    }
-
-    // MARK: swapping in
-
-    /// Swaps every staged path in, outer paths before the paths inside them. Paths of components
-    /// that this recovery leaves alone but that lie inside a swapped folder are carried over from
-    /// the replaced folder into the restored one, so nothing live is moved aside and deleted.
-    private func swapAll() throws {
-        let order = items.filter { !$0.failed }.flatMap { item in item.staged.indices.map { (item, $0) } }
-            .sorted { $0.0.staged[$0.1].destination.split(separator: "/").count < $1.0.staged[$1.1].destination.split(separator: "/").count }
-        let leftAlone = keptInPlace()
-        for (item, i) in order where !item.failed {
-            do {
-                for (j, extra) in item.aside where j == i { try item.staged[i].moveAside(extra) }
-                try item.staged[i].swap()
-                item.out.replaced = item.sideFolders
-                let st = item.staged[i]
-                if st.replaced {
-                    for keep in leftAlone where keep != st.destination && StagedPath.isInside(keep, st.destination) {
-                        try carryOver(keep, from: st)
-                    }
-                    if let c = item.config, c.kind != .database, !c.excludes.isEmpty || !c.includes.isEmpty {
-                        try carryOverUnsaved(st, filter: PathFilter(excludes: c.excludes, includes: c.includes), component: item.report.name)
-                    }
-                }
-            } catch {
-                item.fail(error, step: "swapping in")
-                item.out.replaced = item.keptAside
-                recorder.emit(.recoveryStepFailed, component: item.report.name, "\(item.out.detail!)\(item.out.replaced.isEmpty ? "" : "; what it replaced is kept in \(item.out.replaced.joined(separator: ", "))")")
-            }
-        }
-        for item in items where !item.failed && !item.staged.isEmpty {
-            item.out.action = item.report.kind == .database ? (mode(for: item.report) == .new ? "created" : "restored") : "restored"
-            item.out.result = "ok"
-            recorder.emit(.recoveryStep, component: item.report.name,
-                          "restored \(item.out.files) files, \(Bytes.text(item.out.bytes)) to \(item.staged.map(\.destination).joined(separator: ", "))\(item.out.detail.map { "; \($0)" } ?? "")")
-        }
-    }
-
-    /// Paths this recovery must not replace: components of the snapshot or the control file that
-    /// are not recovered now (not selected, failed, databases skipped or used as they are), with
-    /// an SQLite database's -wal/-shm/-journal.
-    private func keptInPlace() -> [String] {
-        let swapped = Set(items.filter { !$0.failed }.flatMap { $0.staged.map(\.destination) })
-        var paths: [String] = []
-        func add(_ p: String, sqlite: Bool) {
-            let d = destination(p)
-            guard !swapped.contains(d) else { return }
-            paths.append(d)
-            if sqlite { paths += ["-wal", "-shm", "-journal"].map { d + $0 } }
-        }
-        for c in archive.manifest.components {
-            for p in c.kind == .database ? Array(c.paths.prefix(c.engine == "sqlite" ? 1 : 0)) : c.paths { add(p, sqlite: c.engine == "sqlite") }
-        }
-        for c in config.components {
-            if let db = c.databasePath, c.engine == .sqlite { add(db, sqlite: true) }
-            if c.kind != .database { for p in c.paths { add(p, sqlite: false) } }
-        }
-        return Array(Set(paths)).sorted()
-    }
-
-    /// After the swap, every restored path must hold what the snapshot says (sizes, times and
-    /// types; entries belonging to other components are theirs to check).
-    private func verifyInPlace(_ item: Item) {
-        let others = items.filter { $0 !== item }.flatMap { $0.staged.map(\.destination) }
-        var wrong: [String] = []
-        for e in item.expected {
-            var s = RecoveryDiff.Summary()
-            do { try RecoveryDiff.compare(e.repo, node: e.node, path: e.destination, into: &s) } catch {
-                wrong.append("\(e.destination): \(error)"); continue
-            }
-            wrong += (s.missing.map { "missing: \($0)" } + s.changed.map { "differs: \($0)" }).filter { w in
-                !others.contains { StagedPath.isInside(String(w.drop { $0 != "/" }), $0) }
-            }
-        }
-        if !wrong.isEmpty {
-            item.fail(VaultError(.corrupt, "\(wrong.count) path(s) are not as the snapshot says after the swap: \(wrong.prefix(5).joined(separator: "; "))"), step: "checking in place")
-            recorder.emit(.recoveryStepFailed, component: item.report.name, item.out.detail!)
-        }
-    }
-
-    /// Replays a component's databases into their (running) server, or feeds a dump to its restore command.
-    private func replay(_ item: Item) throws {
-        let mode = item.report.kind == .database ? self.mode(for: item.report) : .restore
-        if let (pg, _) = item.postgres, mode == .restore || mode == .new {
-            var lines: [String] = item.out.detail.map { [$0] } ?? []
-            for (name, staged) in item.stagedDatabases where staged != name {
-                if try pg.exists(name) {
-                    let side = String((name + "_replaced_" + runID.prefix(8)).utf8.prefix(63)) ?? name + "_old"
-                    try pg.rename(name, to: side)
-                    item.renamed.append((name, side))
-                }
-                do { try pg.rename(staged, to: name) } catch {
-                    // The live database goes back to its name; the restored copy stays for the operator.
-                    if let r = item.renamed.last, r.original == name, (try? pg.rename(r.side, to: name)) != nil { item.renamed.removeLast() }
-                    throw VaultError(.io, "the restored copy \(staged) could not take the name \(name): \((error as? VaultError)?.message ?? "\(error)"); it is kept as \(staged)")
-                }
-            }
-            item.stagedDatabases.removeAll()
-            if !item.renamed.isEmpty { lines.append("replaced databases renamed to \(item.renamed.map(\.side).joined(separator: ", "))") }
-            item.out.detail = lines.joined(separator: "; ")
-            item.out.result = "ok"
-            item.out.action = mode == .new ? "created" : "restored"
-            item.out.replaced = item.renamed.map(\.side)
-            recorder.emit(.recoveryStep, component: item.report.name, item.out.detail!)
-        }
-        if let (argv, node) = item.commandRestore {
-            let (repo, _) = try archive.component(item.report.name)
-            let (r, _) = try SnapshotFeed.run(Command(argv, timeout: item.config?.timeout ?? 3600), repo: repo, node: node, label: argv[0])
-            guard r.succeeded else { throw VaultError(.io, "restore command \(argv.joined(separator: " ")) \(r.summary)") }
-            item.out.result = "ok"; item.out.action = "restored"; item.out.bytes = node.size
-            recorder.emit(.recoveryStep, component: item.report.name, "dump (\(Bytes.text(node.size))) fed to \(argv.joined(separator: " ")): exit 0")
-        }
-        item.out.seconds = monotonicSeconds() - item.started
-    }
-
-    /// Once the recovery is over: what was replaced goes when everything came back (unless
-    /// kept); on any failure it all stays, named in the report.
-    private func cleanUpReplaced() {
-        guard !abortLock.withLock({ aborted }) else { return }
-        let success = report.result == "recovered"
-        // Restored copies that never took their name (refused, failed elsewhere) are only copies.
-        for item in items where options.drill == nil {
-            guard let (pg, _) = item.postgres else { continue }
-            for (_, staged) in item.stagedDatabases { try? pg.drop(staged) }
-            item.stagedDatabases.removeAll()
-        }
-        for item in items {
-            guard success else { item.out.replaced = item.keptAside; continue }
-            for st in item.staged { st.finish(keep: options.keepReplaced) }
-            var kept = options.keepReplaced ? item.sideFolders : []
-            if let (pg, _) = item.postgres {
-                for r in item.renamed {
-                    if options.keepReplaced { kept.append(r.side) } else {
-                        do { try pg.drop(r.side) } catch { kept.append(r.side) }
-                    }
-                }
-            }
-            item.out.replaced = kept
-        }
-        report.kept = Array(Set(report.kept + items.flatMap(\.out.replaced))).sorted()
     }
 
     // MARK: writers
