@@ -7,7 +7,7 @@ struct SiteStatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show the site's last run, the age of its newest good snapshot and each component's result.",
-        discussion: "Exit code: 0 healthy, 1 warning (partial snapshot, hook failed), 2 unhealthy (last run failed, newest good snapshot older than the retention window, never backed up, or writers left frozen; a failed last recovery drill is a warning), 3 unknown (the status store cannot be read). Usable as a monitoring check (Nagios convention)."
+        discussion: "Exit code: 0 healthy, 1 warning (partial snapshot, hook failed), 2 unhealthy (last run failed, newest good snapshot older than the retention window, never backed up, or writers left frozen; a failed last recovery drill, a failed last copy to a [[copy]] target or a copy older than the window are warnings), 3 unknown (the status store cannot be read). Usable as a monitoring check (Nagios convention)."
     )
     @OptionGroup var options: SiteOptions
 

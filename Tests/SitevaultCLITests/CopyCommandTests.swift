@@ -107,7 +107,9 @@ final class CopyCommandTests: CLITestCase {
         let deadline = Date().addingTimeInterval(120)
         while run.isRunning && Date() < deadline && packs(repo: repo2).isEmpty { usleep(1000) }
         run.kill9()
-        _ = run.wait()
+        let killed = run.wait()
+        let before = try snapshots2().count
+        print("copy killed: \(killed.signaled), snapshots in the target before resuming: \(before)")
         XCTAssertEqual(try sv2(["check"]).status, 0, "an interrupted copy leaves the target checking clean")
         _ = try sv2(["unlock"])
         try copy()
