@@ -131,6 +131,38 @@ final class SiteCopyTests: RecoveryTestCase {
         XCTAssertEqual(dbSummary(fresh + dbPath), expectedDB)
     }
 
+    /// Split layout: the database goes to its own repository; both parts are copied to the target,
+    /// each recording the id the main snapshot's manifest names, and with every original repository
+    /// gone the site's main part comes back from the copy.
+    /// (The main manifest lists only the main repository's components, so `site recover` restores
+    /// those only — with or without a copy; see the report of issue 14.)
+    func testSplitLayoutIsCopiedWholeAndRecoversFromItsCopy() throws {
+        try makeSiteWithCopy()
+        let dbRepo = site + "/backup/dbrepo"
+        let r0 = try CLI.run(["init", "--repo", dbRepo, "--password-file", passwordFile])
+        XCTAssertEqual(r0.status, 0, "\(r0)")
+        try replaceInControlFile("path = \"srv/shop.db\"", "path = \"srv/shop.db\"\nrepository = \"db\"")
+        try appendToControlFile("[repositories.db]\npath = \"backup/dbrepo\"\npassword_file = \"backup/password\"")
+        let report = try backupSite()
+        let parts = try XCTUnwrap(report["snapshots"] as? [String: String])
+        XCTAssertEqual(parts.keys.sorted(), ["db", "main"])
+        XCTAssertEqual(copies(report).first?["copied"] as? Int, 2, "both parts are copied: \(report)")
+        XCTAssertEqual(Set(try offsiteSnapshots().compactMap { $0["original"] as? String }), Set(parts.values))
+        let expectedData = try snapshotTree(try XCTUnwrap(report["snapshot"] as? String), component: "data", path: dataPath)
+        let original = try XCTUnwrap(text(confPath))
+
+        try FileManager.default.removeItem(atPath: repo)
+        try FileManager.default.removeItem(atPath: dbRepo)
+        killAppHard()
+        try FileManager.default.removeItem(atPath: dataPath)
+        try write(confPath, RecoveryTestCase.brokenConfig)
+        let r = try siteRun("recover", "--json", "--no-start", "--no-probe", "--from", "offsite")
+        XCTAssertEqual(r.status, 0, "\(r)")
+        XCTAssertEqual(json(r)["result"] as? String, "recovered", "\(r)")
+        XCTAssertEqual(TreeComparison.differences(expectedData, TreeComparison.describe(dataPath)), [])
+        XCTAssertEqual(text(confPath), original)
+    }
+
     func newestRunLog() throws -> String {
         let folder = site + "/state/logs"
         let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { !$0.contains("-drill-") }
