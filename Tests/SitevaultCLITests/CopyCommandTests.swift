@@ -97,11 +97,19 @@ final class CopyCommandTests: CLITestCase {
     }
 
     func testCopyKilledMidwayLeavesTargetCleanAndResumes() throws {
+        try killedCopy(sharedParameters: false)   // files chunked again: the slower path
+    }
+
+    func testCopyOfStoredBlobsKilledMidwayLeavesTargetCleanAndResumes() throws {
+        try killedCopy(sharedParameters: true)
+    }
+
+    func killedCopy(sharedParameters: Bool, file: StaticString = #filePath, line: UInt = #line) throws {
         try initRepo()
         let src = try flatTree("big", seed: 24, dirs: 4, files: 12, maxSize: 4 << 20)
         let expected = TreeComparison.describe(src)
         _ = try backup([src])
-        try sv2(["init"])   // different parameters: the slower path, easier to interrupt
+        try sv2(["init"] + (sharedParameters ? ["--copy-chunker-params"] + from : []))
         let run = try CLI.start(["copy", "--repo", repo2, "--password-file", password2File] + from, env: env())
         // Kill as soon as the copy has stored a pack (or when it ended, whichever comes first).
         let deadline = Date().addingTimeInterval(120)
@@ -109,7 +117,7 @@ final class CopyCommandTests: CLITestCase {
         run.kill9()
         let killed = run.wait()
         let before = try snapshots2().count
-        print("copy killed: \(killed.signaled), snapshots in the target before resuming: \(before)")
+        print("copy (shared parameters: \(sharedParameters)) killed: \(killed.signaled), snapshots in the target before resuming: \(before)")
         XCTAssertEqual(try sv2(["check"]).status, 0, "an interrupted copy leaves the target checking clean")
         _ = try sv2(["unlock"])
         try copy()
