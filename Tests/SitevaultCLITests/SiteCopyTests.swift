@@ -81,6 +81,17 @@ final class SiteCopyTests: RecoveryTestCase {
         XCTAssertTrue(try siteRun("status").stdout.contains("copy offsite"), "the human status names the copy target")
         let check = try CLI.run(["check", "--read-data"], env: ["SITEVAULT_REPOSITORY": offsite, "SITEVAULT_PASSWORD_FILE": offsitePassword])
         XCTAssertEqual(check.status, 0, "\(check)")
+
+        // The copy target's own retention keys apply there (`site forget`).
+        try replaceInControlFile("keep_last = 10", "keep_last = 1")
+        let forget = try siteRun("forget", "--json", "--prune")
+        XCTAssertEqual(forget.status, 0, "\(forget)")
+        let decisions = (json(forget)["decisions"] as? [[String: Any]] ?? []).filter { $0["repository"] as? String == "offsite" }
+        XCTAssertEqual(decisions.count, 3)
+        XCTAssertEqual(decisions.filter { $0["keep"] as? Bool == true }.count, 1)
+        XCTAssertEqual(try offsiteSnapshots().count, 1)
+        let after = try CLI.run(["check"], env: ["SITEVAULT_REPOSITORY": offsite, "SITEVAULT_PASSWORD_FILE": offsitePassword])
+        XCTAssertEqual(after.status, 0, "\(after)")
     }
 
     /// Back up, copy to a repository with another password, destroy the first repository and the
