@@ -142,7 +142,7 @@ public final class BackupService: @unchecked Sendable {
         mutex.withLock { current = task }
         let r = waitFor { await task.run() }
         mutex.withLock { current = nil }
-        if r.result == "succeeded", !s.config.retention.isEmpty, !mutex.withLock({ stopping }) {
+        if r.result == "succeeded", !(s.config.retention.isEmpty && s.config.copies.allSatisfy { $0.retention.isEmpty }), !mutex.withLock({ stopping }) {
             applyRetention(s)
         }
         let next = nextSlot(s.config.schedule.calendar, s.config)

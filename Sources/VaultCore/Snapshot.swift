@@ -29,6 +29,11 @@ public struct Snapshot: Codable, Hashable, Sendable {
     /// Set by `repair snapshots`: the snapshot this one replaces and what was left out of it
     /// (absent in snapshots written by a backup).
     public var repair: SnapshotRepair?
+    /// Set by `copy`: the id of the snapshot first taken (kept through copies of copies), so a
+    /// snapshot is never copied twice into the same repository (absent in snapshots a backup wrote).
+    public var original: String?
+    /// Set by `copy`: which repository and snapshot this one was copied from, and when.
+    public var copiedFrom: SnapshotOrigin?
 
     public init(time: Timestamp, tree: ID, paths: [String], hostname: String, username: String, tags: [String] = [],
                 parent: ID? = nil, excludes: [String] = [], summary: BackupSummary? = nil, partial: Bool = false) {
@@ -57,4 +62,17 @@ public struct RemovedPath: Codable, Hashable, Sendable {
     public var path: String
     public var reason: String
     public init(path: String, reason: String) { self.path = path; self.reason = reason }
+}
+
+/// Where a copied snapshot came from.
+public struct SnapshotOrigin: Codable, Hashable, Sendable {
+    /// The `id` of the source repository's config.
+    public var repository: String
+    /// The snapshot's id in the source repository.
+    public var snapshot: String
+    /// When the copy was made.
+    public var time: Timestamp
+    public init(repository: String, snapshot: String, time: Timestamp) {
+        self.repository = repository; self.snapshot = snapshot; self.time = time
+    }
 }

@@ -21,6 +21,19 @@ public struct MasterKey: @unchecked Sendable {
         MasterKey(encryption: randomBytes(32), idKey: randomBytes(32), chunkerSeed: randomBytes(32))
     }
 
+    /// A new key with a fresh encryption key but this key's blob-id key and chunker seed: a repository
+    /// made with it cuts files at the same places and names blobs alike, so `copy` can move blobs as
+    /// they are (`init --copy-chunker-params`). The encryption key, the one that protects content, differs.
+    public func withFreshEncryptionKey() -> MasterKey {
+        MasterKey(encryption: randomBytes(32), idKey: idKey.withUnsafeBytes { Array($0) }, chunkerSeed: chunkerSeed)
+    }
+
+    /// True when both keys cut files alike and give equal blob ids (same chunker seed and id key).
+    public func sharesChunkerParameters(with other: MasterKey) -> Bool {
+        chunkerSeed == other.chunkerSeed
+            && idKey.withUnsafeBytes { a in other.idKey.withUnsafeBytes { b in a.elementsEqual(b) } }
+    }
+
     struct Serialized: Codable { var encrypt: String; var id: String; var chunker: String }
 
     func serialize() throws -> Data {

@@ -57,6 +57,25 @@ public final class BlobWriter: @unchecked Sendable {
         if !claimed { return (id, false) }
         let compressed = repository.compressor.compress(plaintext)
         let sealed = try compressed.map { c in try c.withUnsafeBytes { try repository.key.sealData($0) } } ?? repository.key.sealData(plaintext)
+        try append(type, id: id, sealed: sealed, rawLength: plaintext.count, compressed: compressed != nil)
+        return (id, true)
+    }
+
+    /// Saves a blob given as stored (the zstd frame when `compressed`, else the plaintext), as read
+    /// from a repository whose blob ids agree with this one's: it is sealed under this repository's
+    /// key without compressing again. The caller must have checked `id` against the plaintext.
+    /// Returns false when the blob is already stored or being stored.
+    @discardableResult
+    public func saveStored(_ type: BlobType, id: ID, stored: UnsafeRawBufferPointer, rawLength: Int, compressed: Bool) throws -> Bool {
+        if let failure = mutex.withLock({ failure }) { throw failure }
+        if repository.hasBlob(id) { return false }
+        guard mutex.withLock({ pending.insert(id).inserted }) else { return false }
+        try append(type, id: id, sealed: try repository.key.sealData(stored), rawLength: rawLength, compressed: compressed)
+        return true
+    }
+
+    /// Appends a sealed blob to the open pack of its type, handing a full pack to the finishing queue.
+    private func append(_ type: BlobType, id: ID, sealed: Data, rawLength: Int, compressed: Bool) throws {
         let full: OpenPack? = try mutex.withLock {
             let pack: OpenPack
             if let p = open[type] { pack = p } else { pack = OpenPack(file: try repository.store.createPending(.data)); open[type] = pack }
@@ -66,15 +85,14 @@ public final class BlobWriter: @unchecked Sendable {
                 open[type] = nil; pack.file.discard(); failure = error; throw error
             }
             pack.entries.append(PackEntry(type: type, id: id, offset: UInt32(offset), length: UInt32(sealed.count),
-                                          rawLength: UInt32(plaintext.count), compressed: compressed != nil))
+                                          rawLength: UInt32(rawLength), compressed: compressed))
             stats.blobsAdded += 1
-            stats.bytesAdded += UInt64(plaintext.count)
+            stats.bytesAdded += UInt64(rawLength)
             stats.bytesStored += UInt64(sealed.count)
             if pack.file.size >= packTargetSize { open[type] = nil; return pack }
             return nil
         }
         if let full { try commitInBackground(full) }
-        return (id, true)
     }
 
     /// Saves a blob even if the index already has it (prune moves blobs out of packs it deletes).

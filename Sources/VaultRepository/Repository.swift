@@ -47,12 +47,13 @@ public final class Repository: @unchecked Sendable {
         self.chunker = Chunker(seed: key.chunkerSeed)
     }
 
-    /// Creates a new repository in `store` with one key for `password`.
+    /// Creates a new repository in `store` with one key for `password`. `master` defaults to fresh
+    /// random keys; `init --copy-chunker-params` passes another repository's key with a new encryption key.
     public static func initialize(store: LocalStore, password: [UInt8], kdf: KDFParameters = .standard(),
-                                  clock: VaultClock, hostname: String, username: String) throws -> Repository {
+                                  clock: VaultClock, hostname: String, username: String,
+                                  master: MasterKey = .random()) throws -> Repository {
         guard !password.isEmpty else { throw VaultError(.invalidArgument, "an empty password is not allowed") }
         try store.createLayout()
-        let master = MasterKey.random()
         let now = clock.now()
         let keyFile = try KeyFile.create(master: master, password: password, kdf: kdf, created: now, hostname: hostname, username: username)
         let keyBytes = try JSONEncoder().encode(keyFile)

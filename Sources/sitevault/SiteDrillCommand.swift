@@ -37,10 +37,19 @@ struct SiteDrillCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Leave the restored sandbox in place for inspection (scratch databases are still dropped).")
     var keepSandbox = false
 
+    @Option(name: .long, help: "Drill on this copy target ([[copy]] repository = NAME) instead of the main repository.")
+    var from: String?
+
     @OptionGroup var lockOptions: ReadLockOptions
 
     func run() async throws {
-        let config = try options.load(checkPaths: false, refusing: "the drill was not run")
+        var config = try options.load(checkPaths: false, refusing: "the drill was not run")
+        if let from {
+            do { config = try config.readingFromCopy(from) } catch let e as VaultError {
+                options.output.warn("error: " + e.description + " (the drill was not run)")
+                throw ExitCodeError(Exit.failure)
+            }
+        }
         let (host, _) = hostAndUser()
         var opts = DrillOptions(hostname: host)
         opts.snapshot = snapshot

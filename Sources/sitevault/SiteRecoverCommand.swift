@@ -103,6 +103,9 @@ struct SiteRecoverCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Keep the replaced files and databases after a successful recovery.")
     var keepReplaced = false
 
+    @Option(name: .long, help: "Recover from this copy target ([[copy]] repository = NAME) instead of the main repository.")
+    var from: String?
+
     @Option(name: .long, help: "Repository to recover from without a control file (with --site-from-snapshot).")
     var repo: String?
 
@@ -116,6 +119,7 @@ struct SiteRecoverCommand: AsyncParsableCommand {
     var passwordFile: String?
 
     func validate() throws {
+        if from != nil && repo != nil { throw ValidationError("--from names a copy target of the control file; with --repo, give the copy's folder to --repo instead") }
         if siteFromSnapshot != (repo != nil) { throw ValidationError("--site-from-snapshot and --repo go together: recover from a repository alone, with the control file kept in the snapshot") }
         if let d = database, DatabaseMode(rawValue: d) == nil { throw ValidationError("--database must be restore, use-existing, new or skip") }
     }
@@ -155,7 +159,7 @@ struct SiteRecoverCommand: AsyncParsableCommand {
                 throw ExitCodeError(Exit.code(for: e))
             }
         } else {
-            config = try options.load(checkPaths: false, refusing: "nothing was recovered")
+            config = try fromCopy(try options.load(checkPaths: false, refusing: "nothing was recovered"))
         }
         let recovery = SiteRecovery(config: config, options: opts)
         let report = await runInterruptible(json: options.json, run: { await recovery.run() }, abort: { recovery.abort(signal: $0) },
@@ -175,6 +179,15 @@ struct SiteRecoverCommand: AsyncParsableCommand {
             case "locked"?: throw ExitCodeError(Exit.locked)
             default: throw ExitCodeError(Exit.failure)
             }
+        }
+    }
+
+    /// The control file reading from the copy target of `--from`, if given.
+    func fromCopy(_ config: SiteConfig) throws -> SiteConfig {
+        guard let from else { return config }
+        do { return try config.readingFromCopy(from) } catch let e as VaultError {
+            options.output.warn("error: " + e.description + " (nothing was recovered)")
+            throw ExitCodeError(Exit.failure)
         }
     }
 

@@ -7,16 +7,19 @@ struct SiteStatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show the site's last run, the age of its newest good snapshot and each component's result.",
-        discussion: "Exit code: 0 healthy, 1 warning (partial snapshot, hook failed), 2 unhealthy (last run failed, newest good snapshot older than the retention window, never backed up, or writers left frozen; a failed last recovery drill is a warning), 3 unknown (the status store cannot be read). Usable as a monitoring check (Nagios convention)."
+        discussion: "Exit code: 0 healthy, 1 warning (partial snapshot, hook failed), 2 unhealthy (last run failed, newest good snapshot older than the retention window, never backed up, or writers left frozen; a failed last recovery drill, a failed last copy to a [[copy]] target or a copy older than the window are warnings), 3 unknown (the status store cannot be read). Usable as a monitoring check (Nagios convention)."
     )
     @OptionGroup var options: SiteOptions
 
     func run() async throws {
         let config = try options.load()
         let out = options.output
-        let s: SiteStatusReport
+        var s: SiteStatusReport
         do {
-            s = try SiteStatusReport.compute(config: config, store: try StatusStore(stateDir: config.stateDir), now: SystemClock().now())
+            let store = try StatusStore(stateDir: config.stateDir)
+            let now = SystemClock().now()
+            s = try SiteStatusReport.compute(config: config, store: store, now: now)
+            s.addCopyTargets(config: config, store: store, now: now)
         } catch let e as VaultError {
             out.warn("error: cannot read the status store in \(config.stateDir): \(e.message)")
             throw ExitCodeError(3)
@@ -42,6 +45,11 @@ struct SiteStatusCommand: AsyncParsableCommand {
             if let f = d.failure { out.line("                  \(f)") }
         } else { out.line("  last drill      never (`sitevault site drill` proves a snapshot restores)") }
         if let l = s.nextDrillLocal, let u = s.nextDrillUTC { out.line("  next drill      \(s.timeZone == "UTC" ? u : "\(l) (\(u))")") }
+        for c in s.copies ?? [] {
+            let newest = c.newest.map { "\(String($0.prefix(12))), \(TimeText.age(c.ageSeconds ?? 0)) old" } ?? "none"
+            out.line("  copy \(c.target.padding(toLength: 10, withPad: " ", startingAt: 0)) newest \(newest)" +
+                     (c.lastCopy.map { ", last copy \($0)" } ?? "") + (c.error.map { " (cannot read it now: \($0))" } ?? ""))
+        }
         for c in s.components {
             out.line("  \(c.name.padding(toLength: 14, withPad: " ", startingAt: 0))  \(c.result.padding(toLength: 8, withPad: " ", startingAt: 0)) \(Bytes.text(c.bytes))\(c.version.map { ", version \($0)" } ?? "")\(c.check.map { ", check \($0)" } ?? "")\(c.message.map { " — \($0)" } ?? "")")
         }

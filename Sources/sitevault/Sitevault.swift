@@ -27,7 +27,7 @@ struct Sitevault: AsyncParsableCommand {
         version: "sitevault 0.3.0 (repository format 1)",
         subcommands: [InitCommand.self, BackupCommand.self, SnapshotsCommand.self, LsCommand.self, RestoreCommand.self, DumpCommand.self,
                       DiffCommand.self, CheckCommand.self, RepairCommand.self, ForgetCommand.self, PruneCommand.self, UnlockCommand.self,
-                      KeyCommand.self, StatsCommand.self,
+                      KeyCommand.self, StatsCommand.self, CopyCommand.self, SitesCommand.self,
                       SiteCommand.self, ValidateCommand.self, ServiceCommand.self, InstallServiceCommand.self]
     )
 

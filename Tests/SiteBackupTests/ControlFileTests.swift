@@ -72,6 +72,23 @@ final class ControlFileTests: XCTestCase {
         assertRejected(base("[drill]\nkeep = true"), line: 15, "keep")
     }
 
+    func testCopyTargetsAreReadAndChecked() throws {
+        let repos = "[repositories.off]\npath = \"off\"\npassword_file = \"pw\"\n"   // lines 14–16, [[copy]] at 17
+        let c = try parse(base(repos + "[[copy]]\nrepository = \"off\"\nkeep_daily = 30\nkeep_within = \"2d\""))
+        XCTAssertEqual(c.copies.map(\.repository), ["off"])
+        XCTAssertEqual(c.copies.first?.retention.keepDaily, 30)
+        XCTAssertEqual(c.copies.first?.retention.keepWithin, 2 * 86400)
+        XCTAssertEqual(c.backupRepositories, ["main"], "a copy target alone is not written by the backup itself")
+        XCTAssertEqual(try c.readingFromCopy("off").mainDestination.path, dir.path + "/off")
+        XCTAssertThrowsError(try c.readingFromCopy("main"))
+        XCTAssertEqual(try parse(base()).copies.count, 0)
+        assertRejected(base(repos + "[[copy]]\nrepository = \"elsewhere\""), line: 18, "is not defined")
+        assertRejected(base(repos + "[[copy]]\nrepository = \"main\""), line: 18, "cannot be the main repository")
+        assertRejected(base(repos + "[[copy]]\nrepository = \"off\"\nkeep_dayly = 3"), line: 19, "unknown key 'keep_dayly'")
+        assertRejected(base(repos + "[[copy]]\nrepository = \"off\"\n[[copy]]\nrepository = \"off\""), line: 20, "already a copy target")
+        assertRejected(base(repos + "[[copy]]\nrepository = \"off\"\nkeep_last = -1"), line: 19, "keep_last")
+    }
+
     func testValidFileResolvesRelativePathsAgainstItsFolder() throws {
         let c = try parse(base())
         XCTAssertEqual(c.site, "shop")

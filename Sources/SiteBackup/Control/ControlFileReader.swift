@@ -72,6 +72,14 @@ final class ControlFileReader {
                                 stagingDir: stagingDir, destinations: destinations)
         if let t = top.subtable("schedule") { readSchedule(t, into: &config) }
         if let t = top.subtable("retention") { config.retention = readRetention(t) }
+        for t in top.tableArray("copy") {
+            guard let c = readCopy(t, destinations: destinations) else { continue }
+            if let first = config.copies.first(where: { $0.repository == c.repository }) {
+                problems.add(t.position(of: "repository"), "repository '\(c.repository)' is already a copy target (line \(first.line))")
+                continue
+            }
+            config.copies.append(c)
+        }
         var seen: [String: Int] = [:]
         for t in top.tableArray("component") {
             guard let c = readComponent(t, destinations: destinations) else { continue }
@@ -182,6 +190,28 @@ final class ControlFileReader {
 
     func readRetention(_ t: TOMLTable) -> RetentionConfig {
         let r = TableReader(t, context: "[retention]", problems: problems)
+        let p = readRetentionKeys(r)
+        r.finish()
+        return p
+    }
+
+    /// `[[copy]]`: a `[repositories.NAME]` the site's snapshots are copied to, with its own `keep_*` keys.
+    func readCopy(_ t: TOMLTable, destinations: [String: DestinationConfig]) -> CopyTargetConfig? {
+        let r = TableReader(t, context: "[[copy]] at line \(t.position.line)", problems: problems)
+        let name = r.string("repository", required: "the [repositories.NAME] the snapshots are copied to")
+        let retention = readRetentionKeys(r)
+        r.finish()
+        guard let name else { return nil }
+        guard name != "main", destinations[name] != nil else {
+            problems.add(t.position(of: "repository"), name == "main"
+                ? "a copy target cannot be the main repository: name a [repositories.NAME] elsewhere"
+                : "copy target \"\(name)\" is not defined: add [repositories.\(name)] with path and password_file")
+            return nil
+        }
+        return CopyTargetConfig(repository: name, retention: retention, line: t.position.line)
+    }
+
+    func readRetentionKeys(_ r: TableReader) -> RetentionConfig {
         var p = RetentionConfig()
         p.keepLast = r.integer("keep_last", max: maxKeep) ?? 0
         p.keepHourly = r.integer("keep_hourly", max: maxKeep) ?? 0
@@ -190,7 +220,6 @@ final class ControlFileReader {
         p.keepMonthly = r.integer("keep_monthly", max: maxKeep) ?? 0
         p.keepYearly = r.integer("keep_yearly", max: maxKeep) ?? 0
         p.keepWithin = r.duration("keep_within") ?? 0
-        r.finish()
         return p
     }
 

@@ -121,6 +121,15 @@ public struct RetentionConfig: Sendable, Equatable {
     public var isEmpty: Bool { self == RetentionConfig() }
 }
 
+/// A copy target (`[[copy]]`): after each good run the site's new snapshots are copied into this
+/// `[repositories.NAME]`, which has its own retention policy.
+public struct CopyTargetConfig: Sendable, Equatable {
+    /// The name of a `[repositories.NAME]`.
+    public var repository: String
+    public var retention = RetentionConfig()
+    public var line = 0
+}
+
 public enum TimeZoneChoice: String, Sendable, Codable { case utc = "UTC", local }
 
 public struct ScheduleConfig: Sendable {
@@ -142,6 +151,8 @@ public struct SiteConfig: Sendable {
     public var destinations: [String: DestinationConfig]
     public var schedule = ScheduleConfig()
     public var retention = RetentionConfig()
+    /// Where the site's snapshots are copied after each good run.
+    public var copies: [CopyTargetConfig] = []
     public var components: [ComponentConfig] = []
     public var writers: [WriterConfig] = []
     /// All or nothing: when a component fails, commit nothing (default: commit a partial snapshot).
@@ -154,9 +165,29 @@ public struct SiteConfig: Sendable {
     public var warnings: [String] = []
 
     public var mainDestination: DestinationConfig { destinations["main"]! }
+
+    /// The repositories a backup run writes to: main and those components name (not copy targets alone).
+    public var backupRepositories: [String] { Set(components.map(\.repository)).union(["main"]).sorted() }
     public var drillSandbox: String { drill.sandbox ?? stateDir + "/drill" }
 
     public func writer(for component: String) -> WriterConfig? {
         writers.first { $0.components.contains(component) }
+    }
+}
+
+extension SiteConfig {
+    /// This configuration reading from copy target `name` instead of the main repository
+    /// (`site recover --from`, `site drill --from`). Throws `.invalidArgument` naming the copy
+    /// targets when `name` is not one.
+    public func readingFromCopy(_ name: String) throws -> SiteConfig {
+        guard copies.contains(where: { $0.repository == name }), var d = destinations[name] else {
+            let known = copies.map(\.repository)
+            throw VaultError(.invalidArgument, "\"\(name)\" is not a copy target of site \(site): " +
+                             (known.isEmpty ? "the control file has no [[copy]]" : "use one of \(known.joined(separator: ", "))"))
+        }
+        var c = self
+        d.name = "main"
+        c.destinations["main"] = d
+        return c
     }
 }

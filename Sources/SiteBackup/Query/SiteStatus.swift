@@ -45,6 +45,8 @@ public struct SiteStatusReport: Sendable, Codable {
     /// The next scheduled drill (site's time zone and UTC), nil without a [drill] schedule.
     public var nextDrillLocal: String?
     public var nextDrillUTC: String?
+    /// The newest snapshot in each copy target (`addCopyTargets`); nil when not looked up.
+    public var copies: [CopyTargetStatus]?
 
     public struct DrillSummary: Sendable, Codable {
         public var runID: String

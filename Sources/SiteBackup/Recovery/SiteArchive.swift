@@ -47,7 +47,14 @@ public final class SiteArchive: @unchecked Sendable {
         snapshot = try SiteSnapshots.find(main, site: config.site, ref: ref)
         var repos = ["main": main]
         var roots = ["main": snapshot.snapshot.treeID!]
+        // Parts copied into this repository (a copy target holds the copies of every part, each
+        // recording the id the manifest names as its `original`) are read from it.
+        let copiedParts = snapshot.manifest.snapshots.count > 1 ? (try? main.snapshots()) ?? [] : []
         for (name, id) in snapshot.manifest.snapshots where name != "main" {
+            if let part = copiedParts.first(where: { $0.snapshot.original == id }), let tree = part.snapshot.treeID {
+                repos[name] = main; roots[name] = tree
+                continue
+            }
             guard let d = config.destinations[name] else { continue }
             do {
                 let r = watch(try SiteSnapshots.open(d, clock: clock))

@@ -73,6 +73,7 @@ public enum Alerts {
         var snapshot: String?
         var components: [[String: String]]
         var hook: String?
+        var copies: [[String: String]]?
     }
 
     static func body(_ report: RunReport, _ m: StatusMessage) -> [UInt8] {
@@ -80,13 +81,15 @@ public enum Alerts {
                      failure: report.failure?.rawValue, message_id: m.id, severity: m.severity.rawValue, time: m.time.iso8601,
                      text: m.text, snapshot: report.snapshot,
                      components: report.components.map { ["name": $0.name, "result": $0.result, "message": $0.message ?? ""] },
-                     hook: report.hook)
+                     hook: report.hook,
+                     copies: report.copies?.map { ["target": $0.target, "result": $0.result, "message": $0.message ?? ""] })
         return Array((try? JSONEncoder.sorted.encode(b)) ?? Data())
     }
 
     static func shouldAlert(_ report: RunReport, config: AlertConfig) -> Bool {
         if report.result != "succeeded" { return true }
         if report.hook == "failed" || report.hook == "refused" { return true }
+        if report.copies?.contains(where: { $0.result != "ok" }) == true { return true }
         return config.onSuccess
     }
 

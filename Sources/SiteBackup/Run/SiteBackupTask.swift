@@ -168,6 +168,12 @@ public final class SiteBackupTask: @unchecked Sendable {
             let outcome = Hook.run(path, report: currentReport, config: config, recorder: recorder, timeout: config.hooks.timeout)
             gate.withLock { report.hook = outcome }
         } else if case .refused = hookState { gate.withLock { report.hook = "refused" } }
+        // 6. Copies to the [[copy]] targets: a failure is recorded and alerted, never fails the run.
+        if !config.copies.isEmpty {
+            let sources = destinations.sorted { $0.key < $1.key }.map { (name: $0.key, repository: $0.value.repository) }
+            let copies = SiteCopies.run(config: config, sources: sources, options: options, recorder: recorder)
+            gate.withLock { report.copies = copies }
+        }
         gate.withLock { report.result = result }
     }
 
@@ -403,6 +409,10 @@ public final class SiteBackupTask: @unchecked Sendable {
         ]
         if let s = r.snapshot { header.append("snapshot:  \(s)") }
         for (n, s) in r.snapshots.sorted(by: { $0.key < $1.key }) { header.append("  \(n): \(s)") }
+        for c in r.copies ?? [] {
+            header.append("copy \(c.target): \(c.result), \(c.copied) copied, \(c.present) already there" +
+                          (c.message.map { " — \($0)" } ?? ""))
+        }
         if !r.freezes.isEmpty { header.append("frozen:    " + r.freezes.map { "\($0.writer) \(formatSeconds($0.seconds ?? 0))" }.joined(separator: ", ")) }
         for c in r.components {
             header.append("component \(c.name) [\(c.kind.rawValue)]: \(c.result), \(c.files) files, \(Bytes.text(c.bytes))\(c.version.map { ", version \($0)" } ?? "")\(c.check.map { ", check \($0)" } ?? "")")

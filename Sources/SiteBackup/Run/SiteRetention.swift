@@ -35,6 +35,15 @@ public enum SiteRetention {
 
     /// What the policy keeps and removes in one repository.
     public static func plan(_ config: SiteConfig, repository name: String, repo: Repository) throws -> [Decision] {
+        try plan(config, retention: retention(config, for: name), repository: name, repo: repo)
+    }
+
+    /// The policy for a repository: a copy target's own keys, else the site's `[retention]`.
+    static func retention(_ config: SiteConfig, for name: String) -> RetentionConfig {
+        config.copies.first { $0.repository == name }?.retention ?? config.retention
+    }
+
+    static func plan(_ config: SiteConfig, retention: RetentionConfig, repository name: String, repo: Repository) throws -> [Decision] {
         let snaps = try SiteSnapshots.list(repo, site: config.site)
         guard !snaps.isEmpty else { return [] }
         // One group per site: the policy groups by host and paths, so give them all the same.
@@ -43,7 +52,7 @@ public enum SiteRetention {
             copy.paths = ["site=\(config.site)"]
             return (s.id, copy)
         }
-        var decisions = policy(config.retention, utc: config.timeZone == .utc).apply(grouped)
+        var decisions = policy(retention, utc: config.timeZone == .utc).apply(grouped)
         if let newestGood = snaps.last(where: { !$0.snapshot.partial })?.id,
            let i = decisions.firstIndex(where: { $0.id == newestGood }), !decisions[i].keep {
             decisions[i].keep = true
@@ -54,13 +63,15 @@ public enum SiteRetention {
 
     /// Forgets what the policy does not keep, then (with `prune`) removes the data nothing references.
     public static func apply(_ config: SiteConfig, options: SiteRunOptions, dryRun: Bool, prune: Bool) throws -> Report {
-        guard !config.retention.isEmpty else {
-            throw VaultError(.invalidArgument, "\(config.file) has no [retention] policy: nothing would be kept or removed")
+        // Repositories the backup writes follow [retention]; each copy target its own keep_* keys.
+        let copyTargets = config.copies.filter { !$0.retention.isEmpty }.map(\.repository)
+        let names = (config.retention.isEmpty ? [] : config.backupRepositories) + copyTargets.filter { !config.backupRepositories.contains($0) }
+        guard !names.isEmpty else {
+            throw VaultError(.invalidArgument, "\(config.file) has no [retention] policy (nor keep_* keys in a [[copy]]): nothing would be kept or removed")
         }
         var report = Report()
         report.dryRun = dryRun
-        let used = Set(config.components.map(\.repository)).union(["main"])
-        for name in used.sorted() {
+        for name in names {
             let d = config.destinations[name]!
             let repo = try SiteSnapshots.open(d, clock: options.clock)
             let lock = try RepositoryLock.acquire(repo, exclusive: prune && !dryRun, operation: "site forget \(config.site)",

@@ -112,6 +112,8 @@ public struct RunReport: Sendable, Codable {
     public var components: [ComponentReport] = []
     public var freezes: [FreezeReport] = []
     public var hook: String?
+    /// How copying to each `[[copy]]` target went (nil: the site has none, or the run committed nothing).
+    public var copies: [CopyOutcome]?
     public var warnings: [String] = []
     public var durationSeconds = 0.0
 

@@ -30,6 +30,8 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
     case writerThawed = 1201
     case snapshotCommitted = 1300
     case runLogWritten = 1301
+    case copyStarted = 1310
+    case copySucceeded = 1311
     case hookStarted = 1400
     case hookSucceeded = 1401
     case alertSent = 1500
@@ -59,6 +61,7 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
     case thawFailed = 2031
     case staleFreezeThawFailed = 2032
     case commitFailed = 2040
+    case copyFailed = 2041
     case runAborted = 2050
     case hookFailed = 2060
     case hookRefused = 2061
@@ -96,6 +99,9 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
         case .writerThawed: return "a writer thawed its components (freeze window in the message)"
         case .snapshotCommitted: return "a snapshot was committed to a repository"
         case .runLogWritten: return "the run log was written into the destination"
+        case .copyStarted: return "copying the site's snapshots to a copy target ([[copy]]) started, after a good run"
+        case .copySucceeded: return "the site's snapshots missing from a copy target were copied (counts and the newest snapshot there in the message)"
+        case .copyFailed: return "copying to a copy target failed (alert sent); the backup itself is committed and the next run copies everything missing"
         case .hookStarted: return "the after-backup hook started"
         case .hookSucceeded: return "the after-backup hook exited 0"
         case .alertSent: return "an alert (command or webhook) was delivered"
