@@ -249,6 +249,29 @@ final class RecoveryLayoutTests: SiteTestCase {
         XCTAssertEqual(text(dataDir + "/notes.txt"), "notes of the application\n")
     }
 
+    /// Split layout: the configuration is kept in a second repository; the main snapshot's
+    /// manifest names it, and one recovery brings back every component from both repositories.
+    func testSplitLayoutRecoversComponentsOfEveryRepository() throws {
+        let near = site + "/backup/near"
+        try makeNestedSite(extra: """
+
+        [repositories.near]
+        path = "backup/near"
+        password_file = "backup/password"
+
+        """)
+        try replaceInControlFile("name = \"config\"\nkind = \"config\"", "name = \"config\"\nkind = \"config\"\nrepository = \"near\"")
+        XCTAssertEqual(try CLI.run(["init", "--quiet"], env: ["SITEVAULT_REPOSITORY": near, "SITEVAULT_PASSWORD_FILE": passwordFile]).status, 0)
+        let rows = items()
+        _ = try backup()
+        XCTAssertEqual(shell("rm -rf '\(app)'"), 0)
+        let r = try siteRun("recover", "--json")
+        XCTAssertEqual(r.status, 0, "\(r)")
+        XCTAssertEqual(Set(((json(r)["components"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }), ["db", "data", "config"])
+        XCTAssertEqual(text(conf), RecoveryLayoutTests.secretConfig, "the component of the second repository is back")
+        XCTAssertEqual(items(), rows)
+    }
+
     // MARK: dry run
 
     /// A dry run shows configuration diffs with secret values redacted (unless --show-secrets),

@@ -170,6 +170,7 @@ final class SiteCopyTests: RecoveryTestCase {
         let r = try siteRun("recover", "--json", "--no-start", "--no-probe", "--from", "offsite")
         XCTAssertEqual(r.status, 0, "\(r)")
         XCTAssertEqual(json(r)["result"] as? String, "recovered", "\(r)")
+        XCTAssertEqual(component(json(r), "database")?["result"] as? String, "ok", "the part of the other repository is recovered too: \(r)")
         XCTAssertEqual(TreeComparison.differences(expectedData, TreeComparison.describe(dataPath)), [])
         XCTAssertEqual(text(confPath), original)
     }

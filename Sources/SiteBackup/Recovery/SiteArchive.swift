@@ -49,7 +49,8 @@ public final class SiteArchive: @unchecked Sendable {
         var roots = ["main": snapshot.snapshot.treeID!]
         // Parts copied into this repository (a copy target holds the copies of every part, each
         // recording the id the manifest names as its `original`) are read from it.
-        let copiedParts = snapshot.manifest.snapshots.count > 1 ? (try? main.snapshots()) ?? [] : []
+        // (The manifest names the other parts only: the main snapshot's id is not known before its commit.)
+        let copiedParts = snapshot.manifest.snapshots.keys.contains { $0 != "main" } ? (try? main.snapshots()) ?? [] : []
         for (name, id) in snapshot.manifest.snapshots where name != "main" {
             if let part = copiedParts.first(where: { $0.snapshot.original == id }), let tree = part.snapshot.treeID {
                 repos[name] = main; roots[name] = tree

@@ -186,7 +186,9 @@ public final class SiteBackupTask: @unchecked Sendable {
             var nodes = comps.compactMap { stored[$0.name]?.0 }
             var manifest = currentReport
             manifest.result = "committed"
-            manifest.components = comps.compactMap { stored[$0.name]?.1 }
+            // The main manifest names every component of the run, wherever it is stored (its
+            // `repository` says where): recovery and drills read the site from it.
+            manifest.components = (name == "main" ? config.components : comps).compactMap { stored[$0.name]?.1 }
             let arch = dest.archiver
             let time = options.clock.now()
             let meta = [
@@ -196,7 +198,7 @@ public final class SiteBackupTask: @unchecked Sendable {
             let metaFolder = ComponentBackup(config: config, recorder: recorder, clock: options.clock)
             nodes.append(metaFolder.folderNode(".sitevault", try arch.saveTree(nodes: meta), mode: 0o700))
             let root = try arch.saveTree(nodes: nodes)
-            let partial = manifest.components.contains { $0.result != "ok" }
+            let partial = comps.contains { stored[$0.name]?.1.result != "ok" }
             let paths = comps.flatMap { $0.kind == .database ? ($0.databasePath.map { [$0] } ?? []) : $0.paths }.sorted()
             let result: BackupResultCommit
             do {
