@@ -5,6 +5,7 @@ import SiteSystem
 import VaultArchiver
 import VaultCore
 import VaultFileSystem
+import VaultRepository
 
 /// Takes consistent copies of components and stores them. The layout of a site snapshot's tree:
 ///
@@ -166,7 +167,8 @@ final class ComponentBackup {
                     let fd = open(copy, O_RDONLY | O_CLOEXEC)
                     guard fd >= 0 else { throw VaultError.posix("cannot open", path: copy, errno: errno) }
                     defer { close(fd) }
-                    var node = try archiver.saveStream(name: FilePath(copy).lastComponent, fd: fd, label: copy, time: clock.now())
+                    var node = try archiver.saveStream(name: FilePath(copy).lastComponent, fd: fd, label: copy, time: clock.now(),
+                                                   chunking: .database)
                     // The copy is ours (root, 0600); the snapshot keeps the database's own owner and mode.
                     report.fileOwner = FileOwner.of(c.databasePath!)
                     report.folderOwner = FileOwner.of(StagedPath.parent(c.databasePath!))
@@ -192,7 +194,8 @@ final class ComponentBackup {
                     defer { running.withLock { currentProcess = nil } }
                     let node: Node
                     do {
-                        node = try archiver.saveStream(name: Array(c.fileName.utf8), fd: proc.stdoutFD, label: "output of \(argv[0])", time: clock.now())
+                        node = try archiver.saveStream(name: Array(c.fileName.utf8), fd: proc.stdoutFD, label: "output of \(argv[0])", time: clock.now(),
+                                                       chunking: .database)
                     } catch {
                         proc.terminate(); _ = proc.wait(); throw error
                     }
