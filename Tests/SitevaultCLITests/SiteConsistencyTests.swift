@@ -126,4 +126,19 @@ final class SiteConsistencyTests: SiteTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: site + "/state/freeze.json"))
         XCTAssertEqual(try snapshotCount(), 0, "nothing committed")
     }
+
+    /// `site validate` names the file, line and column of a bad value, and reports the mode.
+    func testValidateRejectsABadValueAtItsPosition() throws {
+        try makeTwoWriterSite(consistency: "sitewide")
+        let bad = try CLI.run(["validate", "--site", controlFile])
+        XCTAssertEqual(bad.status, 78, "\(bad)")
+        XCTAssertTrue(bad.stderr.contains("\(controlFile):5:15: consistency must be \"component\""), bad.stderr)
+        try replaceInControlFile("consistency = \"sitewide\"", "consistency = \"site\"")
+        try appendDumpComponent("cache", script: "echo cache")
+        let good = try CLI.run(["validate", "--json", "--site", controlFile])
+        XCTAssertEqual(good.status, 0, "\(good)")
+        XCTAssertEqual(json(good)["consistency"] as? String, "site")
+        let warnings = json(good)["warnings"] as? [String] ?? []
+        XCTAssertTrue(warnings.contains { $0.contains("component 'cache' is a dump command's output") }, "\(warnings)")
+    }
 }
