@@ -111,6 +111,20 @@ final class SiteConsistencyTests: SiteTestCase {
         XCTAssertTrue(waitForAppWrites(beyond: before), "the application works again")
     }
 
+    /// The second writer's freeze fails: the first one, already frozen, thaws; nothing is copied.
+    func testFailedFreezeThawsTheWritersAlreadyFrozen() throws {
+        try makeTwoWriterSite(consistency: "site", freeze: "exit 3")
+        let r = try siteRun("backup", "--json")
+        XCTAssertEqual(r.status, 22, "\(r)")
+        XCTAssertEqual(json(r)["failure"] as? String, "freeze-failed")
+        let f = freezes(r)
+        XCTAssertEqual(Array(f.keys), ["app"], "only app froze, and it thawed: \(json(r)["freezes"] ?? "")")
+        XCTAssertNotEqual(appState(), "T", "the application was thawed")
+        XCTAssertEqual(copies(r).count, 0, "no copy was made")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: site + "/state/freeze.json"))
+        XCTAssertEqual(try snapshotCount(), 0)
+    }
+
     /// SIGTERM while the window is open (a dump streamed inside it waits): both writers thaw.
     func testSigtermInsideTheWindowThawsEveryWriter() throws {
         try makeTwoWriterSite(consistency: "site", components: "\"database\", \"slow\"")
