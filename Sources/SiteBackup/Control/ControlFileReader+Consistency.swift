@@ -9,7 +9,8 @@ extension ControlFileReader {
         guard let n = top.node("consistency") else { return }
         guard let s = n.string, let c = Consistency(rawValue: s) else {
             let got = n.string.map { "\"\($0)\"" } ?? n.typeName
-            problems.add(n.position, "consistency must be \"component\" (each writer frozen for its own components) or \"site\" (one freeze window for the whole site), not \(got)")
+            problems.add(n.position, "consistency must be \"component\" (each writer frozen for its own components) "
+                         + "or \"site\" (one freeze window for the whole site), not \(got)")
             return
         }
         config.consistency = c
@@ -19,7 +20,9 @@ extension ControlFileReader {
             let name = tables.first { $0["name"]?.string == comp.name }?["name"]
             let pos = name?.keyPosition ?? name?.position ?? n.position
             let what = comp.engine == .postgresql ? "a PostgreSQL backup" : "a dump command's output"
-            config.warnings.append("\(file):\(pos.line):\(pos.column): component '\(comp.name)' is \(what), which cannot be staged: under consistency = \"site\" it is streamed inside the freeze window, which then lasts as long as the dump (at most its timeout, \(DurationText.format(comp.timeout)))")
+            config.warnings.append("\(file):\(pos.line):\(pos.column): component '\(comp.name)' is \(what), which cannot be "
+                                   + "staged: under consistency = \"site\" it is streamed inside the freeze window, which then "
+                                   + "lasts as long as the dump (at most its timeout, \(DurationText.format(comp.timeout)))")
         }
     }
 }

@@ -24,7 +24,7 @@ extension SiteBackupTask {
             for c in components(of: w) {
                 do { try await copy(c, under: w, backup, &stored) } catch { copyError = error; break }
             }
-            if let f = thaw([w], window: nil) { throw f }
+            if let f = thaw([w], siteWide: false) { throw f }
             if let copyError { throw copyFailure(copyError, "consistent copy under writer \(w.name) failed") }
         }
     }
@@ -39,11 +39,12 @@ extension SiteBackupTask {
             for w in config.writers {
                 for c in components(of: w) { try await copy(c, under: w, backup, &stored) }
             }
-            for c in config.components where config.writer(for: c.name) == nil && c.kind == .database && c.engine == .sqlite {
-                try backup.stage(c)
+            let unfrozenSQLite = config.components.filter {
+                config.writer(for: $0.name) == nil && $0.kind == .database && $0.engine == .sqlite
             }
+            for c in unfrozenSQLite { try backup.stage(c) }
         } catch { failure = error }
-        if let f = thaw(config.writers.reversed(), window: config.writers.count) { throw f }
+        if let f = thaw(config.writers.reversed(), siteWide: true) { throw f }
         if let failure { throw copyFailure(failure, "consistent copy inside the site-wide freeze window failed") }
     }
 
@@ -51,7 +52,8 @@ extension SiteBackupTask {
         config.components.filter { w.components.contains($0.name) }
     }
 
-    private func copy(_ c: ComponentConfig, under w: WriterConfig, _ backup: ComponentBackup, _ stored: inout Stored) async throws {
+    private func copy(_ c: ComponentConfig, under w: WriterConfig, _ backup: ComponentBackup,
+                      _ stored: inout Stored) async throws {
         if w.staging && ComponentBackup.canStage(c) { try backup.stage(c) } else {
             stored[c.name] = await backup.store(c, into: destinations[c.repository]!, writer: w.name)
         }
@@ -63,22 +65,25 @@ extension SiteBackupTask {
         do { r = try freezes.freeze(w, components: comps) } catch let e as VaultError {
             throw RunFailure(e.code == .cancelled ? .aborted : .freezeFailed, e.message)
         }
-        recorder.emit(.writerFrozen, "writer \(w.name) (\(w.kind.rawValue)) froze \(comps.joined(separator: ", "))", at: r.frozenAt)
+        recorder.emit(.writerFrozen, "writer \(w.name) (\(w.kind.rawValue)) froze \(comps.joined(separator: ", "))",
+                      at: r.frozenAt)
     }
 
     /// Thaws each of `writers` still frozen, in the order given, going on past a failed thaw.
-    /// `window`: under site consistency, the last thaw's message also gives the whole window.
+    /// `siteWide`: the last thaw's message also gives the whole window.
     /// Returns the failure to throw when a thaw failed.
-    private func thaw(_ writers: [WriterConfig], window: Int?) -> RunFailure? {
+    private func thaw(_ writers: [WriterConfig], siteWide: Bool) -> RunFailure? {
         var failed: [String] = []
         for w in writers {
             do {
                 guard let t = try freezes.thaw(w.name) else { continue }
                 var text = "writer \(w.name) thawed after \(formatSeconds(t.seconds ?? 0)) frozen"
-                if window != nil && !freezes.anyFrozen {
-                    let first = freezes.freezeReports.map(\.frozenAt.nanoseconds).min() ?? t.frozenAt.nanoseconds
+                if siteWide && !freezes.anyFrozen {
+                    let all = freezes.freezeReports
+                    let first = all.map(\.frozenAt.nanoseconds).min() ?? t.frozenAt.nanoseconds
                     let seconds = Double((t.thawedAt?.nanoseconds ?? first) - first) / 1e9
-                    text += "; site-wide freeze window of \(window!) writer\(window == 1 ? "" : "s"): \(formatSeconds(seconds))"
+                    let writers = "\(all.count) writer\(all.count == 1 ? "" : "s")"
+                    text += "; site-wide freeze window of \(writers): \(formatSeconds(seconds))"
                 }
                 recorder.emit(.writerThawed, text, at: t.thawedAt)
             } catch {
@@ -86,7 +91,8 @@ extension SiteBackupTask {
             }
         }
         guard !failed.isEmpty else { return nil }
-        return RunFailure(.thawFailed, "\(failed.joined(separator: "; ")); the application may still be stopped: run `sitevault site thaw --site \(config.file)`")
+        return RunFailure(.thawFailed, "\(failed.joined(separator: "; ")); the application may still be stopped: "
+                          + "run `sitevault site thaw --site \(config.file)`")
     }
 
     private func copyFailure(_ error: Error, _ what: String) -> Error {
