@@ -144,12 +144,14 @@ public final class Archiver: @unchecked Sendable {
 
     /// Saves everything read from `fd` until end of file (a dump command's stdout) as a regular
     /// file node, without holding more than two chunks in memory.
-    /// `tap`, when given, sees every byte as it is read (e.g. to feed a verifier).
+    /// `tap`, when given, sees every byte as it is read (e.g. to feed a verifier). `chunking`
+    /// picks the chunk sizes (`.database` for dumps and database copies).
     public func saveStream(name: [UInt8], fd: Int32, label: String, mode: UInt32 = 0o600, time: Timestamp,
-                           tap: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> Node {
+                           chunking: Chunking = .files, tap: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> Node {
         var n = Node(name: name, type: .file, mode: mode)
         var size: UInt64 = 0
-        n.content = try FileReader.chunks(fd: fd, sizeHint: nil, label: label, chunker: repository.chunker, writer: writer, progress: progress,
+        n.content = try FileReader.chunks(fd: fd, sizeHint: nil, label: label, chunker: repository.chunker(for: chunking),
+                                          writer: writer, progress: progress,
                                           tap: { bytes in
                                               size += UInt64(bytes.count)
                                               tap?(bytes)

@@ -9,7 +9,20 @@ public struct ChunkerParameters: Sendable {
     public var maxSize: Int
     /// File data: 512 KiB – 1 MiB average – 4 MiB.
     public static let data = ChunkerParameters(minSize: 512 << 10, averageSize: 1 << 20, maxSize: 4 << 20)
+    /// Database dumps and copies: 64 KiB – 128 KiB average – 1 MiB. A dump changes in small
+    /// regions (a range of rows, a few pages); only chunks much smaller than the file let two dumps
+    /// share most of their chunks.
+    public static let database = ChunkerParameters(minSize: 64 << 10, averageSize: 128 << 10, maxSize: 1 << 20)
     public init(minSize: Int, averageSize: Int, maxSize: Int) { self.minSize = minSize; self.averageSize = averageSize; self.maxSize = maxSize }
+}
+
+/// Which chunk sizes a stream is cut with. A write-time choice only: a file's content is a list of
+/// blob ids, whatever sizes they have, so readers never need to know it.
+public enum Chunking: Sendable {
+    /// `ChunkerParameters.data`: files.
+    case files
+    /// `ChunkerParameters.database`: database dumps and SQLite copies.
+    case database
 }
 
 public struct Chunker: Sendable {

@@ -13,7 +13,10 @@ public final class Repository: @unchecked Sendable {
     public let keyName: String
     public let clock: VaultClock
     public let compressor = Compressor()
+    /// Cuts files (`ChunkerParameters.data`).
     public let chunker: Chunker
+    /// Cuts database dumps and copies (`ChunkerParameters.database`, same secret gear table).
+    public let databaseChunker: Chunker
     let mutex = Mutex()
     private var _index = MasterIndex()
     private var _damagedIndex: [DamagedIndexFile] = []
@@ -24,6 +27,11 @@ public final class Repository: @unchecked Sendable {
     private var warned = Set<String>()
 
     public var index: MasterIndex { mutex.withLock { _index } }
+
+    /// The chunker for `chunking`.
+    public func chunker(for chunking: Chunking) -> Chunker {
+        chunking == .database ? databaseChunker : chunker
+    }
 
     /// Receives each warning once (a damaged index file, packs found outside the index): the
     /// executable prints them, services record them.
@@ -45,6 +53,7 @@ public final class Repository: @unchecked Sendable {
     init(store: BlobStore, key: MasterKey, config: RepositoryConfig, keyName: String, clock: VaultClock) {
         self.store = store; self.key = key; self.config = config; self.keyName = keyName; self.clock = clock
         self.chunker = Chunker(seed: key.chunkerSeed)
+        self.databaseChunker = Chunker(seed: key.chunkerSeed, params: .database)
     }
 
     /// Creates a new repository in `store` with one key for `password`. `master` defaults to fresh

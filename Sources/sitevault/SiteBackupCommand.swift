@@ -47,6 +47,9 @@ struct SiteBackupCommand: AsyncParsableCommand {
         if let s = r.snapshot { printLine("  snapshot   \(s.prefix(12)) at \(r.snapshotTime.map { TimeText.full($0, utc: utc) } ?? "?")") }
         for (n, s) in r.snapshots.sorted(by: { $0.key < $1.key }) where n != "main" { printLine("  snapshot   \(s.prefix(12)) in repository \(n)") }
         for f in r.freezes { printLine("  frozen     \(f.writer): \(String(format: "%.3f", f.seconds ?? 0)) s") }
+        if r.consistency == .site && !r.freezes.isEmpty {
+            printLine("  window     site-wide, \(r.freezes.count) writer\(r.freezes.count == 1 ? "" : "s"): \(String(format: "%.3f", r.freezeWindowSeconds)) s")
+        }
         for c in r.components {
             printLine("  \(c.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(c.result.padding(toLength: 8, withPad: " ", startingAt: 0)) \(Bytes.text(c.bytes))\(c.version.map { ", version \($0)" } ?? "")\(c.check.map { ", check \($0)" } ?? "")\(c.message.map { " — \($0)" } ?? "")")
         }

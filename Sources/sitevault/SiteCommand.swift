@@ -117,15 +117,20 @@ struct ValidateCommand: AsyncParsableCommand {
         struct Summary: Encodable {
             var valid = true; var site: String; var file: String; var components: [String]; var writers: [String]
             var repositories: [String: String]; var schedule: String?; var timeZone: String; var stateDir: String; var warnings: [String]
+            var consistency: String
         }
         out.emit(Summary(site: config.site, file: config.file, components: config.components.map { "\($0.name) (\($0.kind.rawValue))" },
                          writers: config.writers.map { "\($0.name) (\($0.kind.rawValue))" },
                          repositories: config.destinations.mapValues(\.path), schedule: config.schedule.calendar?.text,
-                         timeZone: config.timeZone.rawValue, stateDir: config.stateDir, warnings: config.warnings))
+                         timeZone: config.timeZone.rawValue, stateDir: config.stateDir, warnings: config.warnings,
+                         consistency: config.consistency.rawValue))
         for w in config.warnings { out.warn("warning: " + w) }
         out.line("\(config.file): valid control file for site \(config.site)")
         out.line("  components: " + config.components.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", "))
         if !config.writers.isEmpty { out.line("  writers:    " + config.writers.map { "\($0.name) (\($0.kind.rawValue): \($0.components.joined(separator: ", ")))" }.joined(separator: "; ")) }
+        if !config.writers.isEmpty {
+            out.line("  freezing:   " + (config.consistency == .site ? "one window for the whole site (consistency = \"site\")" : "writer by writer (consistency = \"component\")"))
+        }
         for (n, d) in config.destinations.sorted(by: { $0.key < $1.key }) { out.line("  repository \(n): \(d.path)") }
         out.line("  schedule:   \(config.schedule.calendar?.text ?? "none") (time zone \(config.timeZone.rawValue))")
         out.line("  state:      \(config.stateDir)")

@@ -216,6 +216,22 @@ final class ControlFileTests: XCTestCase {
         XCTAssertNotNil(c.hooks.afterBackup)
         XCTAssertTrue(c.alerts.isConfigured)
     }
+
+    /// `consistency`: "component" by default, "site" accepted (with a warning for each database that
+    /// can only be streamed inside the window), anything else refused at the value.
+    func testConsistency() throws {
+        XCTAssertEqual(try parse(base()).consistency, .component)
+        let dump = "[[component]]\nname = \"cache\"\nkind = \"database\"\nengine = \"command\"\ndump_command = [\"echo\", \"x\"]\n"
+        let site = try parse(base(dump, header: "consistency = \"site\""))
+        XCTAssertEqual(site.consistency, .site)
+        XCTAssertEqual(site.warnings.count, 1, "\(site.warnings)")
+        XCTAssertTrue(site.warnings.first?.hasPrefix("\(file):15:1: component 'cache'") ?? false, "\(site.warnings)")
+        XCTAssertTrue(site.warnings.first?.contains("inside the freeze window") ?? false)
+        XCTAssertEqual(try parse(base(dump, header: "consistency = \"component\"")).warnings, [])
+        assertRejected(base(header: "consistency = \"sites\""), line: 4, column: 15, "consistency must be \"component\"")
+        assertRejected(base(header: "consistency = \"sites\""), line: 4, column: 15, "not \"sites\"")
+        assertRejected(base(header: "consistency = true"), line: 4, column: 15, "consistency must be")
+    }
 }
 
 final class ScheduleTests: XCTestCase {

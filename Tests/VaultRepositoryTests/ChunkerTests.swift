@@ -43,6 +43,47 @@ final class ChunkerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(shared, a.count - 3, "only \(shared) of \(a.count) boundaries survived an insertion")
     }
 
+    /// The database set: its own bounds and a 128 KiB average, from the same gear table.
+    func testDatabaseChunkSizesRespectBoundsAndAverage() {
+        var rng = SeededRandom(seed: 10)
+        let data = rng.bytes(16 << 20)
+        let c = Chunker(seed: Array(repeating: 9, count: 32), params: .database)
+        XCTAssertEqual(c.gear, Chunker(seed: Array(repeating: 9, count: 32)).gear, "same secret gear table as files")
+        let sizes = cuts(data, c)
+        XCTAssertEqual(sizes.reduce(0, +), data.count)
+        for s in sizes.dropLast() {
+            XCTAssertGreaterThanOrEqual(s, 64 << 10)
+            XCTAssertLessThanOrEqual(s, 1 << 20)
+        }
+        let avg = Double(data.count) / Double(sizes.count)
+        XCTAssertGreaterThan(avg, 0.6 * Double(128 << 10), "average \(avg)")
+        XCTAssertLessThan(avg, 2.0 * Double(128 << 10), "average \(avg)")
+    }
+
+    /// Eight 32 KiB regions rewritten in a 24 MiB "dump" (a few rows changed in several tables):
+    /// the database chunks no longer shared add up to far less than the file chunks do.
+    func testDatabaseChunksConfineChangedRegions() {
+        var rng = SeededRandom(seed: 11)
+        let a = rng.bytes(24 << 20)
+        var b = a
+        for i in 0..<8 {
+            let at = i * (3 << 20) + (1 << 20)
+            b.replaceSubrange(at..<(at + (32 << 10)), with: rng.bytes(32 << 10))
+        }
+        func unshared(_ c: Chunker) -> Int {
+            func chunks(_ d: [UInt8]) -> [[UInt8]] {
+                var start = 0
+                return cuts(d, c).map { n in defer { start += n }; return Array(d[start..<(start + n)]) }
+            }
+            let old = Set(chunks(a))
+            return chunks(b).filter { !old.contains($0) }.reduce(0) { $0 + $1.count }
+        }
+        let seed = Array(repeating: 3 as UInt8, count: 32)
+        let small = unshared(Chunker(seed: seed, params: .database)), big = unshared(Chunker(seed: seed))
+        XCTAssertLessThan(small, 6 << 20, "database chunks: \(small) bytes new for 256 KiB changed")
+        XCTAssertLessThan(small * 2, big, "database chunks: \(small) bytes new, file chunks: \(big)")
+    }
+
     func testSeedChangesBoundaries() {
         var rng = SeededRandom(seed: 9)
         let data = rng.bytes(16 << 20)

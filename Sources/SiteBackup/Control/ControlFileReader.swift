@@ -111,6 +111,7 @@ final class ControlFileReader {
             config.writers.append(w)
         }
         config.atomic = top.bool("atomic") ?? false
+        readConsistency(top, into: &config)
         if let t = top.subtable("hooks") { config.hooks = readHooks(t) }
         if let t = top.subtable("alerts") { config.alerts = readAlerts(t) }
         if let t = top.subtable("drill") { config.drill = readDrill(t) }

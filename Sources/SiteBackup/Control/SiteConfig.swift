@@ -141,6 +141,15 @@ public struct ScheduleConfig: Sendable {
 }
 
 /// A site's control file, parsed and validated.
+/// How far the consistent copies of a run agree with each other (`consistency` in the control file).
+public enum Consistency: String, Sendable, Codable, CaseIterable {
+    /// Each writer is frozen only while its own components are copied, one writer after another.
+    case component
+    /// One freeze window: every writer freezes (file order), every consistent copy is made, then
+    /// every writer thaws (reverse order).
+    case site
+}
+
 public struct SiteConfig: Sendable {
     public var file: String
     public var text: String
@@ -157,6 +166,7 @@ public struct SiteConfig: Sendable {
     public var writers: [WriterConfig] = []
     /// All or nothing: when a component fails, commit nothing (default: commit a partial snapshot).
     public var atomic = false
+    public var consistency = Consistency.component
     public var hooks = HookConfig()
     public var alerts = AlertConfig()
     public var drill = DrillConfig()

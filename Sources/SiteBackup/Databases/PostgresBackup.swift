@@ -6,6 +6,7 @@ import Foundation
 import SiteSystem
 import VaultArchiver
 import VaultCore
+import VaultRepository
 
 /// Backs up a PostgreSQL component into the repository, streaming, never through a temporary file:
 ///
@@ -182,7 +183,8 @@ struct PostgresBackup {
         var feeding = check?.stdinFD != nil
         let node: Node
         do {
-            node = try archiver.saveStream(name: Array(name.utf8), fd: source.stdoutFD, label: label, time: clock.now()) { bytes in
+            node = try archiver.saveStream(name: Array(name.utf8), fd: source.stdoutFD, label: label, time: clock.now(),
+                                           chunking: .database) { bytes in
                 guard feeding, let fd = check?.stdinFD else { return }
                 feeding = writeAll(fd, bytes)
             }

@@ -5,6 +5,7 @@ import SiteSystem
 import VaultArchiver
 import VaultCore
 import VaultFileSystem
+import VaultRepository
 
 /// Takes consistent copies of components and stores them. The layout of a site snapshot's tree:
 ///
@@ -21,6 +22,8 @@ final class ComponentBackup {
     /// Components whose consistent copy is in the staging folder.
     private(set) var staged: Set<String> = []
     private(set) var stagedDatabase: [String: String] = [:]
+    /// When each staging copy was taken (start, end).
+    private(set) var copyTimes: [String: (Timestamp, Timestamp)] = [:]
     /// The dump command running now, ended at once if the run is interrupted.
     private let running = Mutex()
     private var currentProcess: RunningProcess?
@@ -61,6 +64,7 @@ final class ComponentBackup {
     /// Makes the consistent copy (called while the component's writer holds it frozen, or, for an
     /// SQLite database without writer, at any time: the online backup is consistent by itself).
     func stage(_ c: ComponentConfig) throws {
+        let started = clock.now()
         let root = stagingRoot(c)
         if c.kind == .database { StagingCopy.remove(root) }
         try makeFolder(root)
@@ -84,6 +88,7 @@ final class ComponentBackup {
             stagingStats[c.name] = stats
         }
         staged.insert(c.name)
+        copyTimes[c.name] = (started, clock.now())
     }
 
     /// Stores one component and returns its folder node (nil when it failed) and its report.
@@ -95,6 +100,7 @@ final class ComponentBackup {
         let before = archiver.currentSummary
         let errorsBefore = archiver.progress.errors.count
         let start = monotonicSeconds()
+        let startedAt = clock.now()
         let how = stagingStats[c.name].map { " from its consistent copy (\($0.files) files copied while frozen, \($0.unchanged) unchanged, \($0.removed) removed)" }
             ?? (staged.contains(c.name) ? " from its consistent copy" : "")
         recorder.emit(.componentStarted, component: c.name, "storing \(c.kind.rawValue) component\(how)")
@@ -161,7 +167,8 @@ final class ComponentBackup {
                     let fd = open(copy, O_RDONLY | O_CLOEXEC)
                     guard fd >= 0 else { throw VaultError.posix("cannot open", path: copy, errno: errno) }
                     defer { close(fd) }
-                    var node = try archiver.saveStream(name: FilePath(copy).lastComponent, fd: fd, label: copy, time: clock.now())
+                    var node = try archiver.saveStream(name: FilePath(copy).lastComponent, fd: fd, label: copy, time: clock.now(),
+                                                   chunking: .database)
                     // The copy is ours (root, 0600); the snapshot keeps the database's own owner and mode.
                     report.fileOwner = FileOwner.of(c.databasePath!)
                     report.folderOwner = FileOwner.of(StagedPath.parent(c.databasePath!))
@@ -187,7 +194,8 @@ final class ComponentBackup {
                     defer { running.withLock { currentProcess = nil } }
                     let node: Node
                     do {
-                        node = try archiver.saveStream(name: Array(c.fileName.utf8), fd: proc.stdoutFD, label: "output of \(argv[0])", time: clock.now())
+                        node = try archiver.saveStream(name: Array(c.fileName.utf8), fd: proc.stdoutFD, label: "output of \(argv[0])", time: clock.now(),
+                                                       chunking: .database)
                     } catch {
                         proc.terminate(); _ = proc.wait(); throw error
                     }
@@ -212,6 +220,9 @@ final class ComponentBackup {
         report.bytes = after.bytesProcessed - before.bytesProcessed
         report.bytesAdded = after.bytesAdded - before.bytesAdded
         report.durationSeconds = monotonicSeconds() - start
+        let copied = copyTimes[c.name] ?? (startedAt, clock.now())
+        report.copyStarted = copied.0
+        report.copyFinished = copied.1
         let unreadable = archiver.progress.errors.dropFirst(errorsBefore).map { "\($0.path): \($0.message)" }
         if !unreadable.isEmpty { report.unreadable = Array(unreadable.prefix(100)) }
         let sizes = "\(report.files) files, \(Bytes.text(report.bytes)), \(Bytes.text(report.bytesAdded)) new, \(formatSeconds(report.durationSeconds))"

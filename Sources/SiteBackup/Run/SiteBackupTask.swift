@@ -21,7 +21,8 @@ public struct SiteRunOptions: Sendable {
 }
 
 /// One run of a site's backup task (`sitevault site backup`): checks everything that can be checked,
-/// freezes each writer only while its components are copied, stores every component, commits one
+/// freezes the writers around the consistent copies (each writer only while its own components are
+/// copied, or all at once under `consistency = "site"`), stores every component, commits one
 /// snapshot per destination, writes the run log, runs the after-backup hook and sends alerts.
 /// Never leaves a writer frozen, never touches an earlier snapshot.
 public final class SiteBackupTask: @unchecked Sendable {
@@ -34,7 +35,7 @@ public final class SiteBackupTask: @unchecked Sendable {
     let freezes: FreezeGuard
     private let gate = Mutex()
     private var report: RunReport
-    private var destinations: [String: OpenDestination] = [:]
+    private(set) var destinations: [String: OpenDestination] = [:]
     private var aborted = false
     private var finished = false
     private var componentBackup: ComponentBackup?
@@ -56,6 +57,7 @@ public final class SiteBackupTask: @unchecked Sendable {
         freezes = FreezeGuard(stateDir: config.stateDir, runID: runID, clock: options.clock)
         report = RunReport(site: config.site, runID: runID, hostname: options.hostname, started: options.clock.now())
         report.controlFilePath = config.file
+        report.consistency = config.consistency
     }
 
     /// Runs the whole task. Never throws: the report says how it went (`result`, `failure`).
@@ -111,37 +113,10 @@ public final class SiteBackupTask: @unchecked Sendable {
         if case .refused(let why) = hookState { recorder.emit(.hookRefused, why) }
         recorder.emit(.preflightPassed, "checked: \(used.count) repositor\(used.count == 1 ? "y" : "ies") open and writable, \(config.components.count) components, \(config.writers.count) writers; nothing frozen yet")
 
-        // 2. Consistent copies: each writer frozen only while its components are copied.
+        // 2. Consistent copies, under one freeze window per writer or one for the whole site.
         let backup = ComponentBackup(config: config, recorder: recorder, clock: options.clock)
         gate.withLock { componentBackup = backup }
-        var stored: [String: (Node?, ComponentReport)] = [:]
-        for w in config.writers {
-            let comps = config.components.filter { w.components.contains($0.name) }
-            let r: FreezeReport
-            do { r = try freezes.freeze(w, components: comps.map(\.name)) } catch let e as VaultError {
-                throw RunFailure(e.code == .cancelled ? .aborted : .freezeFailed, e.message)
-            }
-            recorder.emit(.writerFrozen, "writer \(w.name) (\(w.kind.rawValue)) froze \(comps.map(\.name).joined(separator: ", "))", at: r.frozenAt)
-            var copyError: Error?
-            for c in comps {
-                do {
-                    if w.staging && ComponentBackup.canStage(c) { try backup.stage(c) } else {
-                        stored[c.name] = await backup.store(c, into: destinations[c.repository]!, writer: w.name)
-                    }
-                } catch { copyError = error; break }
-            }
-            let thawed: FreezeReport?
-            do { thawed = try freezes.thaw(w.name) } catch {
-                throw RunFailure(.thawFailed, "writer \(w.name) could not thaw: \((error as? VaultError)?.message ?? "\(error)"); the application may still be stopped: run `sitevault site thaw --site \(config.file)`")
-            }
-            if let t = thawed {
-                recorder.emit(.writerThawed, "writer \(w.name) thawed after \(formatSeconds(t.seconds ?? 0)) frozen", at: t.thawedAt)
-            }
-            if let copyError {
-                if let f = copyError as? RunFailure { throw f }
-                throw RunFailure(.componentFailed, "consistent copy under writer \(w.name) failed: \((copyError as? VaultError)?.message ?? "\(copyError)")")
-            }
-        }
+        var stored = try await takeConsistentCopies(backup)
         gate.withLock { report.freezes = freezes.freezeReports }
 
         // 3. Store every component (from its copy, or live when it has no writer).

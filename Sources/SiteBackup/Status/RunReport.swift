@@ -26,6 +26,10 @@ public struct ComponentReport: Sendable, Codable {
     public var folderOwner: FileOwner?
     /// A physical PostgreSQL backup: where the cluster lived and how it was started.
     public var cluster: ClusterInfo?
+    /// When its consistent copy was taken: the staging copy or SQLite online backup, or, for a
+    /// component stored without a copy, the store itself (start and end).
+    public var copyStarted: Timestamp?
+    public var copyFinished: Timestamp?
 }
 
 /// What a recovery needs to put a physical PostgreSQL cluster back in its place and start it.
@@ -111,12 +115,20 @@ public struct RunReport: Sendable, Codable {
     public var snapshotTime: Timestamp?
     public var components: [ComponentReport] = []
     public var freezes: [FreezeReport] = []
+    /// "component" or "site" (`consistency` in the control file); nil in reports older than it.
+    public var consistency: Consistency?
     public var hook: String?
     /// How copying to each `[[copy]]` target went (nil: the site has none, or the run committed nothing).
     public var copies: [CopyOutcome]?
     public var warnings: [String] = []
     public var durationSeconds = 0.0
 
-    /// The longest time any writer kept the application frozen.
-    public var freezeWindowSeconds: Double { freezes.compactMap(\.seconds).max() ?? 0 }
+    /// The longest time the site was frozen: under site consistency, from the first freeze to the
+    /// last thaw; otherwise the longest freeze of any one writer.
+    public var freezeWindowSeconds: Double {
+        guard consistency == .site else { return freezes.compactMap(\.seconds).max() ?? 0 }
+        let ends = freezes.compactMap(\.thawedAt?.nanoseconds)
+        guard let first = freezes.map(\.frozenAt.nanoseconds).min(), let last = ends.max() else { return 0 }
+        return Double(last - first) / 1e9
+    }
 }
