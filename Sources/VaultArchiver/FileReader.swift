@@ -71,7 +71,7 @@ enum FileReader {
         var buf = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
         defer { buf.deallocate() }
         var ids: [ID] = []
-        var zeroIDs: [Int: ID] = [:]
+        var zeroIDs: [Int: ID] = [:], zeroCuts: [Int: Int] = [:]
         var start = 0, filled = 0
         var eof = false
         while true {
@@ -99,11 +99,16 @@ enum FileReader {
                 filled -= start; start = 0
                 continue
             }
-            let cut = chunker.cut(avail)
+            // A cut depends only on the chunk's first `maxChunk` bytes: for zeros (holes) it is known.
+            let head = UnsafeRawBufferPointer(rebasing: avail[0..<min(avail.count, maxChunk)])
+            let zero = pool == nil && isAllZero(head)
+            let cut: Int
+            if zero, let known = zeroCuts[head.count] { cut = known } else { cut = chunker.cut(avail) }
+            if zero { zeroCuts[head.count] = cut }
             let chunk = UnsafeRawBufferPointer(rebasing: avail[0..<cut])
             if let pool {
                 try pool.submit(Array(chunk))
-            } else if isAllZero(chunk) {
+            } else if zero {
                 let id = try zeroIDs[cut] ?? writer.save(.data, chunk).id
                 zeroIDs[cut] = id
                 ids.append(id)
@@ -115,13 +120,24 @@ enum FileReader {
         return try pool?.finish() ?? ids
     }
 
+    /// True when every byte is zero (memcmp against a zero block: fast in any build).
     static func isAllZero(_ b: UnsafeRawBufferPointer) -> Bool {
-        let words = b.count / 8
         guard let p = b.baseAddress else { return true }
-        for i in 0..<words where p.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) != 0 { return false }
-        for i in (words * 8)..<b.count where b[i] != 0 { return false }
+        var off = 0
+        while off < b.count {
+            let n = min(zeroBlock.count, b.count - off)
+            if memcmp(p + off, zeroBlock.baseAddress!, n) != 0 { return false }
+            off += n
+        }
         return true
     }
+
+    /// 64 KiB of zeros, never written.
+    nonisolated(unsafe) static let zeroBlock: UnsafeRawBufferPointer = {
+        let b = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        b.initializeMemory(as: UInt8.self, repeating: 0)
+        return UnsafeRawBufferPointer(b)
+    }()
 }
 
 /// Saves chunks on several threads, keeping their order.

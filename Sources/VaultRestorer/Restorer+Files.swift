@@ -87,14 +87,18 @@ extension Restorer {
         return true
     }
 
+    /// True for a block of at least 4 KiB that is all zeros (memcmp: fast in any build).
     func isAllZero(_ b: UnsafeRawBufferPointer) -> Bool {
-        guard b.count >= 4096 else { return false }
-        let words = b.count / 8
-        let p = b.baseAddress!
-        for i in 0..<words where p.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) != 0 { return false }
-        for i in (words * 8)..<b.count where b[i] != 0 { return false }
-        return true
+        guard b.count >= 4096, b.count <= Self.zeroBlock.count else { return false }
+        return memcmp(b.baseAddress!, Self.zeroBlock.baseAddress!, b.count) == 0
     }
+
+    /// 64 KiB of zeros, never written.
+    nonisolated(unsafe) static let zeroBlock: UnsafeRawBufferPointer = {
+        let b = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        b.initializeMemory(as: UInt8.self, repeating: 0)
+        return UnsafeRawBufferPointer(b)
+    }()
 
     /// `.sitevault-restore-<16 hex>`, a fresh name in the file's folder.
     func temporaryName() -> [UInt8] {
