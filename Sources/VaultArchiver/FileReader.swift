@@ -36,7 +36,9 @@ enum FileReader {
                                  progress: progress)
             afterPass?(path.description, pass)
             let b = FileInfo(before), a = FileInfo(try fileStat(fd, path))
-            let stable = b.size == a.size && b.meta.mtime == a.meta.mtime && b.meta.ctime == a.meta.ctime && source.position == b.size
+            // Files that report no size (procfs, sysfs) are read to their end and not taken as changed for it.
+            let sizeMatches = source.position == b.size || (b.size == 0 && a.size == 0)
+            let stable = b.size == a.size && b.meta.mtime == a.meta.mtime && b.meta.ctime == a.meta.ctime && sizeMatches
             if stable || pass == 2 {
                 return ReadFile(ids: ids, size: source.position, info: b, changed: !stable)
             }

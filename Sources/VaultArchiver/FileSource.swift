@@ -48,14 +48,21 @@ struct FileSource {
         }
     }
 
-    /// Sets the region starting at `position`; false at the end of the file.
+    /// Sets the region starting at `position`; false at the end of the file. The size is taken
+    /// before the seek: a hole is only ever what the kernel reported as one after that moment, so
+    /// data written meanwhile is either found or shows up as a change of mtime/ctime afterwards.
     private mutating func findRegion() throws -> Bool {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw error("cannot stat") }
+        if st.st_size == 0 {
+            // Empty, or a file that does not report its size (procfs, sysfs): read what comes.
+            regionIsHole = false; regionEnd = UInt64.max
+            return true
+        }
         let data = lseek(fd, off_t(position), SEEK_DATA)
         if data < 0 {
             if errno == ENXIO {
-                // No data at or after `position`: the rest up to the end of the file is a hole.
-                var st = stat()
-                guard fstat(fd, &st) == 0 else { throw error("cannot stat") }
+                // No data at or after `position`: up to the size seen it is a hole; then the end.
                 guard UInt64(st.st_size) > position else { return false }
                 regionIsHole = true; regionEnd = UInt64(st.st_size)
                 return true

@@ -105,6 +105,17 @@ final class ChangedWhileReadTests: XCTestCase {
         XCTAssertEqual(try storedLength(repo, node), 100_000)
         XCTAssertEqual(node.ctime, 0, "a changed file is recorded so that the next backup reads it again")
     }
+
+    func testFileThatReportsNoSizeIsReadToItsEnd() async throws {
+        let repo = try TestRepository.create(at: dir.sub("repo"))
+        let expected = try Data(contentsOf: URL(fileURLWithPath: "/proc/version"))
+        XCTAssertFalse(expected.isEmpty)
+        let r = try await Archiver(repository: repo, options: BackupOptions(paths: ["/proc/version"], hostname: "h", username: "u")).run()
+        XCTAssertEqual(r.changedFiles, [], "a file whose size is 0 but which has content is not 'changed'")
+        let node = try XCTUnwrap(SnapshotFile.node(repo, tree: r.snapshot.treeID!, path: "/proc/version"))
+        XCTAssertEqual(node.size, UInt64(expected.count))
+        XCTAssertEqual(try storedLength(repo, node), node.size)
+    }
 }
 
 /// A thread-safe counter for test hooks.
