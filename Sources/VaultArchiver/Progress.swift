@@ -24,6 +24,8 @@ public final class BackupProgress: @unchecked Sendable {
     func changed(path: String) { mutex.withLock { _changed.append(path) } }
     /// Files that changed while they were read, even on a second reading (sorted).
     public var changedFiles: [String] { mutex.withLock { _changed.sorted() } }
+    /// The same, in the order they were found (callers that archive several parts drop the first ones).
+    public var changedFilesInOrder: [String] { mutex.withLock { _changed } }
     func error(path: String, message: String) { mutex.withLock { _errors.append((path, message)) } }
 
     public var snapshot: (files: Int, bytes: UInt64, current: String, errors: Int) {
