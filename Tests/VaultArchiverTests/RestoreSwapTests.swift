@@ -88,11 +88,17 @@ final class RestoreSwapTests: XCTestCase {
         XCTAssertEqual(symlink(outside, root + "/x/link"), 0)
         let fd = open(root, O_RDONLY | O_DIRECTORY)
         defer { close(fd) }
-        let ok = Beneath.openDirectory(fd, [Array("x".utf8), Array("y".utf8)])
-        XCTAssertGreaterThanOrEqual(ok, 0); close(ok)
-        XCTAssertLessThan(Beneath.openDirectory(fd, [Array("x".utf8), Array("link".utf8)]), 0, "a symlink is never followed")
-        XCTAssertLessThan(Beneath.openDirectory(fd, [Array("..".utf8)]), 0, "'..' is refused")
-        XCTAssertLessThan(Beneath.openDirectory(fd, [Array("x/../..".utf8)]), 0, "a name holding '/' is refused")
+        for withOpenat2 in [true, false] {
+            let how = withOpenat2 ? "openat2" : "per-component walk"
+            let ok = Beneath.openDirectory(fd, [Array("x".utf8), Array("y".utf8)], openat2: withOpenat2)
+            XCTAssertGreaterThanOrEqual(ok, 0, how); close(ok)
+            XCTAssertLessThan(Beneath.openDirectory(fd, [Array("x".utf8), Array("link".utf8)], openat2: withOpenat2), 0,
+                              "\(how): a symlink is never followed")
+            XCTAssertTrue(errno == ELOOP || errno == ENOTDIR, "\(how): errno \(errno)")
+            XCTAssertLessThan(Beneath.openDirectory(fd, [Array("..".utf8)], openat2: withOpenat2), 0, "\(how): '..' is refused")
+            XCTAssertLessThan(Beneath.openDirectory(fd, [Array("x/../..".utf8)], openat2: withOpenat2), 0,
+                              "\(how): a name holding '/' is refused")
+        }
     }
 
     func testRestoreHoldsAtMostConcurrencyPendingFiles() async throws {
