@@ -21,6 +21,9 @@ public struct BackupOptions: Sendable {
     /// Called at the start of the commit, before the lock is confirmed (tests use it to change the
     /// repository at that moment, e.g. remove the lock file as a concurrent prune would).
     public var beforeCommit: (@Sendable () throws -> Void)?
+    /// Called after each reading pass over a regular file, with its path and the pass number (1 or 2),
+    /// before the file is checked for changes (tests use it to change the file while it is read).
+    public var afterReadPass: (@Sendable (String, Int) -> Void)?
     public init(paths: [String], hostname: String, username: String) {
         self.paths = paths; self.hostname = hostname; self.username = username
     }
@@ -32,11 +35,13 @@ struct SourceError: Error {
     var underlying: Error
 }
 
-/// The result of a backup: the snapshot saved and any file that could not be read.
+/// The result of a backup: the snapshot saved, any file that could not be read, and any file that
+/// changed while it was read (stored, but maybe inconsistent).
 public struct BackupResult: Sendable {
     public var id: ID
     public var snapshot: Snapshot
     public var errors: [(path: String, message: String)]
+    public var changedFiles: [String] { snapshot.changedFiles ?? [] }
 }
 
 /// Walks the file system and saves a snapshot. Unchanged files (same inode, size, mtime and ctime
@@ -91,10 +96,12 @@ public final class Archiver: @unchecked Sendable {
         try options.lock?.ensureHeld()
         var s = currentSummary
         let errors = progress.errors
+        let changed = progress.changedFiles
         s.durationSeconds = monotonicSeconds() - started
-        let snap = Snapshot(time: repository.clock.now(), tree: rootTree, paths: paths, hostname: options.hostname,
+        var snap = Snapshot(time: repository.clock.now(), tree: rootTree, paths: paths, hostname: options.hostname,
                             username: options.username, tags: options.tags, parent: parentID, excludes: options.excludes,
-                            summary: s, partial: partial || !errors.isEmpty)
+                            summary: s, partial: partial || !errors.isEmpty || !changed.isEmpty)
+        snap.changedFiles = changed.isEmpty ? nil : changed
         let id = try repository.saveSnapshot(snap)
         return BackupResult(id: id, snapshot: snap, errors: errors)
     }
@@ -105,6 +112,8 @@ public final class Archiver: @unchecked Sendable {
         let ws = writer.stats
         s.bytesAdded = ws.bytesAdded; s.bytesStored = ws.bytesStored; s.blobsAdded = ws.blobsAdded; s.packsWritten = ws.packsWritten
         s.errors = progress.errors.count
+        let changed = progress.changedFiles.count
+        s.filesChangedWhileRead = changed == 0 ? nil : changed
         return s
     }
 
@@ -264,15 +273,26 @@ public final class Archiver: @unchecked Sendable {
                 progress.file(done: info.size, path: path.description)
                 return n
             }
-            var n = info.node(name: name)
             await semaphore.acquire()
-            let content = Result { try FileReader.chunks(path, size: info.size, chunker: repository.chunker, writer: writer, progress: progress) }
+            let read = Result {
+                try FileReader.read(path, chunker: repository.chunker, writer: writer, progress: progress, afterPass: options.afterReadPass)
+            }
             await semaphore.release()
+            let content = try read.get()
+            // The metadata seen by the pass kept, and the size of what was stored (never the size
+            // lstat saw before: a growing file would not match its content).
+            var n = content.info.node(name: name)
+            n.size = content.size
             n.xattrs = FileSystem.xattrs(path)
-            n.content = try content.get()
+            n.content = content.ids
+            if content.changed {
+                progress.changed(path: path.description)
+                // Keep the next backup from trusting this node's times: it must read the file again.
+                n.ctime = 0
+            }
             mutex.withLock {
                 if old == nil { summary.filesNew += 1 } else { summary.filesChanged += 1 }
-                summary.bytesProcessed += info.size
+                summary.bytesProcessed += content.size
             }
             progress.file(done: 0, path: path.description)
             return n

@@ -8,6 +8,8 @@ public struct BackupSummary: Codable, Hashable, Sendable {
     public var blobsAdded = 0
     public var packsWritten = 0
     public var errors = 0
+    /// Files that changed while being read, twice in a row (absent in snapshots before this field).
+    public var filesChangedWhileRead: Int?
     public var durationSeconds = 0.0
     public init() {}
 }
@@ -26,6 +28,10 @@ public struct Snapshot: Codable, Hashable, Sendable {
     public var summary: BackupSummary?
     /// Set when some files could not be read; the snapshot holds everything else.
     public var partial: Bool
+    /// Files that changed while being read, twice in a row (a growing log, a file rewritten in place):
+    /// each is stored as read by the second pass, whose bytes may mix old and new content. Such a
+    /// snapshot is also marked `partial`. Absent when there were none.
+    public var changedFiles: [String]?
     /// Set by `repair snapshots`: the snapshot this one replaces and what was left out of it
     /// (absent in snapshots written by a backup).
     public var repair: SnapshotRepair?

@@ -52,9 +52,10 @@ public enum FileSystem {
         return out.sorted { $0.name.lexicographicallyPrecedes($1.name) }
     }
 
-    public static func setXattr(_ p: FilePath, _ x: ExtendedAttribute) throws {
+    /// Sets an extended attribute (not following a symlink); errors name `label` when given.
+    public static func setXattr(_ p: FilePath, _ x: ExtendedAttribute, label: String? = nil) throws {
         let r = p.withCString { c in FilePath(x.name).withCString { n in x.value.withUnsafeBytes { lsetxattr(c, n, $0.baseAddress, x.value.count, 0) } } }
-        if r != 0 { throw VaultError.posix("cannot set extended attribute \(Node.display(x.name)) on", path: p.description, errno: errno) }
+        if r != 0 { throw VaultError.posix("cannot set extended attribute \(Node.display(x.name)) on", path: label ?? p.description, errno: errno) }
     }
 }
 
@@ -62,3 +63,13 @@ public enum FileSystem {
 @_silgen_name("llistxattr") private func llistxattr(_ path: UnsafePointer<CChar>, _ list: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int
 @_silgen_name("lgetxattr") private func lgetxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeMutableRawPointer?, _ size: Int) -> Int
 @_silgen_name("lsetxattr") private func lsetxattr(_ path: UnsafePointer<CChar>, _ name: UnsafePointer<CChar>, _ value: UnsafeRawPointer?, _ size: Int, _ flags: Int32) -> Int32
+
+extension FileSystem {
+    /// Sets an extended attribute on an open file or folder.
+    public static func setXattr(fd: Int32, _ x: ExtendedAttribute, label: String) throws {
+        let r = FilePath(x.name).withCString { n in x.value.withUnsafeBytes { fsetxattr(fd, n, $0.baseAddress, x.value.count, 0) } }
+        if r != 0 { throw VaultError.posix("cannot set extended attribute \(Node.display(x.name)) on", path: label, errno: errno) }
+    }
+}
+
+@_silgen_name("fsetxattr") private func fsetxattr(_ fd: Int32, _ name: UnsafePointer<CChar>, _ value: UnsafeRawPointer?, _ size: Int, _ flags: Int32) -> Int32

@@ -22,30 +22,25 @@ public struct RestoreVerifier {
     public init(repository: Repository) { self.repository = repository }
 
     /// Compares the restored copy at `dir` with `tree` (the folder the restore started from).
+    /// Streams like the restore: files are read back as the tree is walked, at most `concurrency`
+    /// at a time, so memory does not grow with the number of files.
     public func verify(tree: ID, at dir: FilePath, concurrency: Int = 2) async throws -> Result {
-        var jobs: [(FilePath, Node)] = []
         var result = Result()
-        try collect(tree, dir, &jobs, &result)
-        let partial = try await withThrowingTaskGroup(of: Result.self) { group in
-            var next = 0
-            func add() {
-                guard next < jobs.count else { return }
-                let (path, node) = jobs[next]; next += 1
-                group.addTask { self.verifyFile(path, node) }
-            }
-            for _ in 0..<max(1, concurrency) { add() }
-            var all: [Result] = []
-            while let r = try await group.next() { all.append(r); add() }
-            return all
-        }
-        for r in partial {
-            result.files += r.files; result.bytes += r.bytes; result.mismatchCount += r.mismatchCount
-            result.mismatches += r.mismatches.prefix(max(0, 100 - result.mismatches.count))
+        try await withThrowingTaskGroup(of: Result.self) { group in
+            var inFlight = 0
+            try await walk(tree, dir, &result, group: &group, inFlight: &inFlight, limit: max(1, concurrency))
+            while let r = try await group.next() { merge(r, into: &result) }
         }
         return result
     }
 
-    func collect(_ treeID: ID, _ dir: FilePath, _ jobs: inout [(FilePath, Node)], _ result: inout Result) throws {
+    func merge(_ r: Result, into result: inout Result) {
+        result.files += r.files; result.bytes += r.bytes; result.mismatchCount += r.mismatchCount
+        result.mismatches += r.mismatches.prefix(max(0, 100 - result.mismatches.count))
+    }
+
+    func walk(_ treeID: ID, _ dir: FilePath, _ result: inout Result, group: inout ThrowingTaskGroup<Result, Error>,
+              inFlight: inout Int, limit: Int) async throws {
         for node in try repository.loadTree(treeID).nodes where node.hasSafeName {
             let path = dir.appending(node.name)
             var st = stat()
@@ -56,10 +51,12 @@ public struct RestoreVerifier {
             switch node.type {
             case .directory:
                 guard kind == S_IFDIR else { note(&result, "\(path): a folder in the snapshot, not one on disk"); continue }
-                if let sub = node.subtree { try collect(sub, path, &jobs, &result) }
+                if let sub = node.subtree { try await walk(sub, path, &result, group: &group, inFlight: &inFlight, limit: limit) }
             case .file:
                 guard kind == S_IFREG else { note(&result, "\(path): a file in the snapshot, not one on disk"); continue }
-                jobs.append((path, node))
+                if inFlight >= limit, let r = try await group.next() { merge(r, into: &result); inFlight -= 1 }
+                inFlight += 1
+                group.addTask { self.verifyFile(path, node) }
             case .symlink:
                 guard kind == S_IFLNK, (try? FileSystem.readLink(path)) == node.linkTarget else {
                     note(&result, "\(path): symlink target differs from the snapshot"); continue

@@ -12,7 +12,12 @@ public struct RestoreOptions: Sendable {
     public var includes: [String] = []
     /// Allow a target that exists and is not empty (existing files are replaced).
     public var overwrite = false
+    /// Files written at once; also the most file jobs the restore holds (it streams: memory does not
+    /// grow with the number of files).
     public var concurrency = 2
+    /// Called right after each folder is created (or found), before it is opened: tests use it to
+    /// change the target at that moment, e.g. swap the folder for a symlink as a hostile local user could.
+    public var afterFolderCreated: (@Sendable (FilePath) -> Void)?
     public init(target: String) { self.target = target }
 }
 
@@ -21,6 +26,9 @@ public struct RestoreResult: Sendable {
     public var dirs = 0
     public var bytes: UInt64 = 0
     public var errors: [(path: String, message: String)] = []
+    /// The most files waiting to be written or being written at one time (never more than
+    /// `RestoreOptions.concurrency`).
+    public var peakPendingFiles = 0
 }
 
 /// Live counters of a restore, for progress displays.
@@ -35,20 +43,30 @@ public final class RestoreProgress: @unchecked Sendable {
 }
 
 /// Restores a snapshot's tree under a target directory. Never writes outside the target:
-/// unsafe names ("..", "/" inside a name) are refused and symlinks found in the target are replaced,
-/// never followed. Every blob is authenticated and checked against its id while reading.
+/// unsafe names ("..", "/" inside a name) are refused, symlinks found in the target are replaced,
+/// never followed, and everything is created relative to an open descriptor of its folder (opened
+/// with `O_NOFOLLOW`), so a folder swapped for a symlink meanwhile cannot redirect a write.
+/// The tree is walked once and files are written as they are met, at most `concurrency` at a time.
+/// Every blob is authenticated and checked against its id while reading.
 public final class Restorer: @unchecked Sendable {
-    // @unchecked: mutable result is guarded by `mutex`.
+    // @unchecked: `result` and `deferredFolders` are guarded by `mutex`; the walk state
+    // (`links`, `firstLink`) is touched only by the task that walks.
     let repository: Repository
     let tree: ID
     let options: RestoreOptions
     public let progress: RestoreProgress
-    private let mutex = Mutex()
+    let mutex = Mutex()
     private var result = RestoreResult()
-    private let isRoot = geteuid() == 0
-    private let euid = geteuid(), egid = getegid()
+    let isRoot = geteuid() == 0
+    let euid = geteuid(), egid = getegid()
+    private var links: [LinkJob] = []
+    private var firstLink: [String: [[UInt8]]] = [:]
+    /// Folders holding hard links (made last), whose metadata waits for them.
+    private var foldersWithLinks = Set<[[UInt8]]>()
+    private var deferredFolders: [(inner: [[UInt8]], node: Node, path: FilePath)] = []
 
-    struct FileJob { var path: FilePath; var node: Node }
+    struct FileJob { var folder: RestoreFolder; var name: [UInt8]; var node: Node; var path: FilePath }
+    struct LinkJob { var folder: [[UInt8]]; var name: [UInt8]; var source: [[UInt8]]; var path: FilePath }
 
     public init(repository: Repository, tree: ID, options: RestoreOptions, progress: RestoreProgress = RestoreProgress()) {
         self.repository = repository; self.tree = tree; self.options = options; self.progress = progress
@@ -57,31 +75,25 @@ public final class Restorer: @unchecked Sendable {
     public func run() async throws -> RestoreResult {
         let target = FilePath(options.target).absolute()
         try prepareTarget(target)
-        var files: [FileJob] = []
-        var dirs: [(FilePath, Node)] = []
-        var links: [(FilePath, FilePath)] = []
-        var firstLink: [String: FilePath] = [:]
+        let rootFD = target.withCString { open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        guard rootFD >= 0 else { throw VaultError.posix("cannot open restore target", path: target.description, errno: errno) }
+        defer { close(rootFD) }
+        let root = RestoreFolder(fd: dup(rootFD), path: target, inner: [], node: nil, parent: nil, finish: { _ in })
         let includes = options.includes.map { FilePath($0).absolute().components }
-        try walk(tree, at: target, inner: [], includes: includes, files: &files, dirs: &dirs, links: &links, firstLink: &firstLink)
-
         try await withThrowingTaskGroup(of: Void.self) { group in
-            var next = 0
-            func add() {
-                guard next < files.count else { return }
-                let job = files[next]; next += 1
-                group.addTask { try self.restoreFile(job) }
-            }
-            for _ in 0..<max(1, options.concurrency) { add() }
-            while try await group.next() != nil { add() }
+            var inFlight = 0
+            try await walk(tree, in: root, includes: includes, group: &group, inFlight: &inFlight)
+            root.release()
+            while try await group.next() != nil {}
         }
-        for (link, source) in links {
-            _ = link.withCString { unlink($0) }
-            let r = source.withCString { s in link.withCString { Glibc.link(s, $0) } }
-            if r != 0 { noteError(link, VaultError.posix("cannot create hard link", path: link.description, errno: errno)) }
-            else { mutex.withLock { result.files += 1 } }
+        makeLinks(rootFD)
+        // Folders that received hard links last get their metadata now, deepest first.
+        for f in mutex.withLock({ deferredFolders }).sorted(by: { $0.inner.count > $1.inner.count }) {
+            let fd = Beneath.openDirectory(rootFD, f.inner)
+            guard fd >= 0 else { noteError(f.path, VaultError.posix("cannot reopen folder", path: f.path.description, errno: errno)); continue }
+            applyMetadata(.fd(fd), f.node, shown: f.path, fresh: false)
+            close(fd)
         }
-        // Directory metadata last, deepest first, so writing into them does not change their times.
-        for (path, node) in dirs.reversed() { applyMetadata(path, node, fd: nil) }
         return mutex.withLock { result }
     }
 
@@ -112,6 +124,10 @@ public final class Restorer: @unchecked Sendable {
         mutex.withLock { result.errors.append((path.description, msg)) }
     }
 
+    func count(files: Int = 0, dirs: Int = 0, bytes: UInt64 = 0) {
+        mutex.withLock { result.files += files; result.dirs += dirs; result.bytes += bytes }
+    }
+
     /// Is this path (components inside the snapshot) wanted, and should we descend into it?
     func selected(_ inner: [[UInt8]], _ includes: [[[UInt8]]]) -> (want: Bool, descend: Bool) {
         if includes.isEmpty { return (true, true) }
@@ -122,171 +138,134 @@ public final class Restorer: @unchecked Sendable {
         return (false, false)
     }
 
-    func walk(_ treeID: ID, at dir: FilePath, inner: [[UInt8]], includes: [[[UInt8]]], files: inout [FileJob], dirs: inout [(FilePath, Node)],
-              links: inout [(FilePath, FilePath)], firstLink: inout [String: FilePath]) throws {
+    /// Restores the entries of one tree into `folder`: sub-folders at once (depth first), files
+    /// handed to the task group (waiting for one to finish when `concurrency` are in flight).
+    func walk(_ treeID: ID, in folder: RestoreFolder, includes: [[[UInt8]]],
+              group: inout ThrowingTaskGroup<Void, Error>, inFlight: inout Int) async throws {
         let tree = try repository.loadTree(treeID)
         var seen = Set<[UInt8]>()
         for node in tree.nodes {
+            let path = folder.path.appending(node.name)
             guard node.hasSafeName, seen.insert(node.name).inserted else {
-                noteError(dir.appending(node.name), VaultError(.unsafePath, "refusing unsafe or duplicate name \(node.displayName) in snapshot"))
+                noteError(path, VaultError(.unsafePath, "refusing unsafe or duplicate name \(node.displayName) in snapshot"))
                 continue
             }
-            let innerPath = inner + [node.name]
-            let sel = selected(innerPath, includes)
+            let inner = folder.inner + [node.name]
+            let sel = selected(inner, includes)
             guard sel.want || (sel.descend && node.type == .directory) else { continue }
-            let path = dir.appending(node.name)
             switch node.type {
             case .directory:
-                try makeDirectory(path)
-                dirs.append((path, node))
-                mutex.withLock { result.dirs += 1 }
-                if let sub = node.subtree {
-                    try walk(sub, at: path, inner: innerPath, includes: includes, files: &files, dirs: &dirs, links: &links, firstLink: &firstLink)
+                guard let sub = try openFolder(node, in: folder, path: path, inner: inner) else { continue }
+                count(dirs: 1)
+                if let subtree = node.subtree {
+                    try await walk(subtree, in: sub, includes: includes, group: &group, inFlight: &inFlight)
                 }
+                sub.release()
             case .file:
                 if node.links > 1 {
                     let key = "\(node.device):\(node.inode)"
-                    if let first = firstLink[key] { links.append((path, first)); continue }
-                    firstLink[key] = path
-                }
-                files.append(FileJob(path: path, node: node))
-            case .symlink:
-                removeExisting(path)
-                let r = FilePath(node.linkTarget).withCString { t in path.withCString { symlink(t, $0) } }
-                if r != 0 { noteError(path, VaultError.posix("cannot create symlink", path: path.description, errno: errno)); continue }
-                applyMetadata(path, node, fd: nil)
-                mutex.withLock { result.files += 1 }
-            case .fifo, .charDevice, .blockDevice, .socket:
-                removeExisting(path)
-                let kind: mode_t = node.type == .fifo ? S_IFIFO : node.type == .charDevice ? S_IFCHR : node.type == .blockDevice ? S_IFBLK : S_IFSOCK
-                let r = path.withCString { mknod($0, kind | mode_t(node.mode), dev_t(node.rdev)) }
-                if r != 0 { noteError(path, VaultError.posix("cannot create special file", path: path.description, errno: errno)); continue }
-                applyMetadata(path, node, fd: nil)
-                mutex.withLock { result.files += 1 }
-            }
-        }
-    }
-
-    /// Creates a directory, replacing a non-directory (a symlink is never followed).
-    func makeDirectory(_ path: FilePath) throws {
-        var st = stat()
-        if path.withCString({ lstat($0, &st) }) == 0 {
-            if st.st_mode & S_IFMT == S_IFDIR { return }
-            removeExisting(path)
-        }
-        if path.withCString({ mkdir($0, 0o700) }) != 0 && errno != EEXIST {
-            throw VaultError.posix("cannot create folder", path: path.description, errno: errno)
-        }
-    }
-
-    func removeExisting(_ path: FilePath) {
-        var st = stat()
-        guard path.withCString({ lstat($0, &st) }) == 0 else { return }
-        if st.st_mode & S_IFMT == S_IFDIR { _ = path.withCString { rmdir($0) } } else { _ = path.withCString { unlink($0) } }
-    }
-
-    /// Writes a file under a temporary name in its folder and renames it into place once complete,
-    /// so a restore that fails mid-file never leaves a truncated file under the real name (with
-    /// --overwrite the old file stays as it was); the error names the real file.
-    func restoreFile(_ job: FileJob) throws {
-        let path = job.path
-        let temp = temporaryPath(for: path)
-        // Always a new inode under a fresh name: nothing in the way is ever opened or followed.
-        let fd = temp.withCString { open($0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
-        guard fd >= 0 else { noteError(path, VaultError.posix("cannot create", path: path.description, errno: errno)); return }
-        var complete = false
-        defer {
-            close(fd)
-            if !complete { _ = temp.withCString { unlink($0) } }
-        }
-        var offset: off_t = 0
-        var writtenEnd: off_t = 0
-        for id in job.node.content {
-            let plain: [UInt8]
-            do { plain = try repository.loadBlob(id) } catch { noteError(path, error); return }
-            let ok = plain.withUnsafeBytes { buf -> Bool in
-                // Write only the non-zero 64 KiB blocks: zero runs become holes (sparse files stay sparse).
-                var start = 0
-                while start < buf.count {
-                    let end = min(start + 65536, buf.count)
-                    let block = UnsafeRawBufferPointer(rebasing: buf[start..<end])
-                    if !isAllZero(block) {
-                        if !writeAll(fd, block, at: offset + off_t(start)) { return false }
-                        writtenEnd = offset + off_t(end)
+                    if let first = firstLink[key] {
+                        links.append(LinkJob(folder: folder.inner, name: node.name, source: first, path: path))
+                        mutex.withLock { _ = foldersWithLinks.insert(folder.inner) }
+                        continue
                     }
-                    start = end
+                    firstLink[key] = inner
                 }
-                return true
+                if inFlight >= max(1, options.concurrency) { _ = try await group.next(); inFlight -= 1 }
+                let job = FileJob(folder: folder, name: node.name, node: node, path: path)
+                folder.retain()
+                inFlight += 1
+                let pending = inFlight
+                mutex.withLock { result.peakPendingFiles = max(result.peakPendingFiles, pending) }
+                group.addTask {
+                    defer { job.folder.release() }
+                    try self.restoreFile(job)
+                }
+            case .symlink:
+                restoreSymlink(node, in: folder.fd, path: path)
+            case .fifo, .charDevice, .blockDevice, .socket:
+                restoreSpecial(node, in: folder.fd, path: path)
             }
-            if !ok {
-                let err = VaultError.posix("cannot write", path: path.description, errno: errno)
-                if err.code == .noSpace { throw err }
-                noteError(path, err); return
+        }
+    }
+
+    /// Creates (or finds) a folder and opens it without following a symlink. A folder that turns out
+    /// to be a symlink or a file by the time it is opened is reported and skipped with all it holds.
+    func openFolder(_ node: Node, in parent: RestoreFolder, path: FilePath, inner: [[UInt8]]) throws -> RestoreFolder? {
+        var st = stat()
+        let isFolder = FilePath(node.name).withCString { fstatat(parent.fd, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0
+            && st.st_mode & S_IFMT == S_IFDIR
+        if !isFolder {
+            removeExisting(parent.fd, node.name)
+            if FilePath(node.name).withCString({ mkdirat(parent.fd, $0, 0o700) }) != 0 && errno != EEXIST {
+                throw VaultError.posix("cannot create folder", path: path.description, errno: errno)
             }
-            offset += off_t(plain.count)
-            progress.add(files: 0, bytes: UInt64(plain.count))
         }
-        // Zero chunks were skipped: set the length so they read back as zeros (a sparse hole).
-        if writtenEnd != offset && ftruncate(fd, offset) != 0 { noteError(path, VaultError.posix("cannot set size of", path: path.description, errno: errno)); return }
-        applyMetadata(temp, job.node, fd: fd, reportAs: path)
-        // rename replaces a file or symlink in the way (never following it); a folder must go first.
-        var r = temp.withCString { t in path.withCString { rename(t, $0) } }
-        if r != 0 && (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST) {
-            removeExisting(path)
-            r = temp.withCString { t in path.withCString { rename(t, $0) } }
+        options.afterFolderCreated?(path)
+        let fd = FilePath(node.name).withCString { openat(parent.fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        guard fd >= 0 else {
+            if errno == ELOOP || errno == ENOTDIR {
+                noteError(path, VaultError(.unsafePath, "\(path) was replaced by a symlink or a file while it was being restored; "
+                    + "nothing was restored into it or through it. Something else is writing in the target: stop it "
+                    + "(or restore into an empty folder only you can write to) and restore again"))
+            } else {
+                noteError(path, VaultError.posix("cannot open folder", path: path.description, errno: errno))
+            }
+            return nil
         }
-        guard r == 0 else { noteError(path, VaultError.posix("cannot rename into place", path: path.description, errno: errno)); return }
-        complete = true
-        progress.add(files: 1, bytes: 0)
-        mutex.withLock { result.files += 1; result.bytes += UInt64(offset) }
+        return RestoreFolder(fd: fd, path: path, inner: inner, node: node, parent: parent) { [self] f in folderDone(f) }
     }
 
-    func writeAll(_ fd: Int32, _ buf: UnsafeRawBufferPointer, at offset: off_t) -> Bool {
-        var done = 0
-        while done < buf.count {
-            let n = pwrite(fd, buf.baseAddress! + done, buf.count - done, offset + off_t(done))
-            if n < 0 { if errno == EINTR { continue }; return false }
-            done += n
+    /// Everything inside a folder is written: set its metadata (or wait for its hard links).
+    func folderDone(_ folder: RestoreFolder) {
+        guard let node = folder.node else { return }
+        let deferred = mutex.withLock { () -> Bool in
+            guard foldersWithLinks.contains(folder.inner) else { return false }
+            deferredFolders.append((folder.inner, node, folder.path))
+            return true
         }
-        return true
+        if !deferred { applyMetadata(.fd(folder.fd), node, shown: folder.path, fresh: false) }
     }
 
-    func isAllZero(_ b: UnsafeRawBufferPointer) -> Bool {
-        guard b.count >= 4096 else { return false }
-        let words = b.count / 8
-        let p = b.baseAddress!
-        for i in 0..<words where p.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) != 0 { return false }
-        for i in (words * 8)..<b.count where b[i] != 0 { return false }
-        return true
+    /// Hard links, once every file is written: both folders reopened below the target, no symlink followed.
+    func makeLinks(_ rootFD: Int32) {
+        for l in links {
+            let dst = Beneath.openDirectory(rootFD, l.folder)
+            let src = Beneath.openDirectory(rootFD, Array(l.source.dropLast()))
+            defer { if dst >= 0 { close(dst) }; if src >= 0 { close(src) } }
+            guard dst >= 0, src >= 0 else {
+                noteError(l.path, VaultError.posix("cannot reopen the folder of hard link", path: l.path.description, errno: errno)); continue
+            }
+            removeExisting(dst, l.name)
+            let r = FilePath(l.source.last!).withCString { s in FilePath(l.name).withCString { linkat(src, s, dst, $0, 0) } }
+            if r != 0 { noteError(l.path, VaultError.posix("cannot create hard link", path: l.path.description, errno: errno)) }
+            else { count(files: 1) }
+        }
     }
 
-    /// `.sitevault-restore-<16 hex>` in the folder of `path`.
-    func temporaryPath(for path: FilePath) -> FilePath {
-        let hex = String(UInt64.random(in: .min ... .max), radix: 16)
-        let name = ".sitevault-restore-" + String(repeating: "0", count: 16 - hex.count) + hex
-        return FilePath(Array(path.bytes.dropLast(path.lastComponent.count)) + Array(name.utf8))
+    func restoreSymlink(_ node: Node, in dir: Int32, path: FilePath) {
+        removeExisting(dir, node.name)
+        let r = FilePath(node.linkTarget).withCString { t in FilePath(node.name).withCString { symlinkat(t, dir, $0) } }
+        if r != 0 { noteError(path, VaultError.posix("cannot create symlink", path: path.description, errno: errno)); return }
+        applyMetadata(.at(dir, node.name), node, shown: path, fresh: false)
+        count(files: 1)
     }
 
-    /// Owner (when root), permissions, extended attributes and times. Errors name `reportAs` when
-    /// given (the real name of a file still written under a temporary one).
-    func applyMetadata(_ path: FilePath, _ node: Node, fd: Int32?, reportAs: FilePath? = nil) {
-        let shown = reportAs ?? path
-        // A file we just created in a folder we created already has our uid/gid; skip the syscall then.
-        if isRoot && (node.uid != euid || node.gid != egid || fd == nil || options.overwrite) {
-            let r = fd.map { fchown($0, node.uid, node.gid) } ?? path.withCString { lchown($0, node.uid, node.gid) }
-            if r != 0 { noteError(shown, VaultError.posix("cannot set owner of", path: shown.description, errno: errno)) }
+    func restoreSpecial(_ node: Node, in dir: Int32, path: FilePath) {
+        removeExisting(dir, node.name)
+        let kind: mode_t = node.type == .fifo ? S_IFIFO : node.type == .charDevice ? S_IFCHR : node.type == .blockDevice ? S_IFBLK : S_IFSOCK
+        let r = FilePath(node.name).withCString { mknodat(dir, $0, kind | mode_t(node.mode), dev_t(node.rdev)) }
+        if r != 0 { noteError(path, VaultError.posix("cannot create special file", path: path.description, errno: errno)); return }
+        applyMetadata(.at(dir, node.name), node, shown: path, fresh: false)
+        count(files: 1)
+    }
+
+    /// Removes what is at `name` in `dir` (a folder only when empty); never follows a symlink.
+    func removeExisting(_ dir: Int32, _ name: [UInt8]) {
+        var st = stat()
+        FilePath(name).withCString { n in
+            guard fstatat(dir, n, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+            _ = unlinkat(dir, n, st.st_mode & S_IFMT == S_IFDIR ? AT_REMOVEDIR : 0)
         }
-        if node.type != .symlink {
-            let r = fd.map { fchmod($0, mode_t(node.mode)) } ?? path.withCString { chmod($0, mode_t(node.mode)) }
-            if r != 0 { noteError(shown, VaultError.posix("cannot set mode of", path: shown.description, errno: errno)) }
-        }
-        for x in node.xattrs {
-            do { try FileSystem.setXattr(path, x) } catch { noteError(shown, error) }
-        }
-        let atime = node.type == .directory || node.atime == 0 ? node.mtime : node.atime
-        var times = [timespec(tv_sec: Int(atime / 1_000_000_000), tv_nsec: Int(atime % 1_000_000_000)),
-                     timespec(tv_sec: Int(node.mtime / 1_000_000_000), tv_nsec: Int(node.mtime % 1_000_000_000))]
-        let r = fd.map { futimens($0, &times) } ?? path.withCString { utimensat(AT_FDCWD, $0, &times, AT_SYMLINK_NOFOLLOW) }
-        if r != 0 { noteError(shown, VaultError.posix("cannot set times of", path: shown.description, errno: errno)) }
     }
 }

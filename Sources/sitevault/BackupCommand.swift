@@ -8,7 +8,9 @@ struct BackupCommand: AsyncParsableCommand {
         discussion: """
         Unchanged files (same inode, size, mtime and ctime as in the parent snapshot: the latest one of the same host and paths) \
         are not read again. Files that cannot be read are reported and skipped; the snapshot is still saved, marked partial, \
-        and the exit code is 3.
+        and the exit code is 3. A file that changes while it is read (size, mtime or ctime) is read once more; when it \
+        changes again it is stored as read the second time, named in a warning and in the snapshot's changedFiles, \
+        the snapshot is marked partial and the exit code is 3. Holes in sparse files are not read.
         """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Files or folders to back up.") var paths: [String]
@@ -27,6 +29,7 @@ struct BackupCommand: AsyncParsableCommand {
             var opts = BackupOptions(paths: paths, hostname: host ?? ctx.hostname, username: ctx.username)
             opts.tags = tag; opts.excludes = exclude; opts.lock = lock
             opts.beforeCommit = ctx.testCommitGate()
+            opts.afterReadPass = ctx.testReadGate()
             if let parent { opts.parent = try repo.findSnapshot(parent).id }
             let progress = BackupProgress()
             let result = try await ctx.output.withProgress({
@@ -34,12 +37,20 @@ struct BackupCommand: AsyncParsableCommand {
                 return "\(p.files) files, \(Bytes.text(p.bytes)) read, \(p.errors) errors  \(p.current.suffix(50))"
             }) { try await Archiver(repository: repo, options: opts, progress: progress).run() }
             for e in result.errors { ctx.output.warn(TerminalText.escape("cannot back up \(e.path): \(e.message)")) }
+            for path in result.changedFiles {
+                ctx.output.warn(TerminalText.escape("\(path) changed while it was read, twice: it is stored as read the second time and may be "
+                                                    + "inconsistent; back it up again when nothing writes to it (or freeze its writer)"))
+            }
             let s = result.snapshot.summary ?? BackupSummary()
-            ctx.output.emit(BackupJSON(snapshot: result.id.hex, summary: s, errors: result.errors.map { ["path": $0.path, "message": $0.message] }))
+            ctx.output.emit(BackupJSON(snapshot: result.id.hex, summary: s, errors: result.errors.map { ["path": $0.path, "message": $0.message] },
+                                       changed: result.changedFiles))
             ctx.output.line("files: \(s.filesNew) new, \(s.filesChanged) changed, \(s.filesUnmodified) unmodified; \(s.dirs) folders")
             ctx.output.line("added \(Bytes.text(s.bytesAdded)) (\(Bytes.text(s.bytesStored)) stored) in \(s.packsWritten) pack(s), processed \(Bytes.text(s.bytesProcessed)) in \(String(format: "%.2f", s.durationSeconds)) s")
-            ctx.output.line("snapshot \(result.id.short) saved" + (result.errors.isEmpty ? "" : " (partial: \(result.errors.count) item(s) could not be read)"))
-            return result.errors.isEmpty ? Exit.success : Exit.partial
+            var notes: [String] = []
+            if !result.errors.isEmpty { notes.append("\(result.errors.count) item(s) could not be read") }
+            if !result.changedFiles.isEmpty { notes.append("\(result.changedFiles.count) file(s) changed while read") }
+            ctx.output.line("snapshot \(result.id.short) saved" + (notes.isEmpty ? "" : " (partial: " + notes.joined(separator: ", ") + ")"))
+            return result.snapshot.partial ? Exit.partial : Exit.success
         }
     }
 }
@@ -48,4 +59,6 @@ struct BackupJSON: Encodable {
     var snapshot: String
     var summary: BackupSummary
     var errors: [[String: String]]
+    /// Files that changed while read, twice in a row (stored as read the second time).
+    var changed: [String]
 }

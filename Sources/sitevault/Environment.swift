@@ -2,6 +2,7 @@ import Foundation
 import SiteBackup
 import VaultCore
 import VaultCrypto
+import VaultFileSystem
 import VaultRepository
 import VaultStorage
 #if canImport(Glibc)
@@ -87,6 +88,9 @@ struct Context {
     /// The test hook of `testCommitGate(_:)`, from this environment.
     func testCommitGate() -> (@Sendable () throws -> Void)? { sitevault.testCommitGate(env) }
 
+    /// The test hook of `testReadGate(_:)`, from this environment.
+    func testReadGate() -> (@Sendable (String, Int) -> Void)? { sitevault.testReadGate(env) }
+
     /// A shared lock for a reading command, or none (`--no-lock`, or a read-only or full repository:
     /// then a warning is printed).
     func readAccess(_ repo: Repository, operation: String, _ options: ReadLockOptions) throws -> ReadAccess {
@@ -109,6 +113,31 @@ func testCommitGate(_ env: [String: String]) -> (@Sendable () throws -> Void)? {
     return {
         FileManager.default.createFile(atPath: gate + ".waiting", contents: nil)
         for _ in 0..<6000 where !FileManager.default.fileExists(atPath: gate) { usleep(100_000) }
+    }
+}
+
+/// Test hook (SITEVAULT_TEST_READ_GATE=G): after reading pass N of a file, the backup creates
+/// `G.waiting-N` and waits (at most 60 s) until `G-N` exists, so a test can change the file between
+/// reading it and checking it for changes. Each pass number waits once per run.
+func testReadGate(_ env: [String: String]) -> (@Sendable (String, Int) -> Void)? {
+    guard let gate = env["SITEVAULT_TEST_READ_GATE"], !gate.isEmpty else { return nil }
+    return { _, pass in
+        let open = gate + "-\(pass)"
+        guard !FileManager.default.fileExists(atPath: open) else { return }
+        FileManager.default.createFile(atPath: gate + ".waiting-\(pass)", contents: nil)
+        for _ in 0..<600 where !FileManager.default.fileExists(atPath: open) { usleep(100_000) }
+    }
+}
+
+/// Test hook (SITEVAULT_TEST_RESTORE_GATE=G): after creating the first folder, the restore writes
+/// its path to `G.waiting` and waits (at most 60 s) until `G` exists, so a test can change the
+/// target at that moment (swap the folder for a symlink).
+func testRestoreGate(_ env: [String: String]) -> (@Sendable (FilePath) -> Void)? {
+    guard let gate = env["SITEVAULT_TEST_RESTORE_GATE"], !gate.isEmpty else { return nil }
+    return { path in
+        guard !FileManager.default.fileExists(atPath: gate + ".waiting") else { return }
+        FileManager.default.createFile(atPath: gate + ".waiting", contents: Data(path.bytes))
+        for _ in 0..<600 where !FileManager.default.fileExists(atPath: gate) { usleep(100_000) }
     }
 }
 

@@ -26,6 +26,7 @@ struct RestoreCommand: AsyncParsableCommand {
             guard let tree = snap.snapshot.treeID else { throw VaultError(.corrupt, "snapshot \(snap.id.short) has no tree") }
             var opts = RestoreOptions(target: target)
             opts.includes = include; opts.overwrite = overwrite
+            opts.afterFolderCreated = testRestoreGate(ctx.env)
             let progress = RestoreProgress()
             let result = try await ctx.output.withProgress({
                 let p = progress.snapshot

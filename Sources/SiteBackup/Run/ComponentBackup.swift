@@ -99,6 +99,7 @@ final class ComponentBackup {
         let archiver = dest.archiver
         let before = archiver.currentSummary
         let errorsBefore = archiver.progress.errors.count
+        let changedBefore = archiver.progress.changedFilesInOrder.count
         let start = monotonicSeconds()
         let startedAt = clock.now()
         let how = stagingStats[c.name].map { " from its consistent copy (\($0.files) files copied while frozen, \($0.unchanged) unchanged, \($0.removed) removed)" }
@@ -225,6 +226,12 @@ final class ComponentBackup {
         report.copyFinished = copied.1
         let unreadable = archiver.progress.errors.dropFirst(errorsBefore).map { "\($0.path): \($0.message)" }
         if !unreadable.isEmpty { report.unreadable = Array(unreadable.prefix(100)) }
+        // Files that changed while read, twice (not frozen by a writer): stored, but maybe inconsistent.
+        let changed = archiver.progress.changedFilesInOrder.dropFirst(changedBefore)
+        if !changed.isEmpty {
+            problems.append("\(changed.count) changed while read (stored as read the second time; freeze their writer): "
+                            + changed.prefix(3).joined(separator: "; "))
+        }
         let sizes = "\(report.files) files, \(Bytes.text(report.bytes)), \(Bytes.text(report.bytesAdded)) new, \(formatSeconds(report.durationSeconds))"
         if failed {
             report.result = "failed"
