@@ -1,0 +1,140 @@
+import Foundation
+import SiteSystem
+import VaultCore
+
+/// Failure (and optionally success) alerts: a command, fed the alert as JSON on stdin and in its
+/// environment; a POST to a webhook (sitevault's JSON, or a chat tool's `{"text": …}`); and e-mail
+/// through the local sendmail interface. Each channel is tried; each delivery or failure is recorded
+/// (1500 or 2070) naming the channel. Delivery never throws: an alert must not change a run's result.
+public enum Alerts {
+    /// The webhook and command body (docs/control-file.md, `[alerts]`).
+    struct Body: Codable {
+        var site: String
+        var host: String
+        var run_id: String
+        var result: String
+        var failure: String?
+        var message_id: Int
+        var severity: String
+        var time: String
+        var text: String
+        var snapshot: String?
+        var components: [[String: String]]
+        var hook: String?
+    }
+
+    /// What one channel did with an alert.
+    public struct ChannelResult: Sendable {
+        /// `command`, `webhook` or `email`.
+        public var channel: String
+        public var delivered: Bool
+        public var detail: String
+    }
+
+    static func body(_ report: RunReport, _ m: StatusMessage) -> Body {
+        Body(site: report.site, host: report.hostname, run_id: report.runID, result: report.result,
+             failure: report.failure?.rawValue, message_id: m.id, severity: m.severity.rawValue, time: m.time.iso8601,
+             text: m.text, snapshot: report.snapshot,
+             components: report.components.map { ["name": $0.name, "result": $0.result, "message": $0.message ?? ""] },
+             hook: report.hook)
+    }
+
+    static func shouldAlert(_ report: RunReport, config: AlertConfig) -> Bool {
+        if report.result != "succeeded" { return true }
+        if report.hook == "failed" || report.hook == "refused" { return true }
+        return config.onSuccess
+    }
+
+    public static func send(config: SiteConfig, report: RunReport, message: StatusMessage, recorder: RunRecorder) {
+        guard shouldAlert(report, config: config.alerts) else { return }
+        deliver(config, body: body(report, message), time: message.time, recorder: recorder)
+    }
+
+    /// A failed drill alerts like a failed backup (result "drill-failed"); a passed one only with on_success.
+    public static func send(config: SiteConfig, drill: DrillReport, message: StatusMessage, recorder: RunRecorder) {
+        guard drill.result != "passed" || config.alerts.onSuccess else { return }
+        let b = Body(site: drill.site, host: drill.hostname, run_id: drill.runID, result: "drill-\(drill.result)", failure: drill.failure,
+                     message_id: message.id, severity: message.severity.rawValue, time: message.time.iso8601, text: message.text,
+                     snapshot: drill.snapshot,
+                     components: drill.steps.map { ["name": $0.component ?? "", "step": $0.name, "result": $0.result, "message": $0.detail] },
+                     hook: nil)
+        deliver(config, body: b, time: message.time, recorder: recorder)
+    }
+
+    /// `sitevault alert test`: a notification with result "test" through every configured channel;
+    /// nothing else happens. Returns each channel's result (empty when no channel is configured).
+    public static func test(config: SiteConfig, hostname: String, recorder: RunRecorder) -> [ChannelResult] {
+        let m = recorder.emit(.alertTest, "test notification of site \(config.site) requested (sitevault alert test)")
+        let b = Body(site: config.site, host: hostname, run_id: recorder.runID, result: "test", failure: nil, message_id: m.id,
+                     severity: m.severity.rawValue, time: m.time.iso8601, text: m.text, snapshot: nil, components: [], hook: nil)
+        return deliver(config, body: b, time: m.time, recorder: recorder)
+    }
+
+    @discardableResult
+    static func deliver(_ config: SiteConfig, body b: Body, time: Timestamp, recorder: RunRecorder) -> [ChannelResult] {
+        let a = config.alerts
+        guard a.isConfigured else { return [] }
+        let json = Array((try? JSONEncoder.sorted.encode(b)) ?? Data())
+        var results: [ChannelResult] = []
+        func record(_ channel: String, _ ok: Bool, _ text: String) {
+            recorder.emit(ok ? .alertSent : .alertFailed, text)
+            results.append(ChannelResult(channel: channel, delivered: ok, detail: text))
+        }
+        if let argv = a.command {
+            let env = ["SITEVAULT_SITE": b.site, "SITEVAULT_RESULT": b.result, "SITEVAULT_MESSAGE_ID": "\(b.message_id)",
+                       "SITEVAULT_MESSAGE": TerminalText.escape(b.text), "SITEVAULT_RUN_ID": b.run_id]
+            do {
+                let r = try ProcessRunner().run(Command(argv, extraEnvironment: env, timeout: a.timeout), stdin: json)
+                if r.succeeded { record("command", true, "alert command \(argv[0]) notified (\(b.result))") } else {
+                    record("command", false, "alert command \(argv.joined(separator: " ")) \(r.summary)")
+                }
+            } catch { record("command", false, "alert command \(argv[0]) could not run: \(describe(error))") }
+        }
+        if let url = a.webhook {
+            let shown = redactURL(url)
+            let payload = a.webhookFormat == .slack ? chatBody(b) : json
+            do {
+                let r = try HTTPPost.postJSON(url: url, body: payload, timeout: a.timeout)
+                if (200..<300).contains(r.status) { record("webhook", true, "webhook \(shown) answered \(r.status)") } else {
+                    record("webhook", false, "webhook \(shown) answered \(r.status): \(r.body.prefix(200))")
+                }
+            } catch { record("webhook", false, "webhook \(shown): \(describe(error))") }
+        }
+        if !a.email.isEmpty {
+            let to = a.email.joined(separator: ", ")
+            let mail = AlertMail.make(config: config, body: b, time: time, messages: recorder.messages)
+            do {
+                let r = try ProcessRunner().run(Command([a.sendmail, "-t", "-oi"], timeout: a.timeout), stdin: Array(mail.text.utf8))
+                if r.succeeded { record("email", true, "e-mail to \(to) handed to \(a.sendmail) (\(b.result))") } else {
+                    record("email", false, "e-mail to \(to): \(a.sendmail) \(r.summary); check the local mail setup "
+                           + "(sendmail = path in [alerts], its configuration and mail log)")
+                }
+            } catch {
+                record("email", false, "e-mail to \(to): \(a.sendmail) could not run: \(describe(error)); install an MTA "
+                       + "(e.g. apt install msmtp-mta or postfix) or set sendmail = \"/path\" in [alerts]")
+            }
+        }
+        return results
+    }
+
+    static func describe(_ error: Error) -> String { (error as? VaultError)?.message ?? "\(error)" }
+
+    /// The body chat tools' incoming webhooks accept (Slack, Mattermost, Rocket.Chat): `{"text": …}`,
+    /// with `&`, `<` and `>` escaped as Slack asks.
+    static func chatBody(_ b: Body) -> [UInt8] {
+        var lines = ["sitevault: site \(b.site) on \(b.host): \(b.result)", b.text, "run \(b.run_id)"]
+        if let s = b.snapshot { lines[2] += ", snapshot \(s)" }
+        let text = lines.joined(separator: "\n").replacingOccurrences(of: "&", with: "&amp;")
+            .replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        return Array((try? JSONEncoder.sorted.encode(["text": text])) ?? Data())
+    }
+
+    /// A URL without user, password or query (they may carry secrets).
+    static func redactURL(_ url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        var rest = String(url[schemeEnd.upperBound...])
+        if let at = rest.firstIndex(of: "@"), rest[..<at].firstIndex(of: "/") == nil { rest = String(rest[rest.index(after: at)...]) }
+        if let q = rest.firstIndex(of: "?") { rest = String(rest[..<q]) + "?…" }
+        return String(url[..<schemeEnd.upperBound]) + rest
+    }
+}
