@@ -51,14 +51,14 @@ struct AlertMail {
     }
 
     /// One line of header text: control characters become spaces; non-ASCII text becomes RFC 2047
-    /// encoded words (base64, at most 75 characters each, folded onto continuation lines).
+    /// encoded words (base64 of at most 39 bytes: lines under 78 characters, folded onto continuation lines).
     static func headerValue(_ value: String) -> String {
         let flat = String(String.UnicodeScalarView(value.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? " " : $0 }))
         if flat.unicodeScalars.allSatisfy({ $0.isASCII }) && !flat.contains("=?") { return flat }
         var words: [String] = [], chunk: [UInt8] = []
         for ch in flat.unicodeScalars {
             let bytes = Array(String(ch).utf8)
-            if chunk.count + bytes.count > 45 { words.append(encodedWord(chunk)); chunk = [] }
+            if chunk.count + bytes.count > 39 { words.append(encodedWord(chunk)); chunk = [] }
             chunk += bytes
         }
         if !chunk.isEmpty { words.append(encodedWord(chunk)) }
