@@ -58,6 +58,16 @@ final class AlertMailTests: XCTestCase {
         XCTAssertTrue(text.contains("\nContent-Type: text/plain; charset=utf-8\n"))
     }
 
+    func testManyRecipientsAreFoldedOnePerLine() {
+        var m = mail(subject: "s")
+        m.to = (1...6).map { "operator\($0)@operations.example.com" }
+        let h = headers(m)
+        let start = h.firstIndex { $0.hasPrefix("To: ") }!
+        XCTAssertEqual(h[start], "To: operator1@operations.example.com,")
+        XCTAssertEqual(h[start + 5], " operator6@operations.example.com")
+        XCTAssertTrue(h.allSatisfy { $0.count <= 78 }, "\(h)")
+    }
+
     func testDateIsRFC5322InUTC() {
         // 2026-12-02T06:40:00Z is a Wednesday.
         XCTAssertEqual(AlertMail.date(Timestamp(seconds: 1_796_193_600)), "Wed, 02 Dec 2026 06:40:00 +0000")

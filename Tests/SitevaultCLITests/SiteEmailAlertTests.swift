@@ -10,7 +10,7 @@ final class SiteEmailAlertTests: SiteTestCase {
         try startMailSink()
         try appendToControlFile("""
         [alerts]
-        email = ["ops@example.com", "dba@example.com"]
+        email = ["ops@example.com", "dba@example.com", "database-administrators@operations.example.com"]
         email_from = "backup@shop.example.com"
         sendmail = "\(sendmail)"
         """)
@@ -22,9 +22,10 @@ final class SiteEmailAlertTests: SiteTestCase {
         XCTAssertEqual(mails.count, 1, "\(mails)")
         let m = try XCTUnwrap(mails.first)
         XCTAssertEqual(m["defects"] as? [String], [], "a well-formed message")
-        XCTAssertEqual(m["rcpt"] as? String, "ops@example.com, dba@example.com", "sendmail -t took the recipients from To")
+        let all = "ops@example.com, dba@example.com, database-administrators@operations.example.com"
+        XCTAssertEqual(m["rcpt"] as? String, all, "sendmail -t took the recipients from the (folded) To header")
         XCTAssertEqual(header(m, "From"), ["backup@shop.example.com"])
-        XCTAssertEqual(header(m, "To"), ["ops@example.com, dba@example.com"])
+        XCTAssertEqual(header(m, "To"), [all])
         XCTAssertEqual(header(m, "Subject"), ["[sitevault] sample: failed on \(hostname())"])
         XCTAssertEqual(header(m, "MIME-Version"), ["1.0"])
         XCTAssertEqual(header(m, "Content-Type"), ["text/plain; charset=\"utf-8\""])
@@ -41,7 +42,7 @@ final class SiteEmailAlertTests: SiteTestCase {
         XCTAssertTrue(body.contains("sitevault site messages --run \(runID) --site \(controlFile)"), body)
         let sent = try messages(run: runID).filter { $0["id"] as? Int == 1500 }.compactMap { $0["text"] as? String }
         XCTAssertEqual(sent.count, 1)
-        XCTAssertTrue(sent.first?.contains("e-mail to ops@example.com, dba@example.com") ?? false, "\(sent)")
+        XCTAssertTrue(sent.first?.contains("e-mail to \(all)") ?? false, "\(sent)")
     }
 
     func testNewlinesInMessagesAddNoRecipientAndNonASCIISubjectIsEncoded() throws {

@@ -42,7 +42,9 @@ struct AlertMail {
 
     /// The message with LF line ends (the local convention sendmail expects).
     var text: String {
-        var h = ["From: " + from, "To: " + to.joined(separator: ", "), "Subject: " + Self.headerValue(subject),
+        // Many recipients: one per line (folded), keeping header lines short.
+        let recipients = to.joined(separator: ", ").count > 70 ? to.joined(separator: ",\n ") : to.joined(separator: ", ")
+        var h = ["From: " + from, "To: " + recipients, "Subject: " + Self.headerValue(subject),
                  "Date: " + Self.date(date), "Message-ID: <\(messageID)>", "MIME-Version: 1.0",
                  "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: quoted-printable",
                  "Auto-Submitted: auto-generated"]
