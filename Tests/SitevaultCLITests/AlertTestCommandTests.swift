@@ -1,6 +1,9 @@
 import Foundation
 import VaultTesting
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `sitevault alert test`: every channel once, each result printed; nothing else happens.
 final class AlertTestCommandTests: SiteTestCase {
@@ -66,6 +69,26 @@ final class AlertTestCommandTests: SiteTestCase {
         XCTAssertEqual(body.map { Array($0.keys) }, ["text"])
         XCTAssertTrue((body?["text"] as? String ?? "").hasPrefix("sitevault: site sample on \(hostname()): test"), "\(body ?? [:])")
         XCTAssertTrue(try messageIDs().contains(2070), "the failure is recorded")
+    }
+
+    func testMissingOrHangingSendmailIsAFailedChannelThatSaysWhatToDo() throws {
+        try makeSite()
+        try appendToControlFile("[alerts]\nemail = [\"ops@example.com\"]\nsendmail = \"/nonexistent/sendmail\"")
+        let missing = try alertTest()
+        XCTAssertEqual(missing.status, 1, "\(missing)")
+        XCTAssertTrue(missing.stdout.hasPrefix("email    FAILED"), missing.stdout)
+        XCTAssertTrue(missing.stdout.contains("install an MTA"), missing.stdout)
+        // A sendmail that never ends is stopped at the timeout.
+        let hanging = tmp.path + "/hanging-sendmail"
+        try "#!/bin/sh\ncat > /dev/null\nexec sleep 600\n".write(toFile: hanging, atomically: true, encoding: .utf8)
+        chmod(hanging, 0o755)
+        try replaceInControlFile("/nonexistent/sendmail", hanging)
+        try appendToControlFile("timeout = \"1s\"")
+        let r = try alertTest("--json")
+        XCTAssertEqual(r.status, 1, "\(r)")
+        let channel = (json(r)["channels"] as? [[String: Any]])?.first
+        XCTAssertEqual(channel?["delivered"] as? Bool, false)
+        XCTAssertTrue((channel?["detail"] as? String ?? "").contains("timed out"), "\(channel ?? [:])")
     }
 
     func testNoChannelIsAFailureThatSaysWhatToSet() throws {
