@@ -70,51 +70,65 @@ public enum Alerts {
         return deliver(config, body: b, time: m.time, recorder: recorder)
     }
 
+    /// Tries every configured channel (command, webhook, e-mail) and records each result.
     @discardableResult
     static func deliver(_ config: SiteConfig, body b: Body, time: Timestamp, recorder: RunRecorder) -> [ChannelResult] {
         let a = config.alerts
         guard a.isConfigured else { return [] }
         let json = Array((try? JSONEncoder.sorted.encode(b)) ?? Data())
         var results: [ChannelResult] = []
-        func record(_ channel: String, _ ok: Bool, _ text: String) {
-            recorder.emit(ok ? .alertSent : .alertFailed, text)
-            results.append(ChannelResult(channel: channel, delivered: ok, detail: text))
-        }
-        if let argv = a.command {
-            let env = ["SITEVAULT_SITE": b.site, "SITEVAULT_RESULT": b.result, "SITEVAULT_MESSAGE_ID": "\(b.message_id)",
-                       "SITEVAULT_MESSAGE": TerminalText.escape(b.text), "SITEVAULT_RUN_ID": b.run_id]
-            do {
-                let r = try ProcessRunner().run(Command(argv, extraEnvironment: env, timeout: a.timeout), stdin: json)
-                if r.succeeded { record("command", true, "alert command \(argv[0]) notified (\(b.result))") } else {
-                    record("command", false, "alert command \(argv.joined(separator: " ")) \(r.summary)")
-                }
-            } catch { record("command", false, "alert command \(argv[0]) could not run: \(describe(error))") }
-        }
+        if let argv = a.command { results.append(viaCommand(argv, body: b, json: json, timeout: a.timeout)) }
         if let url = a.webhook {
-            let shown = redactURL(url)
-            let payload = a.webhookFormat == .slack ? chatBody(b) : json
-            do {
-                let r = try HTTPPost.postJSON(url: url, body: payload, timeout: a.timeout)
-                if (200..<300).contains(r.status) { record("webhook", true, "webhook \(shown) answered \(r.status)") } else {
-                    record("webhook", false, "webhook \(shown) answered \(r.status): \(r.body.prefix(200))")
-                }
-            } catch { record("webhook", false, "webhook \(shown): \(describe(error))") }
+            results.append(viaWebhook(url, payload: a.webhookFormat == .slack ? chatBody(b) : json, timeout: a.timeout))
         }
         if !a.email.isEmpty {
-            let to = a.email.joined(separator: ", ")
             let mail = AlertMail.make(config: config, body: b, time: time, messages: recorder.messages)
-            do {
-                let r = try ProcessRunner().run(Command([a.sendmail, "-t", "-oi"], timeout: a.timeout), stdin: Array(mail.text.utf8))
-                if r.succeeded { record("email", true, "e-mail to \(to) handed to \(a.sendmail) (\(b.result))") } else {
-                    record("email", false, "e-mail to \(to): \(a.sendmail) \(r.summary); check the local mail setup "
-                           + "(sendmail = path in [alerts], its configuration and mail log)")
-                }
-            } catch {
-                record("email", false, "e-mail to \(to): \(a.sendmail) could not run: \(describe(error)); install an MTA "
-                       + "(e.g. apt install msmtp-mta or postfix) or set sendmail = \"/path\" in [alerts]")
-            }
+            results.append(viaEmail(mail, sendmail: a.sendmail, result: b.result, timeout: a.timeout))
         }
+        for r in results { recorder.emit(r.delivered ? .alertSent : .alertFailed, r.detail) }
         return results
+    }
+
+    static func viaCommand(_ argv: [String], body b: Body, json: [UInt8], timeout: Double) -> ChannelResult {
+        let env = ["SITEVAULT_SITE": b.site, "SITEVAULT_RESULT": b.result, "SITEVAULT_MESSAGE_ID": "\(b.message_id)",
+                   "SITEVAULT_MESSAGE": TerminalText.escape(b.text), "SITEVAULT_RUN_ID": b.run_id]
+        do {
+            let r = try ProcessRunner().run(Command(argv, extraEnvironment: env, timeout: timeout), stdin: json)
+            if r.succeeded { return ChannelResult(channel: "command", delivered: true, detail: "alert command \(argv[0]) notified (\(b.result))") }
+            return ChannelResult(channel: "command", delivered: false, detail: "alert command \(argv.joined(separator: " ")) \(r.summary)")
+        } catch {
+            return ChannelResult(channel: "command", delivered: false, detail: "alert command \(argv[0]) could not run: \(describe(error))")
+        }
+    }
+
+    static func viaWebhook(_ url: String, payload: [UInt8], timeout: Double) -> ChannelResult {
+        let shown = redactURL(url)
+        do {
+            let r = try HTTPPost.postJSON(url: url, body: payload, timeout: timeout)
+            if (200..<300).contains(r.status) {
+                return ChannelResult(channel: "webhook", delivered: true, detail: "webhook \(shown) answered \(r.status)")
+            }
+            return ChannelResult(channel: "webhook", delivered: false, detail: "webhook \(shown) answered \(r.status): \(r.body.prefix(200))")
+        } catch {
+            return ChannelResult(channel: "webhook", delivered: false, detail: "webhook \(shown): \(describe(error))")
+        }
+    }
+
+    /// Pipes the message to `sendmail -t -oi`: recipients come from its To header, never from argv.
+    static func viaEmail(_ mail: AlertMail, sendmail: String, result: String, timeout: Double) -> ChannelResult {
+        let to = mail.to.joined(separator: ", ")
+        do {
+            let r = try ProcessRunner().run(Command([sendmail, "-t", "-oi"], timeout: timeout), stdin: Array(mail.text.utf8))
+            if r.succeeded {
+                return ChannelResult(channel: "email", delivered: true, detail: "e-mail to \(to) handed to \(sendmail) (\(result))")
+            }
+            return ChannelResult(channel: "email", delivered: false, detail: "e-mail to \(to): \(sendmail) \(r.summary); check the "
+                                 + "local mail setup (sendmail = path in [alerts], its configuration and mail log)")
+        } catch {
+            return ChannelResult(channel: "email", delivered: false, detail: "e-mail to \(to): \(sendmail) could not run: "
+                                 + "\(describe(error)); install an MTA (e.g. apt install postfix, or msmtp-mta to relay) "
+                                 + "or set sendmail = \"/path\" in [alerts]")
+        }
     }
 
     static func describe(_ error: Error) -> String { (error as? VaultError)?.message ?? "\(error)" }
