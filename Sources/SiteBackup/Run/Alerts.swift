@@ -29,6 +29,10 @@ public enum Alerts {
         public var channel: String
         public var delivered: Bool
         public var detail: String
+
+        init(_ channel: String, _ delivered: Bool, _ detail: String) {
+            self.channel = channel; self.delivered = delivered; self.detail = detail
+        }
     }
 
     static func body(_ report: RunReport, _ m: StatusMessage) -> Body {
@@ -53,10 +57,12 @@ public enum Alerts {
     /// A failed drill alerts like a failed backup (result "drill-failed"); a passed one only with on_success.
     public static func send(config: SiteConfig, drill: DrillReport, message: StatusMessage, recorder: RunRecorder) {
         guard drill.result != "passed" || config.alerts.onSuccess else { return }
-        let b = Body(site: drill.site, host: drill.hostname, run_id: drill.runID, result: "drill-\(drill.result)", failure: drill.failure,
-                     message_id: message.id, severity: message.severity.rawValue, time: message.time.iso8601, text: message.text,
-                     snapshot: drill.snapshot,
-                     components: drill.steps.map { ["name": $0.component ?? "", "step": $0.name, "result": $0.result, "message": $0.detail] },
+        let b = Body(site: drill.site, host: drill.hostname, run_id: drill.runID, result: "drill-\(drill.result)",
+                     failure: drill.failure, message_id: message.id, severity: message.severity.rawValue,
+                     time: message.time.iso8601, text: message.text, snapshot: drill.snapshot,
+                     components: drill.steps.map {
+                         ["name": $0.component ?? "", "step": $0.name, "result": $0.result, "message": $0.detail]
+                     },
                      hook: nil)
         deliver(config, body: b, time: message.time, recorder: recorder)
     }
@@ -65,8 +71,9 @@ public enum Alerts {
     /// nothing else happens. Returns each channel's result (empty when no channel is configured).
     public static func test(config: SiteConfig, hostname: String, recorder: RunRecorder) -> [ChannelResult] {
         let m = recorder.emit(.alertTest, "test notification of site \(config.site) requested (sitevault alert test)")
-        let b = Body(site: config.site, host: hostname, run_id: recorder.runID, result: "test", failure: nil, message_id: m.id,
-                     severity: m.severity.rawValue, time: m.time.iso8601, text: m.text, snapshot: nil, components: [], hook: nil)
+        let b = Body(site: config.site, host: hostname, run_id: recorder.runID, result: "test", failure: nil,
+                     message_id: m.id, severity: m.severity.rawValue, time: m.time.iso8601, text: m.text,
+                     snapshot: nil, components: [], hook: nil)
         return deliver(config, body: b, time: m.time, recorder: recorder)
     }
 
@@ -94,10 +101,10 @@ public enum Alerts {
                    "SITEVAULT_MESSAGE": TerminalText.escape(b.text), "SITEVAULT_RUN_ID": b.run_id]
         do {
             let r = try ProcessRunner().run(Command(argv, extraEnvironment: env, timeout: timeout), stdin: json)
-            if r.succeeded { return ChannelResult(channel: "command", delivered: true, detail: "alert command \(argv[0]) notified (\(b.result))") }
-            return ChannelResult(channel: "command", delivered: false, detail: "alert command \(argv.joined(separator: " ")) \(r.summary)")
+            if r.succeeded { return ChannelResult("command", true, "alert command \(argv[0]) notified (\(b.result))") }
+            return ChannelResult("command", false, "alert command \(argv.joined(separator: " ")) \(r.summary)")
         } catch {
-            return ChannelResult(channel: "command", delivered: false, detail: "alert command \(argv[0]) could not run: \(describe(error))")
+            return ChannelResult("command", false, "alert command \(argv[0]) could not run: \(describe(error))")
         }
     }
 
@@ -106,11 +113,11 @@ public enum Alerts {
         do {
             let r = try HTTPPost.postJSON(url: url, body: payload, timeout: timeout)
             if (200..<300).contains(r.status) {
-                return ChannelResult(channel: "webhook", delivered: true, detail: "webhook \(shown) answered \(r.status)")
+                return ChannelResult("webhook", true, "webhook \(shown) answered \(r.status)")
             }
-            return ChannelResult(channel: "webhook", delivered: false, detail: "webhook \(shown) answered \(r.status): \(r.body.prefix(200))")
+            return ChannelResult("webhook", false, "webhook \(shown) answered \(r.status): \(r.body.prefix(200))")
         } catch {
-            return ChannelResult(channel: "webhook", delivered: false, detail: "webhook \(shown): \(describe(error))")
+            return ChannelResult("webhook", false, "webhook \(shown): \(describe(error))")
         }
     }
 
@@ -120,12 +127,12 @@ public enum Alerts {
         do {
             let r = try ProcessRunner().run(Command([sendmail, "-t", "-oi"], timeout: timeout), stdin: Array(mail.text.utf8))
             if r.succeeded {
-                return ChannelResult(channel: "email", delivered: true, detail: "e-mail to \(to) handed to \(sendmail) (\(result))")
+                return ChannelResult("email", true, "e-mail to \(to) handed to \(sendmail) (\(result))")
             }
-            return ChannelResult(channel: "email", delivered: false, detail: "e-mail to \(to): \(sendmail) \(r.summary); check the "
+            return ChannelResult("email", false, "e-mail to \(to): \(sendmail) \(r.summary); check the "
                                  + "local mail setup (sendmail = path in [alerts], its configuration and mail log)")
         } catch {
-            return ChannelResult(channel: "email", delivered: false, detail: "e-mail to \(to): \(sendmail) could not run: "
+            return ChannelResult("email", false, "e-mail to \(to): \(sendmail) could not run: "
                                  + "\(describe(error)); install an MTA (e.g. apt install postfix, or msmtp-mta to relay) "
                                  + "or set sendmail = \"/path\" in [alerts]")
         }
