@@ -6,7 +6,8 @@ set -euo pipefail
 pkgs=(libzstd-dev libsqlite3-dev pkg-config python3 util-linux procps)
 for a in "$@"; do
   case "$a" in
-    --tests) pkgs+=(sqlite3 openssl curl postgresql-15 postgresql-client-15) ;;
+    # msmtp (a sendmail interface) and python3-aiosmtpd (an SMTP server): the alert e-mail tests.
+    --tests) pkgs+=(sqlite3 openssl curl postgresql-15 postgresql-client-15 msmtp python3-aiosmtpd) ;;
     --bench) pkgs+=(restic borgbackup time postgresql-15 postgresql-client-15 pgbackrest) ;;
     *) echo "unknown option $a" >&2; exit 64 ;;
   esac

@@ -89,6 +89,35 @@ final class ControlFileTests: XCTestCase {
         assertRejected(base(repos + "[[copy]]\nrepository = \"off\"\nkeep_last = -1"), line: 19, "keep_last")
     }
 
+    func testAlertEmailAndWebhookFormatAreReadAndChecked() throws {
+        let c = try parse(base("""
+        [alerts]
+        email = ["ops@example.com", "dba+alerts@mail.example.org"]
+        email_from = "backup@shop.example.com"
+        sendmail = "/usr/bin/msmtp"
+        webhook = "https://chat.example.com/hooks/x"
+        webhook_format = "slack"
+        """))
+        XCTAssertEqual(c.alerts.email, ["ops@example.com", "dba+alerts@mail.example.org"])
+        XCTAssertEqual(c.alerts.emailFrom, "backup@shop.example.com")
+        XCTAssertEqual(c.alerts.sendmail, "/usr/bin/msmtp")
+        XCTAssertEqual(c.alerts.webhookFormat, .slack)
+        let d = try parse(base("[alerts]\nemail = [\"root@localhost\"]"))
+        XCTAssertTrue(d.alerts.isConfigured, "e-mail alone is a channel")
+        XCTAssertEqual(d.alerts.sendmail, "/usr/sbin/sendmail")
+        XCTAssertEqual(d.alerts.webhookFormat, .json)
+        // Each malformed address at its own element.
+        assertRejected(base("[alerts]\nemail = [\"ops@example.com\", \"Ops <ops@example.com>\"]"), line: 15, column: 29, "no angle brackets")
+        assertRejected(base("[alerts]\nemail = [\"ops@example.com\\nBcc: evil@example.com\"]"), line: 15, column: 10, "not an e-mail address")
+        assertRejected(base("[alerts]\nemail = [\"ops@exa mple.com\"]"), line: 15, column: 10, "invalid domain")
+        assertRejected(base("[alerts]\nemail = [\"ops@bücher.example\"]"), line: 15, column: 10, "xn--")
+        assertRejected(base("[alerts]\nemail = [\"ops@example.com\"]\nemail_from = \"nobody\""), line: 16, column: 14, "not an e-mail address")
+        assertRejected(base("[alerts]\nemail_from = \"a@b.c\""), line: 15, "email is not")
+        assertRejected(base("[alerts]\nemail = [\"ops@example.com\"]\nsendmail = \"sendmail\""), line: 16, column: 12, "absolute path")
+        assertRejected(base("[alerts]\nwebhook = \"http://x/\"\nwebhook_format = \"teams\""), line: 16, column: 18, "\"slack\"")
+        assertRejected(base("[alerts]\nemail = \"ops@example.com\""), line: 15, column: 9, "a list of strings")
+    }
+
     func testValidFileResolvesRelativePathsAgainstItsFolder() throws {
         let c = try parse(base())
         XCTAssertEqual(c.site, "shop")

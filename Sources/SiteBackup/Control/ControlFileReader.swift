@@ -476,6 +476,28 @@ final class ControlFileReader {
                 problems.add(t.position(of: "webhook"), "webhook must be an http:// or https:// URL")
             }
         }
+        if let f = r.string("webhook_format") {
+            if let format = AlertConfig.WebhookFormat(rawValue: f) { a.webhookFormat = format } else {
+                problems.add(t.position(of: "webhook_format"),
+                             "webhook_format must be \"json\" (sitevault's body) or \"slack\" (Slack, Mattermost, Rocket.Chat), not \"\(f)\"")
+            }
+        }
+        for (address, pos) in r.stringList("email") ?? [] {
+            if let why = MailAddress.problem(address) { problems.add(pos, "email: \(why) (in [alerts])") } else { a.email.append(address) }
+        }
+        if let from = r.string("email_from") {
+            if let why = MailAddress.problem(from) { problems.add(t.position(of: "email_from"), "email_from: \(why) (in [alerts])") } else {
+                a.emailFrom = from
+            }
+        }
+        if let path = r.string("sendmail") {
+            if path.hasPrefix("/") { a.sendmail = path } else {
+                problems.add(t.position(of: "sendmail"), "sendmail must be an absolute path, e.g. \"/usr/sbin/sendmail\" (in [alerts])")
+            }
+        }
+        if r.has("email_from") && a.email.isEmpty && !r.has("email") {
+            problems.add(t.position(of: "email_from"), "email_from is set but email is not: add email = [\"ops@example.com\"] (in [alerts])")
+        }
         a.onSuccess = r.bool("on_success") ?? false
         if let d = r.duration("timeout") { a.timeout = d }
         r.finish()

@@ -86,12 +86,23 @@ public struct HookConfig: Sendable {
     public var timeout: Double = 600
 }
 
+/// Who is told (`[alerts]`): a command, a webhook and/or e-mail through the local sendmail interface.
 public struct AlertConfig: Sendable {
+    /// The webhook's body: sitevault's own JSON, or `{"text": …}` for chat tools' incoming webhooks.
+    public enum WebhookFormat: String, Sendable { case json, slack }
+
     public var command: [String]?
     public var webhook: String?
+    public var webhookFormat = WebhookFormat.json
+    /// Recipients of alert e-mails (addr-spec only, checked when the control file is read).
+    public var email: [String] = []
+    /// The From address; nil lets sendmail choose (the service user at this host).
+    public var emailFrom: String?
+    /// The sendmail-compatible program, run as `sendmail -t -oi` with the message on standard input.
+    public var sendmail = "/usr/sbin/sendmail"
     public var onSuccess = false
     public var timeout: Double = 30
-    public var isConfigured: Bool { command != nil || webhook != nil }
+    public var isConfigured: Bool { command != nil || webhook != nil || !email.isEmpty }
 }
 
 /// Recovery drills (`sitevault site drill`, and the service on `schedule`).

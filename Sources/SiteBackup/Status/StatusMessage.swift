@@ -35,6 +35,7 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
     case hookStarted = 1400
     case hookSucceeded = 1401
     case alertSent = 1500
+    case alertTest = 1501
     case staleAlarmCleared = 1600
     case serviceStarted = 1700
     case serviceReloaded = 1701
@@ -104,7 +105,8 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
         case .copyFailed: return "copying to a copy target failed (alert sent); the backup itself is committed and the next run copies everything missing"
         case .hookStarted: return "the after-backup hook started"
         case .hookSucceeded: return "the after-backup hook exited 0"
-        case .alertSent: return "an alert (command or webhook) was delivered"
+        case .alertSent: return "an alert (command, webhook or e-mail; the message names the channel) was delivered"
+        case .alertTest: return "a test notification was requested (`sitevault alert test`); 1500 or 2070 follow, one per channel"
         case .staleAlarmCleared: return "a good run landed: the staleness alarm is cleared"
         case .serviceStarted: return "the service started (schedule, next run in the site's time zone and UTC)"
         case .serviceReloaded: return "the service reloaded the control file (SIGHUP)"
@@ -149,7 +151,7 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
         case .runAborted: return "the run was interrupted (SIGTERM/SIGINT); writers were thawed and nothing was committed"
         case .hookFailed: return "the after-backup hook failed or timed out (the snapshot is committed)"
         case .hookRefused: return "the after-backup hook was not run: not owned by root or the service user, or writable by group/others"
-        case .alertFailed: return "an alert could not be delivered"
+        case .alertFailed: return "an alert could not be delivered (the message names the channel and what to do)"
         case .runFailed: return "the run failed; no snapshot was committed for it"
         }
     }
