@@ -34,7 +34,7 @@ final class RealApplicationTests: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         var args = [RealApplicationTests.driver, app, "--variant", variant, "--dir", dir]
-        if ProcessInfo.processInfo.environment["REALAPP_NEW_KEYS"] == "1" { args.append("--new-keys") }
+        if let k = ProcessInfo.processInfo.environment["REALAPP_NEW_KEYS"], !k.isEmpty, k != "0" { args.append(k == "1" ? "--new-keys" : "--new-keys=\(k)") }
         p.arguments = args
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SITEVAULT_") }
         env["SITEVAULT"] = CLI.executable

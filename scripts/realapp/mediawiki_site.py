@@ -52,6 +52,7 @@ ADMIN = "Admin"
 PACKAGES_COMMON = ["mediawiki", "php-cli", "php-sqlite3", "php-intl", "php-mbstring", "php-xml",
                    "curl", "sqlite3"]
 PACKAGES_PG = ["php-pgsql", "postgresql"]
+ALL_NEW_KEYS = "start,probe,consistency"
 
 
 def log(*a):
@@ -309,10 +310,15 @@ def sqlite_files(d):
 
 
 def write_control(d, info, new_keys):
+    """new_keys: which of the new keys to emit (writer `start`, `[recovery] probe`, `consistency`)."""
+    keys = {k.strip() for k in (new_keys or "").split(",") if k.strip()}
+    unknown = keys - set(ALL_NEW_KEYS.split(","))
+    if unknown:
+        raise SystemExit(f"unknown new keys {sorted(unknown)} (known: {ALL_NEW_KEYS})")
     port = info["port"]
     site = f"mediawiki-{info['db']}" + ("-physical" if info["db"] == "postgres" and info["pg_method"] == "physical" else "")
     t = [f'site = "{site}"', 'time_zone = "UTC"', 'state_dir = "state"']
-    if new_keys:
+    if "consistency" in keys:
         t.append('consistency = "site"')
     t += ["", "[repository]", 'path = "backup/repo"', 'password_file = "backup/password"', ""]
     comps = []
@@ -341,17 +347,18 @@ def write_control(d, info, new_keys):
           'version_command = ["dpkg-query", "-W", "-f=${Version}", "mediawiki"]', "",
           "[[writer]]", 'name = "wiki"', 'kind = "signal"', 'pid_file = "run/mediawiki.pid"',
           'components = ["data"]']
-    if new_keys:
+    if "start" in keys:
         t.append(f'start = ["{d}/app/start.sh"]')
     t.append("")
-    if new_keys and info["db"] == "postgres":
+    if "start" in keys and info["db"] == "postgres":
         # The cluster has no freeze of its own (pg_dump / pg_basebackup are consistent); the
         # writer is there so that a recovery can start it again.
         t += ["[[writer]]", 'name = "pgcluster"', 'kind = "command"', 'freeze = ["true"]', 'thaw = ["true"]',
               'copy = "none"', 'components = ["pg"]', f'start = ["{d}/app/pg-start.sh"]', ""]
-    if new_keys:
+    if "probe" in keys:
+        # probe_timeout is a duration like every other time in the file ("60s"; a bare 60 is refused).
         t += ["[recovery]", f'probe = ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:{port}/index.php?title=Main_Page"]',
-              "probe_timeout = 60", ""]
+              'probe_timeout = "60s"', ""]
     with open(f"{d}/site.toml", "w") as f:
         f.write("\n".join(t))
 
@@ -738,7 +745,8 @@ def main():
     p = sp.add_parser("setup"); p.add_argument("dir")
     p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     p.add_argument("--pg-method", choices=["logical", "physical"], default="logical")
-    p.add_argument("--new-keys", action="store_true", help="emit writer start, [recovery] probe, consistency")
+    p.add_argument("--new-keys", nargs="?", const=ALL_NEW_KEYS, default="",
+                   help=f"emit the new control-file keys: a comma-separated subset of {ALL_NEW_KEYS} (all when no list)")
     for c in ("start", "stop", "status", "destroy", "write-check"):
         sp.add_parser(c).add_argument("dir")
     p = sp.add_parser("teardown"); p.add_argument("dir"); p.add_argument("--keep", action="store_true")

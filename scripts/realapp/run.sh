@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end recovery of a real third-party application installed from Debian's packages:
 #
-#   scripts/realapp/run.sh mediawiki [--variant sqlite|postgres|postgres-physical] [--new-keys]
+#   scripts/realapp/run.sh mediawiki [--variant sqlite|postgres|postgres-physical] [--new-keys[=start,probe,consistency]]
 #                                    [--items N] [--keep] [--dir DIR]
 #
 # install → setup (instance under DIR, web server as www-data, control file) → write N items through
@@ -13,16 +13,19 @@
 # every check passed. The whole log is DIR/harness/run.log (kept, with DIR, on failure or --keep).
 #
 # Environment: SITEVAULT (the binary; default /tmp/sv-bin/sitevault, else sitevault in PATH),
-# REALAPP_NEW_KEYS=1 (same as --new-keys: writer `start`, [recovery] probe, consistency = "site"),
+# REALAPP_NEW_KEYS=1 (same as --new-keys: writer `start`, [recovery] probe, consistency = "site"; or a
+# comma-separated subset, e.g. REALAPP_NEW_KEYS=start,probe),
 # REALAPP_REAL_KDF=1 (do not set SITEVAULT_INSECURE_TEST_KDF).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 app=${1:?usage: run.sh APP [--variant V] [--new-keys] [--items N] [--keep] [--dir DIR]}; shift
-variant=""; new_keys=${REALAPP_NEW_KEYS:-0}; items=30; keep=0; dir=""
+variant=""; new_keys=${REALAPP_NEW_KEYS:-}; items=30; keep=0; dir=""
+[ "$new_keys" = 1 ] && new_keys=all; [ "$new_keys" = 0 ] && new_keys=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --variant) variant=$2; shift 2 ;;
-    --new-keys) new_keys=1; shift ;;
+    --new-keys) new_keys=all; shift ;;
+    --new-keys=*) new_keys=${1#--new-keys=}; shift ;;
     --items) items=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --dir) dir=$2; shift 2 ;;
@@ -41,7 +44,7 @@ case "$app" in
     esac ;;
   *) echo "unknown application $app (mediawiki)" >&2; exit 64 ;;
 esac
-[ "$new_keys" = 1 ] && setup_args+=(--new-keys)
+if [ "$new_keys" = all ]; then setup_args+=(--new-keys); elif [ -n "$new_keys" ]; then setup_args+=(--new-keys "$new_keys"); fi
 [ "$(id -u)" = 0 ] || { echo "run.sh needs root (packages, www-data and postgres users)" >&2; exit 1; }
 
 if [ -z "${SITEVAULT:-}" ]; then
@@ -81,14 +84,15 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-sv() { # sv NAME ARGS… : runs sitevault, output to $H/NAME.out, exit status in $rc, seconds in $took
+sv() { # sv site CMD ARGS… : runs sitevault; stdout in $H/site-CMD.out, stderr in .err, status $rc, seconds $took
   local t0; t0=$(now)
-  "$SITEVAULT" "$@" >"$H/$1-$2.out" 2>&1; rc=$?
+  "$SITEVAULT" "$@" >"$H/$1-$2.out" 2>"$H/$1-$2.err"; rc=$?
   took=$(secs "$t0" "$(now)")
-  { echo "--- sitevault $* (exit $rc, ${took}s)"; cat "$H/$1-$2.out"; } >>"$logf"
+  { echo "--- sitevault $* (exit $rc, ${took}s)"; cat "$H/$1-$2.err" "$H/$1-$2.out"; } >>"$logf"
 }
+both() { cat "$H/$1.err" "$H/$1.out" 2>/dev/null; }
 
-say "application $app, variant $variant, new keys $new_keys, binary $SITEVAULT ($("$SITEVAULT" --version 2>/dev/null | head -n 1)), folder $dir"
+say "application $app, variant $variant, new keys ${new_keys:-none}, binary $SITEVAULT ($("$SITEVAULT" --version 2>/dev/null | head -n 1)), folder $dir"
 t_start=$(now)
 py install >>"$logf" 2>&1 || { check install FAIL "apt-get install failed (see $logf)"; exit 1; }
 py setup "$dir" "${setup_args[@]}" >>"$logf" 2>&1 || { check setup FAIL "see $logf"; tail -n 30 "$logf"; exit 1; }
@@ -110,7 +114,7 @@ touch "$H/stop-writing"; wait "$writer_pid"; writer_pid=""
 cat "$H/write-loop.log" >>"$logf"
 during=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['items']))" "$H/during.json" 2>/dev/null || echo 0)
 if [ "$backup_rc" = 0 ]; then check backup ok "exit 0 in ${backup_s}s while $during items were written through HTTP"
-else check backup FAIL "exit $backup_rc: $(tail -n 3 "$H/site-backup.out" | tr '\n' ' ')"; cat "$H/site-backup.out"; exit 1; fi
+else check backup FAIL "exit $backup_rc: $(both site-backup | tail -n 3 | tr '\n' ' ')"; both site-backup; exit 1; fi
 
 # Drill before the disaster.
 sv site drill --site "$site" --json; drill_rc=$rc; drill_s=$took
@@ -119,13 +123,13 @@ if [ "$drill_rc" = 0 ]; then check drill ok "passed; recovery time ${drill_rs}s 
 else check drill FAIL "exit $drill_rc: $(python3 -c "
 import json,sys
 d=json.load(open(sys.argv[1]))
-print('; '.join(f\"{s.get('component')}/{s.get('name')}: {s.get('detail')}\" for s in d.get('steps',[]) if s.get('result') not in ('ok','passed')) or d)" "$H/site-drill.out" 2>/dev/null || tail -n 3 "$H/site-drill.out")"; fi
+print('; '.join(f\"{s.get('component')}/{s.get('name')}: {s.get('detail')}\" for s in d.get('steps',[]) if s.get('result') not in ('ok','passed')) or d)" "$H/site-drill.out" 2>/dev/null || both site-drill | tail -n 3)"; fi
 
 # The disaster, then one command.
 py destroy "$dir" >>"$logf" 2>&1 || check destroy FAIL "see $logf"
 sv site recover --site "$site"; rec_rc=$rc; rec_s=$took
 if [ "$rec_rc" = 0 ]; then check recover ok "exit 0 in ${rec_s}s"
-else check recover FAIL "exit $rec_rc in ${rec_s}s: $(grep -E 'error|fail|refus' -i "$H/site-recover.out" | head -n 3 | tr '\n' ' ')"; fi
+else check recover FAIL "exit $rec_rc in ${rec_s}s: $(both site-recover | grep -E 'error|fail|refus|<[0-3]>' -i | head -n 3 | tr '\n' ' ')"; fi
 
 # The application must be back without any manual step.
 status=""
@@ -151,12 +155,12 @@ total_s=$(secs "$t_start" "$(now)")
 ratio=$(awk -v a="$rec_s" -v b="$drill_rs" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
 {
   echo
-  echo "=== $app $version ($variant$([ "$new_keys" = 1 ] && echo ', new keys')) — $([ $failed = 0 ] && echo PASSED || echo FAILED) in ${total_s}s"
+  echo "=== $app $version ($variant$([ -n "$new_keys" ] && echo ", new keys: $new_keys")) — $([ $failed = 0 ] && echo PASSED || echo FAILED) in ${total_s}s"
   printf '%s\n' "${checks[@]}"
   echo "times: backup ${backup_s}s; drill ${drill_s}s (its recovery time ${drill_rs}s); real recovery ${rec_s}s (= ${ratio}x the drill's)"
 } | tee -a "$logf"
 if [ "$failed" = 1 ]; then
-  echo "--- sitevault site recover output:"; cat "$H/site-recover.out" 2>/dev/null
+  echo "--- sitevault site recover --site $site (exit $rec_rc):"; both site-recover
   echo "--- verify:"; cat "$H/verify.out" 2>/dev/null | head -n 60
   echo "--- server log (last lines):"; tail -n 15 "$dir/run/server.log" 2>/dev/null
 fi
