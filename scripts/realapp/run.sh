@@ -132,9 +132,8 @@ if [ "$rec_rc" = 0 ]; then check recover ok "exit 0 in ${rec_s}s"
 else check recover FAIL "exit $rec_rc in ${rec_s}s: $(both site-recover | grep -E 'error|fail|refus|<[0-3]>' -i | head -n 3 | tr '\n' ' ')"; fi
 
 # The application must be back without any manual step.
-status=""
-for _ in $(seq 25); do status=$(py status "$dir" 2>&1) && break; sleep 0.2; done
-if py status "$dir" >/dev/null 2>&1; then check running ok "$status after recovery"
+# (a few seconds of grace: a start command may return before the server answers)
+if status=$(py status "$dir" --wait 5 2>&1); then check running ok "$status after recovery"
 else
   check running FAIL "not answering after recovery ($status)"
   # Diagnosis only: start it by hand to learn whether the data came back.
@@ -149,7 +148,8 @@ if py write-check "$dir" >"$H/write-check.out" 2>&1; then check write-after-reco
 else check write-after-recovery FAIL "$(tail -n 1 "$H/write-check.out")"; fi
 cat "$H/write-check.out" >>"$logf"
 py verify "$dir" "$H/during.json" --no-owners >"$H/verify-during.out" 2>&1
-say "info: items written during the backup present after recovery: $(head -n 1 "$H/verify-during.out" | sed 's/^verify [^:]*: //') (not required)"
+say "info: items written during the backup present after recovery: $(head -n 1 "$H/verify-during.out" | sed 's/^verify [^:]*: //') (not required); $(grep '^differences' "$H/verify-during.out" || echo 'no differences')"
+cat "$H/verify-during.out" >>"$logf"
 
 total_s=$(secs "$t_start" "$(now)")
 ratio=$(awk -v a="$rec_s" -v b="$drill_rs" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
