@@ -9,7 +9,8 @@ recovery tests. Stdlib only.
     mediawiki_site.py write-loop DIR LEDGER --stop-file F      (writes until F exists)
     mediawiki_site.py verify DIR LEDGER [--no-owners]
     mediawiki_site.py write-check DIR                          (one edit + one upload now)
-    mediawiki_site.py destroy DIR
+    mediawiki_site.py destroy DIR                              (kill the wiki, delete all it owns)
+    mediawiki_site.py damage DIR LEDGER                        (wiki left running, data damaged)
     mediawiki_site.py teardown DIR
 
 The instance under DIR (everything the application owns is inside it):
@@ -743,6 +744,37 @@ def cmd_destroy(args):
     return 0
 
 
+def cmd_damage(args):
+    """The other disaster: the wiki keeps running while part of its data is lost or corrupted —
+    half of the uploads deleted, the configuration changed (the wiki made read-only), and the
+    database damaged: the SQLite file overwritten with garbage, or (PostgreSQL) the pages written
+    before the backup deleted. A recovery has to stop the running wiki, put everything back and let
+    it run again."""
+    d = os.path.abspath(args.dir)
+    i = load(d)
+    with open(args.ledger) as f:
+        files = [e["name"] for e in json.load(f)["items"] if e["kind"] == "file"]
+    gone = 0
+    for root, _, names in os.walk(f"{d}/data/images"):
+        for n in names:
+            if n in files[::2]:
+                os.remove(os.path.join(root, n))
+                gone += 1
+    with open(f"{d}/etc/LocalSettings.php", "a") as f:
+        f.write("\n$wgReadOnly = 'damaged by the sitevault real-application test';\n")
+    if i["db"] == "sqlite":
+        p = f"{d}/data/db/wikidb.sqlite"
+        size = os.path.getsize(p)
+        with open(p, "r+b") as f:
+            f.write(os.urandom(size))
+        what = "wikidb.sqlite overwritten with random bytes"
+    else:
+        r = pg_psql(d, "DELETE FROM mediawiki.page WHERE page_title LIKE 'Before_backup%'", db="wikidb")
+        what = "pages written before the backup deleted from mediawiki.page"
+    log(f"damaged while running: {gone} uploads deleted, LocalSettings.php made the wiki read-only, {what}")
+    return 0
+
+
 def cmd_teardown(args):
     d = os.path.abspath(args.dir)
     try:
@@ -777,6 +809,7 @@ def main():
     p = sp.add_parser("status"); p.add_argument("dir")
     p.add_argument("--wait", type=float, default=0, help="seconds to wait for HTTP 200")
     p = sp.add_parser("teardown"); p.add_argument("dir"); p.add_argument("--keep", action="store_true")
+    p = sp.add_parser("damage"); p.add_argument("dir"); p.add_argument("ledger")
     p = sp.add_parser("write"); p.add_argument("dir"); p.add_argument("n", type=int); p.add_argument("ledger")
     p.add_argument("--prefix", default="Before backup"); p.add_argument("--seed", type=int, default=1)
     p = sp.add_parser("write-loop"); p.add_argument("dir"); p.add_argument("ledger")
@@ -787,7 +820,7 @@ def main():
     a = ap.parse_args()
     fn = {"install": cmd_install, "setup": cmd_setup, "start": cmd_start, "stop": cmd_stop, "status": cmd_status,
           "write": cmd_write, "write-loop": cmd_write_loop, "verify": cmd_verify, "write-check": cmd_write_check,
-          "destroy": cmd_destroy, "teardown": cmd_teardown}[a.cmd]
+          "destroy": cmd_destroy, "damage": cmd_damage, "teardown": cmd_teardown}[a.cmd]
     sys.exit(fn(a))
 
 

@@ -2,11 +2,13 @@
 # End-to-end recovery of a real third-party application installed from Debian's packages:
 #
 #   scripts/realapp/run.sh mediawiki [--variant sqlite|postgres|postgres-physical] [--new-keys[=start,probe,consistency]]
-#                                    [--items N] [--keep] [--dir DIR]
+#                                    [--disaster destroy|damage] [--items N] [--keep] [--dir DIR]
 #
 # install → setup (instance under DIR, web server as www-data, control file) → write N items through
 # HTTP (ledger with hashes) → `sitevault site backup` while a background loop keeps writing through
-# HTTP → stop writing → `sitevault site drill` → destroy everything the application owns →
+# HTTP → stop writing → `sitevault site drill` → destroy everything the application owns (or, with
+# --disaster damage, leave it running and delete half the uploads, change its configuration and
+# corrupt its database) →
 # `sitevault site recover --site DIR/site.toml` (one command, nothing by hand) → the application
 # answers HTTP 200 → every item of the ledger read back through HTTP, byte for byte, and every file's
 # owner/group/mode as before → one edit and one upload still work. Prints a summary; exit 0 only when
@@ -19,7 +21,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 app=${1:?usage: run.sh APP [--variant V] [--new-keys] [--items N] [--keep] [--dir DIR]}; shift
-variant=""; new_keys=${REALAPP_NEW_KEYS:-}; items=30; keep=0; dir=""
+variant=""; disaster=destroy; new_keys=${REALAPP_NEW_KEYS:-}; items=30; keep=0; dir=""
 [ "$new_keys" = 1 ] && new_keys=all; [ "$new_keys" = 0 ] && new_keys=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -27,6 +29,7 @@ while [ $# -gt 0 ]; do
     --new-keys) new_keys=all; shift ;;
     --new-keys=*) new_keys=${1#--new-keys=}; shift ;;
     --items) items=$2; shift 2 ;;
+    --disaster) disaster=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --dir) dir=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 64 ;;
@@ -92,7 +95,7 @@ sv() { # sv site CMD ARGS… : runs sitevault; stdout in $H/site-CMD.out, stderr
 }
 both() { cat "$H/$1.err" "$H/$1.out" 2>/dev/null; }
 
-say "application $app, variant $variant, new keys ${new_keys:-none}, binary $SITEVAULT ($("$SITEVAULT" --version 2>/dev/null | head -n 1)), folder $dir"
+say "application $app, variant $variant, disaster $disaster, new keys ${new_keys:-none}, binary $SITEVAULT ($("$SITEVAULT" --version 2>/dev/null | head -n 1)), folder $dir"
 t_start=$(now)
 py install >>"$logf" 2>&1 || { check install FAIL "apt-get install failed (see $logf)"; exit 1; }
 py setup "$dir" "${setup_args[@]}" >>"$logf" 2>&1 || { check setup FAIL "see $logf"; tail -n 30 "$logf"; exit 1; }
@@ -126,7 +129,12 @@ d=json.load(open(sys.argv[1]))
 print('; '.join(f\"{s.get('component')}/{s.get('name')}: {s.get('detail')}\" for s in d.get('steps',[]) if s.get('result') not in ('ok','passed')) or d)" "$H/site-drill.out" 2>/dev/null || both site-drill | tail -n 3)"; fi
 
 # The disaster, then one command.
-py destroy "$dir" >>"$logf" 2>&1 || check destroy FAIL "see $logf"
+case "$disaster" in
+  destroy) py destroy "$dir" >>"$logf" 2>&1 || check destroy FAIL "see $logf" ;;
+  damage) py damage "$dir" "$H/before.json" >>"$logf" 2>&1 || check damage FAIL "see $logf"
+          say "after the damage the wiki (still running) answers: $(py status "$dir" 2>&1)" ;;
+  *) echo "unknown disaster $disaster (destroy, damage)" >&2; exit 64 ;;
+esac
 sv site recover --site "$site"; rec_rc=$rc; rec_s=$took
 if [ "$rec_rc" = 0 ]; then check recover ok "exit 0 in ${rec_s}s"
 else check recover FAIL "exit $rec_rc in ${rec_s}s: $(both site-recover | grep -E 'error|fail|refus|<[0-3]>' -i | head -n 3 | tr '\n' ' ')"; fi
@@ -155,7 +163,7 @@ total_s=$(secs "$t_start" "$(now)")
 ratio=$(awk -v a="$rec_s" -v b="$drill_rs" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
 {
   echo
-  echo "=== $app $version ($variant$([ -n "$new_keys" ] && echo ", new keys: $new_keys")) — $([ $failed = 0 ] && echo PASSED || echo FAILED) in ${total_s}s"
+  echo "=== $app $version ($variant, $disaster$([ -n "$new_keys" ] && echo ", new keys: $new_keys")) — $([ $failed = 0 ] && echo PASSED || echo FAILED) in ${total_s}s"
   printf '%s\n' "${checks[@]}"
   echo "times: backup ${backup_s}s; drill ${drill_s}s (its recovery time ${drill_rs}s); real recovery ${rec_s}s (= ${ratio}x the drill's)"
 } | tee -a "$logf"
