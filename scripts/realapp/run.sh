@@ -158,6 +158,15 @@ cat "$H/write-check.out" >>"$logf"
 py verify "$dir" "$H/during.json" --no-owners >"$H/verify-during.out" 2>&1
 say "info: items written during the backup present after recovery: $(head -n 1 "$H/verify-during.out" | sed 's/^verify [^:]*: //') (not required); $(grep '^differences' "$H/verify-during.out" || echo 'no differences')"
 cat "$H/verify-during.out" >>"$logf"
+# With one consistency window across the components (consistency = "site"), an item written during
+# the backup is either wholly in the snapshot or wholly absent: never an upload's database row
+# without its bytes (or the reverse).
+case ",$new_keys," in
+  *,all,*|*,consistency,*)
+    torn=$(grep -oE 'file row without bytes [0-9]+|file bytes differ [0-9]+|page differs [0-9]+' "$H/verify-during.out" | tr '\n' ' ')
+    if [ -z "$torn" ]; then check consistent-snapshot ok "no item written during the backup is half in the snapshot"
+    else check consistent-snapshot FAIL "items written during the backup are half in the snapshot: $torn"; fi ;;
+esac
 
 total_s=$(secs "$t_start" "$(now)")
 ratio=$(awk -v a="$rec_s" -v b="$drill_rs" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
