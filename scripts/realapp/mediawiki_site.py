@@ -47,6 +47,10 @@ import urllib.parse
 import urllib.request
 import uuid
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from realapp_common import (SIZES, chown_tree, free_port, install_packages, installed, ledger_write,  # noqa: E402
+                            make_items, owners_snapshot, report, run)
+
 MW = "/usr/share/mediawiki"
 USER = "www-data"
 ADMIN = "Admin"
@@ -60,21 +64,6 @@ def log(*a):
     print("[mediawiki]", *a, file=sys.stderr, flush=True)
 
 
-def run(cmd, check=True, quiet=False, **kw):
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
-    if check and r.returncode != 0:
-        raise SystemExit(f"command failed ({r.returncode}): {' '.join(cmd)}\n{r.stdout}")
-    return r
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def pg_bin():
     cands = sorted((d for d in os.listdir("/usr/lib/postgresql") if d.isdigit()), key=int) \
         if os.path.isdir("/usr/lib/postgresql") else []
@@ -85,28 +74,8 @@ def pg_bin():
 
 # ---------------------------------------------------------------------------------------- install
 
-def installed(pkg):
-    r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True)
-    return r.returncode == 0 and "install ok installed" in r.stdout
-
-
 def cmd_install(args):
-    pkgs = PACKAGES_COMMON + PACKAGES_PG
-    missing = [p for p in pkgs if not installed(p)]
-    if not missing:
-        return 0
-    log("installing", " ".join(missing))
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    r = subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends"] + missing,
-                       env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if r.returncode != 0:
-        # The package lists may be missing (fresh container): update once and retry.
-        subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        r = subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends"] + missing,
-                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if r.returncode != 0:
-        print(r.stdout[-3000:], file=sys.stderr)
-        raise SystemExit("apt-get install failed")
+    install_packages(PACKAGES_COMMON + PACKAGES_PG, log)
     return 0
 
 
@@ -124,15 +93,6 @@ def inst_path(d):
 def load(d):
     with open(inst_path(d)) as f:
         return json.load(f)
-
-
-def chown_tree(path, user, group=None):
-    uid = pwd.getpwnam(user).pw_uid
-    gid = grp.getgrnam(group or user).gr_gid
-    for root, dirs, files in os.walk(path):
-        os.lchown(root, uid, gid)
-        for n in dirs + files:
-            os.lchown(os.path.join(root, n), uid, gid)
 
 
 ROUTER = r"""<?php
@@ -517,53 +477,6 @@ class Wiki:
 
 # ------------------------------------------------------------------------------------ write/verify
 
-SIZES = [1500, 40_000, 310_000, 1_200_000, 7, 95_000]
-
-
-def make_items(prefix, n, seed):
-    """n items: a page each; every third one also uploads a binary file (sizes vary)."""
-    rng = random.Random(seed)
-    words = ["backup", "restore", "zürich", "ñandú", "日本語", "site", "vault", "drill", "snapshot", "ledger"]
-    items = []
-    for i in range(n):
-        title = f"{prefix} page {i:03d}"
-        lines = [f"== {title} ==", ""]
-        for _ in range(rng.randint(3, 40)):
-            lines.append(" ".join(rng.choice(words) for _ in range(rng.randint(4, 18))) + f" {rng.getrandbits(64):x}.")
-        item = {"kind": "page", "title": title, "text": "\n".join(lines)}
-        items.append(item)
-        if i % 3 == 0:
-            size = SIZES[(i // 3) % len(SIZES)]
-            name = f"{prefix.replace(' ', '_')}_file_{i:03d}.bin"
-            item["text"] += f"\n\n[[Media:{name}]]"
-            items.append({"kind": "file", "name": name, "size": size,
-                          "content": rng.getrandbits(8 * size).to_bytes(size, "little")})
-    return items
-
-
-def owners_snapshot(d):
-    """Owner, group and mode of every file and folder of the application (relative to DIR)."""
-    out = {}
-    for top in ("etc", "data", "app"):
-        for root, dirs, files in os.walk(os.path.join(d, top)):
-            for n in [""] + dirs + files:
-                p = os.path.join(root, n) if n else root
-                try:
-                    st = os.lstat(p)
-                except OSError:
-                    continue
-                out[os.path.relpath(p, d)] = [st.st_uid, st.st_gid, oct(st.st_mode & 0o7777)]
-    return out
-
-
-def ledger_write(path, entries, d=None):
-    data = {"items": entries, "written_at": time.time()}
-    if d:
-        data["owners"] = owners_snapshot(d)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
 
 
 def write_items(d, items, ledger, wiki=None, record_owners=True):
@@ -591,7 +504,7 @@ def cmd_write(args):
     items = make_items(args.prefix, args.n, args.seed)
     items.sort(key=lambda x: 0 if x["kind"] == "file" else 1)
     entries = write_items(d, items, args.ledger)
-    ledger_write(args.ledger, entries, d)
+    ledger_write(args.ledger, entries, d, skip=("data/images/lockdir",))
     nfiles = sum(1 for e in entries if e["kind"] == "file")
     total = sum(e.get("size", 0) for e in entries)
     log(f"wrote {len(entries) - nfiles} pages and {nfiles} files ({total} bytes) in {time.time() - t0:.1f}s -> {args.ledger}")
@@ -647,52 +560,7 @@ def cmd_verify(args):
                     ok += 1
         except Exception as ex:  # noqa: BLE001
             bad.append(f"{e['kind']} {e.get('title') or e.get('name')}: {ex}")
-    owner_bad = []
-    if not args.no_owners and "owners" in ledger:
-        now = owners_snapshot(d)
-        for p, want in sorted(ledger["owners"].items()):
-            if p.startswith("data/images/lockdir"):
-                continue
-            got = now.get(p)
-            if got is None:
-                owner_bad.append(f"{p}: missing (was {want[0]}:{want[1]} {want[2]})")
-            elif got != want:
-                owner_bad.append(f"{p}: {got[0]}:{got[1]} {got[2]}, was {want[0]}:{want[1]} {want[2]}")
-    n = len(ledger["items"])
-    print(f"verify {args.ledger}: {ok}/{n} items identical through HTTP")
-    # Kinds of difference: an item wholly absent is older-snapshot loss; a file whose description
-    # (database row) is back but whose bytes are not, or the reverse, is a database and folder
-    # taken at different times (what one consistency window across components prevents).
-    cats = {"page missing": 0, "page differs": 0, "file missing": 0, "file row without bytes": 0,
-            "file bytes differ": 0, "error": 0}
-    for b in bad:
-        if b.startswith("page") and b.endswith(": missing"):
-            cats["page missing"] += 1
-        elif b.startswith("page") and "content differs" in b:
-            cats["page differs"] += 1
-        elif b.startswith("file") and "no such file page" in b:
-            cats["file missing"] += 1
-        elif b.startswith("file") and ("HTTP 404" in b or "no image info" in b):
-            cats["file row without bytes"] += 1
-        elif b.startswith("file") and "differ" in b:
-            cats["file bytes differ"] += 1
-        else:
-            cats["error"] += 1
-    if bad:
-        print("differences: " + ", ".join(f"{k} {v}" for k, v in cats.items() if v))
-    for b in bad[:40]:
-        print("  DIFF", b)
-    if len(bad) > 40:
-        print(f"  … and {len(bad) - 40} more")
-    if owner_bad:
-        print(f"owners/modes: {len(owner_bad)} of {len(ledger.get('owners', {}))} entries differ from before the backup")
-        for b in owner_bad[:25]:
-            print("  OWNER", b)
-        if len(owner_bad) > 25:
-            print(f"  … and {len(owner_bad) - 25} more")
-    elif "owners" in ledger and not args.no_owners:
-        print(f"owners/modes: all {len(ledger['owners'])} entries as before the backup")
-    return 1 if bad or owner_bad else 0
+    return report(args.ledger, ledger, ok, bad, d, not args.no_owners)
 
 
 def cmd_write_check(args):
