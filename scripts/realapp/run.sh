@@ -2,6 +2,7 @@
 # End-to-end recovery of a real third-party application installed from Debian's packages:
 #
 #   scripts/realapp/run.sh mediawiki [--variant sqlite|postgres|postgres-physical] [--new-keys[=start,probe,consistency]]
+#   scripts/realapp/run.sh dokuwiki  [--new-keys[=…]]
 #                                    [--disaster destroy|damage] [--items N] [--keep] [--dir DIR]
 #
 # install → setup (instance under DIR, web server as www-data, control file) → write N items through
@@ -45,7 +46,12 @@ case "$app" in
       postgres-physical) setup_args=(--db postgres --pg-method physical) ;;
       *) echo "unknown variant $variant (sqlite, postgres, postgres-physical)" >&2; exit 64 ;;
     esac ;;
-  *) echo "unknown application $app (mediawiki)" >&2; exit 64 ;;
+  dokuwiki)
+    harness="$here/dokuwiki_site.py"
+    variant=${variant:-files}
+    [ "$variant" = files ] || { echo "unknown variant $variant (files)" >&2; exit 64; }
+    setup_args=() ;;
+  *) echo "unknown application $app (mediawiki, dokuwiki)" >&2; exit 64 ;;
 esac
 if [ "$new_keys" = all ]; then setup_args+=(--new-keys); elif [ -n "$new_keys" ]; then setup_args+=(--new-keys "$new_keys"); fi
 [ "$(id -u)" = 0 ] || { echo "run.sh needs root (packages, www-data and postgres users)" >&2; exit 1; }
@@ -98,7 +104,7 @@ both() { cat "$H/$1.err" "$H/$1.out" 2>/dev/null; }
 say "application $app, variant $variant, disaster $disaster, new keys ${new_keys:-none}, binary $SITEVAULT ($("$SITEVAULT" --version 2>/dev/null | head -n 1)), folder $dir"
 t_start=$(now)
 py install >>"$logf" 2>&1 || { check install FAIL "apt-get install failed (see $logf)"; exit 1; }
-py setup "$dir" "${setup_args[@]}" >>"$logf" 2>&1 || { check setup FAIL "see $logf"; tail -n 30 "$logf"; exit 1; }
+py setup "$dir" ${setup_args[@]+"${setup_args[@]}"} >>"$logf" 2>&1 || { check setup FAIL "see $logf"; tail -n 30 "$logf"; exit 1; }
 version=$(dpkg-query -W -f='${Version}' "$app" 2>/dev/null)
 say "set up $app $version: $(py status "$dir" 2>&1)"
 "$SITEVAULT" validate --site "$site" >>"$logf" 2>&1 || { check validate FAIL "control file refused"; cat "$site" >>"$logf"; tail -n 20 "$logf"; exit 1; }
