@@ -189,7 +189,9 @@ def write_control(d, info, new_keys):
           "[[component]]", 'name = "config"', 'kind = "config"', 'paths = ["etc"]',
           'settings = { packages = ["dpkg-query", "-W", "dokuwiki", "php8.2-cli"] }', "",
           "[[component]]", 'name = "data"', 'kind = "folders"', 'paths = ["data"]',
-          f'exclude = ["{d}/data/cache", "{d}/data/locks", "{d}/data/tmp"]', "",
+          # The contents of the cache, lock and temporary folders, not the folders themselves:
+          # DokuWiki refuses to run without them ("cachedir … is not found").
+          f'exclude = ["{d}/data/cache/*", "{d}/data/locks/*", "{d}/data/tmp/*"]', "",
           "[[component]]", 'name = "media"', 'kind = "install-media"', 'paths = ["app"]',
           'version_command = ["dpkg-query", "-W", "-f=${Version}", "dokuwiki"]', "",
           # The wiki's own service: stopped while its files are copied, started again after.
@@ -230,25 +232,34 @@ def kill_app(d):
             time.sleep(0.05)
 
 
-def http_get(url, timeout=30):
+def http_get(url, timeout=30, want_type=False):
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read()
+            out = (r.status, r.read(), r.headers.get("Content-Type", ""))
     except urllib.error.HTTPError as e:
-        return e.code, b""
+        out = (e.code, b"", "")
     except Exception:  # noqa: BLE001
-        return 0, b""
+        out = (0, b"", "")
+    return out if want_type else out[:2]
+
+
+def wiki_status(port):
+    """HTTP status of a real page; a "DokuWiki Setup Error" page (also 200) counts as 500."""
+    s, body = http_get(f"http://127.0.0.1:{port}/doku.php?id=wiki:syntax", 10)
+    if s == 200 and b"Setup Error" in body:
+        return 500, "DokuWiki Setup Error: " + body.decode(errors="replace").split("<p>")[-1].split("</p>")[0].split("\n")[0].strip()
+    return s, ""
 
 
 def cmd_status(args):
     d = os.path.abspath(args.dir)
     port = load(d)["port"]
     end = time.time() + args.wait
-    s, _ = http_get(f"http://127.0.0.1:{port}/doku.php?id=start", 10)
+    s, why = wiki_status(port)
     while s != 200 and time.time() < end:
         time.sleep(0.2)
-        s, _ = http_get(f"http://127.0.0.1:{port}/doku.php?id=start", 10)
-    print(f"HTTP {s}; pid {app_pid(d)}")
+        s, why = wiki_status(port)
+    print(f"HTTP {s}; pid {app_pid(d)}" + (f" ({why})" if why else ""))
     return 0 if s == 200 else 1
 
 
@@ -269,10 +280,14 @@ class Wiki:
         self.rpc().wiki.putAttachment(media, xmlrpc.client.Binary(content), {"ow": True})
 
     def page_text(self, page):
-        s, body = http_get(f"{self.base}/doku.php?" + urllib.parse.urlencode({"id": page, "do": "export_raw"}), self.timeout)
+        s, body, ctype = http_get(f"{self.base}/doku.php?" + urllib.parse.urlencode({"id": page, "do": "export_raw"}),
+                                  self.timeout, want_type=True)
         if s != 200:
             raise RuntimeError(f"export_raw {page}: HTTP {s}")
-        return body.decode() if body else None
+        # A page that does not exist comes back as the HTML "this topic does not exist yet" page.
+        if not body or not ctype.startswith("text/plain"):
+            return None
+        return body.decode()
 
     def file_bytes(self, media):
         s, body = http_get(f"{self.base}/lib/exe/fetch.php?" + urllib.parse.urlencode({"media": media}), self.timeout)
@@ -430,6 +445,14 @@ def cmd_damage(args):
                 f.write("vandalised\n")
     with open(f"{d}/etc/local.php", "a") as f:
         f.write("$conf['remote'] = 0;\n")
+    # A file where the control file excludes it (not backed up, on purpose): does an in-place
+    # recovery leave it alone?
+    sentinel = f"{d}/data/cache/sitevault-excluded-sentinel.txt"
+    with open(sentinel, "w") as f:
+        f.write("excluded from the backup; present before the recovery\n")
+    shutil.chown(sentinel, USER, USER)
+    with open(f"{d}/harness/excluded-sentinels", "w") as f:
+        f.write(sentinel + "\n")
     log(f"damaged while running: {gone} media files deleted, {len(pages)} pages overwritten, remote API switched off")
     return 0
 

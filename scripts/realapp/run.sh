@@ -174,6 +174,12 @@ case ",$new_keys," in
     else check consistent-snapshot FAIL "items written during the backup are half in the snapshot: $torn"; fi ;;
 esac
 
+if [ -s "$H/excluded-sentinels" ]; then
+  kept=0; lost=0
+  while read -r f; do if [ -e "$f" ]; then kept=$((kept+1)); else lost=$((lost+1)); fi; done < "$H/excluded-sentinels"
+  say "info: files in excluded places present before the recovery: $kept kept, $lost deleted by it ($(tr '\n' ' ' < "$H/excluded-sentinels"))"
+fi
+
 total_s=$(secs "$t_start" "$(now)")
 ratio=$(awk -v a="$rec_s" -v b="$drill_rs" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
 {
