@@ -7,7 +7,8 @@ import Glibc
 /// End-to-end recovery of real third-party applications installed from Debian's packages
 /// (scripts/realapp/run.sh): MediaWiki on SQLite (uploads and SQLite files in one data folder:
 /// nested components), on PostgreSQL (logical dump; the database and its role dropped) and on
-/// PostgreSQL with a physical base backup (the cluster's data directory removed). Each run writes
+/// PostgreSQL with a physical base backup (the cluster's data directory removed); DokuWiki (files
+/// only, a `service` writer with its own stop and start commands). Each run writes
 /// items through the wiki's HTTP API, backs the site up while a loop keeps writing, runs a drill,
 /// destroys everything the application owns, runs `sitevault site recover` once, and checks the
 /// wiki answers, every item written before the backup reads back byte for byte, owners and modes
@@ -20,20 +21,34 @@ final class RealApplicationTests: XCTestCase {
     static let driver = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("scripts/realapp/run.sh").path
 
+    // Everything the application owns deleted (and the wiki killed), then one `site recover`.
     func testMediaWikiOnSQLite() throws { try runDriver("mediawiki", variant: "sqlite") }
 
     func testMediaWikiOnPostgreSQL() throws { try runDriver("mediawiki", variant: "postgres") }
 
     func testMediaWikiOnPostgreSQLPhysical() throws { try runDriver("mediawiki", variant: "postgres-physical") }
 
-    func runDriver(_ app: String, variant: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    func testDokuWiki() throws { try runDriver("dokuwiki", variant: "files") }
+
+    // The wiki left running while uploads are deleted, its configuration changed and its database
+    // corrupted (SQLite overwritten, PostgreSQL rows deleted): recovery must stop it, put
+    // everything back and let it run again.
+    func testMediaWikiOnSQLiteDamaged() throws { try runDriver("mediawiki", variant: "sqlite", disaster: "damage") }
+
+    func testMediaWikiOnPostgreSQLDamaged() throws { try runDriver("mediawiki", variant: "postgres", disaster: "damage") }
+
+    func testMediaWikiOnPostgreSQLPhysicalDamaged() throws { try runDriver("mediawiki", variant: "postgres-physical", disaster: "damage") }
+
+    func testDokuWikiDamaged() throws { try runDriver("dokuwiki", variant: "files", disaster: "damage") }
+
+    func runDriver(_ app: String, variant: String, disaster: String = "destroy", file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertEqual(getuid(), 0, "the real-application tests install packages and run the applications as www-data and postgres: run them as root", file: file, line: line)
         guard getuid() == 0 else { return }
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: CLI.executable), "sitevault not found: \(CLI.executable)", file: file, line: line)
-        let dir = NSTemporaryDirectory() + "/realapp-\(app)-\(variant)-\(UUID().uuidString.prefix(8))"
+        let dir = NSTemporaryDirectory() + "/realapp-\(app)-\(variant)-\(disaster)-\(UUID().uuidString.prefix(8))"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        var args = [RealApplicationTests.driver, app, "--variant", variant, "--dir", dir]
+        var args = [RealApplicationTests.driver, app, "--variant", variant, "--disaster", disaster, "--dir", dir]
         if let k = ProcessInfo.processInfo.environment["REALAPP_NEW_KEYS"], !k.isEmpty, k != "0" { args.append(k == "1" ? "--new-keys" : "--new-keys=\(k)") }
         p.arguments = args
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SITEVAULT_") }
@@ -41,7 +56,7 @@ final class RealApplicationTests: XCTestCase {
         p.environment = env
         // Output to a file, not a pipe: the servers started in the background inherit descriptors.
         let out = dir + ".out"
-        FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         p.standardOutput = h; p.standardError = h
         p.standardInput = FileHandle(forReadingAtPath: "/dev/null")

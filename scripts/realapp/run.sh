@@ -67,6 +67,8 @@ unset SITEVAULT_SITE SITEVAULT_REPOSITORY SITEVAULT_PASSWORD_FILE
 if [ -z "$dir" ]; then dir=$(mktemp -d "/tmp/realapp-$app-$variant.XXXXXX"); fi
 mkdir -p "$dir/harness"; chmod 755 "$dir"
 dir=$(cd "$dir" && pwd)
+# The applications run as www-data (and postgres): every folder above DIR must let them through.
+runuser -u www-data -- test -x "$dir" || { echo "www-data cannot reach $dir (a parent folder is private): choose another --dir" >&2; exit 1; }
 H="$dir/harness"
 logf="$H/run.log"; : > "$logf"
 site="$dir/site.toml"
