@@ -3,13 +3,14 @@
 #
 #   scripts/realapp/run.sh mediawiki [--variant sqlite|postgres|postgres-physical] [--new-keys[=start,probe,consistency]]
 #   scripts/realapp/run.sh dokuwiki  [--new-keys[=…]]
-#                                    [--disaster destroy|damage] [--items N] [--keep] [--dir DIR]
+#                                    [--disaster destroy|damage|machine] [--items N] [--keep] [--dir DIR]
 #
 # install → setup (instance under DIR, web server as www-data, control file) → write N items through
 # HTTP (ledger with hashes) → `sitevault site backup` while a background loop keeps writing through
 # HTTP → stop writing → `sitevault site drill` → destroy everything the application owns (or, with
 # --disaster damage, leave it running and delete half the uploads, change its configuration and
-# corrupt its database) →
+# corrupt its database; with --disaster machine, also delete the control file and sitevault's state
+# and recover from the repository alone: `site recover --repo R --site-from-snapshot --target /`) →
 # `sitevault site recover --site DIR/site.toml` (one command, nothing by hand) → the application
 # answers HTTP 200 → every item of the ledger read back through HTTP, byte for byte, and every file's
 # owner/group/mode as before → one edit and one upload still work. Prints a summary; exit 0 only when
@@ -141,9 +142,21 @@ case "$disaster" in
   destroy) py destroy "$dir" >>"$logf" 2>&1 || check destroy FAIL "see $logf" ;;
   damage) py damage "$dir" "$H/before.json" >>"$logf" 2>&1 || check damage FAIL "see $logf"
           say "after the damage the wiki (still running) answers: $(py status "$dir" 2>&1)" ;;
-  *) echo "unknown disaster $disaster (destroy, damage)" >&2; exit 64 ;;
+  machine) # the machine is gone: the application and sitevault's control file and state folder;
+           # what is left is the repository and a copy of its password (kept elsewhere)
+          cp "$dir/backup/password" "$H/repository-password"; chmod 600 "$H/repository-password"
+          py destroy "$dir" >>"$logf" 2>&1 || check destroy FAIL "see $logf"
+          rm -rf "$dir/site.toml" "$dir/state"; say "machine gone: also site.toml and state/ deleted" ;;
+  *) echo "unknown disaster $disaster (destroy, damage, machine)" >&2; exit 64 ;;
 esac
-sv site recover --site "$site"; rec_rc=$rc; rec_s=$took
+if [ "$disaster" = machine ]; then
+  # Only the repository: the control file kept in the snapshot, paths as on the original machine.
+  db_args=(); [ "$variant" = postgres ] || [ "$variant" = postgres-physical ] && db_args=(--database restore)
+  sv site recover --repo "$dir/backup/repo" --site-from-snapshot --password-file "$H/repository-password" --target / ${db_args[@]+"${db_args[@]}"}
+else
+  sv site recover --site "$site"
+fi
+rec_rc=$rc; rec_s=$took
 if [ "$rec_rc" = 0 ]; then check recover ok "exit 0 in ${rec_s}s"
 else check recover FAIL "exit $rec_rc in ${rec_s}s: $(both site-recover | grep -E 'error|fail|refus|<[0-3]>' -i | head -n 3 | tr '\n' ' ')"; fi
 
@@ -191,7 +204,7 @@ ratio=$(awk -v a="$rec_s" -v b="$drill_rs" 'BEGIN { if (b > 0) printf "%.2f", a 
   echo "times: backup ${backup_s}s; drill ${drill_s}s (its recovery time ${drill_rs}s); real recovery ${rec_s}s (= ${ratio}x the drill's)"
 } | tee -a "$logf"
 if [ "$failed" = 1 ]; then
-  echo "--- sitevault site recover --site $site (exit $rec_rc):"; both site-recover
+  echo "--- sitevault site recover (exit $rec_rc):"; both site-recover
   echo "--- verify:"; cat "$H/verify.out" 2>/dev/null | head -n 60
   echo "--- server log (last lines):"; tail -n 15 "$dir/run/server.log" 2>/dev/null
 fi
