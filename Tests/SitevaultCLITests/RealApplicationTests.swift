@@ -41,6 +41,16 @@ final class RealApplicationTests: XCTestCase {
 
     func testDokuWikiDamaged() throws { try runDriver("dokuwiki", variant: "files", disaster: "damage") }
 
+    // The machine gone: also the control file and sitevault's state folder; one
+    // `site recover --repo R --site-from-snapshot --target /` from the repository alone.
+    func testMediaWikiOnSQLiteMachineLost() throws { try runDriver("mediawiki", variant: "sqlite", disaster: "machine") }
+
+    func testMediaWikiOnPostgreSQLMachineLost() throws { try runDriver("mediawiki", variant: "postgres", disaster: "machine") }
+
+    func testMediaWikiOnPostgreSQLPhysicalMachineLost() throws { try runDriver("mediawiki", variant: "postgres-physical", disaster: "machine") }
+
+    func testDokuWikiMachineLost() throws { try runDriver("dokuwiki", variant: "files", disaster: "machine") }
+
     func runDriver(_ app: String, variant: String, disaster: String = "destroy", file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertEqual(getuid(), 0, "the real-application tests install packages and run the applications as www-data and postgres: run them as root", file: file, line: line)
         guard getuid() == 0 else { return }

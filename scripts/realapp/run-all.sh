@@ -4,7 +4,8 @@
 # Exit 0 only when every run passed.
 here=$(cd "$(dirname "$0")" && pwd)
 runs=("mediawiki sqlite destroy" "mediawiki postgres destroy" "mediawiki postgres-physical destroy" "dokuwiki files destroy"
-      "mediawiki sqlite damage" "mediawiki postgres damage" "mediawiki postgres-physical damage" "dokuwiki files damage")
+      "mediawiki sqlite damage" "mediawiki postgres damage" "mediawiki postgres-physical damage" "dokuwiki files damage"
+      "mediawiki sqlite machine" "mediawiki postgres machine" "mediawiki postgres-physical machine" "dokuwiki files machine")
 opts=("$@"); table=(); status=0
 for r in "${runs[@]}"; do
   read -r app variant disaster <<<"$r"
