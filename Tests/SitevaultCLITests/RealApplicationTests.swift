@@ -15,9 +15,11 @@ import Glibc
 /// are as before, and the wiki still accepts an edit and an upload.
 ///
 /// The driver installs what it lacks (apt-get), so these tests are never skipped: without root or
-/// without the packages they fail, with the driver's log. REALAPP_NEW_KEYS=1 makes the control
-/// files use the writer `start`, `[recovery] probe` and `consistency = "site"` keys.
+/// without the packages they fail, with the driver's log. The control files use the writers'
+/// `start` and `[recovery] probe`; REALAPP_NEW_KEYS=1 adds `consistency = "site"` (and the check
+/// that nothing written during the backup is half in the snapshot), REALAPP_NEW_KEYS=0 drops them.
 final class RealApplicationTests: XCTestCase {
+    static let defaultKeys = "start,probe"
     static let driver = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("scripts/realapp/run.sh").path
 
@@ -59,7 +61,15 @@ final class RealApplicationTests: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         var args = [RealApplicationTests.driver, app, "--variant", variant, "--disaster", disaster, "--dir", dir]
-        if let k = ProcessInfo.processInfo.environment["REALAPP_NEW_KEYS"], !k.isEmpty, k != "0" { args.append(k == "1" ? "--new-keys" : "--new-keys=\(k)") }
+        // The writers' `start` and the `[recovery] probe` are documented keys: on by default.
+        // REALAPP_NEW_KEYS: "1" or "all" adds `consistency = "site"`, "0" or "none" uses none,
+        // or a list such as "start,probe,consistency".
+        let keys = ProcessInfo.processInfo.environment["REALAPP_NEW_KEYS"] ?? RealApplicationTests.defaultKeys
+        switch keys {
+        case "", "0", "none": break
+        case "1", "all": args.append("--new-keys")
+        default: args.append("--new-keys=\(keys)")
+        }
         p.arguments = args
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SITEVAULT_") }
         env["SITEVAULT"] = CLI.executable
