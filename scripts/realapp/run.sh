@@ -19,7 +19,8 @@
 # Environment: SITEVAULT (the binary; default /tmp/sv-bin/sitevault, else sitevault in PATH),
 # REALAPP_NEW_KEYS=1 (same as --new-keys: writer `start`, [recovery] probe, consistency = "site"; or a
 # comma-separated subset, e.g. REALAPP_NEW_KEYS=start,probe),
-# REALAPP_REAL_KDF=1 (do not set SITEVAULT_INSECURE_TEST_KDF).
+# REALAPP_REAL_KDF=1 (do not set SITEVAULT_INSECURE_TEST_KDF), REALAPP_SV_TIMEOUT (seconds a sitevault
+# command may take before it gets SIGTERM; default 420).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 app=${1:?usage: run.sh APP [--variant V] [--new-keys] [--items N] [--keep] [--dir DIR]}; shift
@@ -96,9 +97,12 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+sv_timeout=${REALAPP_SV_TIMEOUT:-420}
 sv() { # sv site CMD ARGS… : runs sitevault; stdout in $H/site-CMD.out, stderr in .err, status $rc, seconds $took
+  # A sitevault command that hangs gets SIGTERM after REALAPP_SV_TIMEOUT seconds (exit 124).
   local t0; t0=$(now)
-  "$SITEVAULT" "$@" >"$H/$1-$2.out" 2>"$H/$1-$2.err"; rc=$?
+  timeout -s TERM -k 30 "$sv_timeout" "$SITEVAULT" "$@" >"$H/$1-$2.out" 2>"$H/$1-$2.err"; rc=$?
+  [ "$rc" = 124 ] && echo "sitevault $1 $2 did not end within ${sv_timeout}s: ended by SIGTERM (REALAPP_SV_TIMEOUT)" >>"$H/$1-$2.err"
   took=$(secs "$t0" "$(now)")
   { echo "--- sitevault $* (exit $rc, ${took}s)"; cat "$H/$1-$2.err" "$H/$1-$2.out"; } >>"$logf"
 }
@@ -126,7 +130,9 @@ touch "$H/stop-writing"; wait "$writer_pid"; writer_pid=""
 cat "$H/write-loop.log" >>"$logf"
 during=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['items']))" "$H/during.json" 2>/dev/null || echo 0)
 if [ "$backup_rc" = 0 ]; then check backup ok "exit 0 in ${backup_s}s while $during items were written through HTTP"
-else check backup FAIL "exit $backup_rc: $(both site-backup | tail -n 3 | tr '\n' ' ')"; both site-backup; exit 1; fi
+else
+  check backup FAIL "exit $backup_rc in ${backup_s}s: $(both site-backup | grep -E '^<[0-3]>|did not end' | tail -n 3 | tr '\n' ' ')"; both site-backup; exit 1
+fi
 
 # Drill before the disaster.
 sv site drill --site "$site" --json; drill_rc=$rc; drill_s=$took
