@@ -131,7 +131,10 @@ cat "$H/write-loop.log" >>"$logf"
 during=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['items']))" "$H/during.json" 2>/dev/null || echo 0)
 if [ "$backup_rc" = 0 ]; then check backup ok "exit 0 in ${backup_s}s while $during items were written through HTTP"
 else
-  check backup FAIL "exit $backup_rc in ${backup_s}s: $(both site-backup | grep -E '^<[0-3]>|did not end' | tail -n 3 | tr '\n' ' ')"; both site-backup; exit 1
+  check backup FAIL "exit $backup_rc in ${backup_s}s: $(both site-backup | grep -E '^<[0-3]>|did not end' | tail -n 3 | tr '\n' ' ')"
+  { echo; echo "=== $app $(dpkg-query -W -f='${Version}' "$app" 2>/dev/null) ($variant, $disaster$([ -n "$new_keys" ] && echo ", new keys: $new_keys")) — FAILED (no snapshot)"
+    printf '%s\n' "${checks[@]}"; echo "--- sitevault site backup:"; both site-backup; } | tee -a "$logf"
+  exit 1
 fi
 
 # Drill before the disaster.
