@@ -63,7 +63,9 @@ final class ComponentBackup {
 
     /// Makes the consistent copy (called while the component's writer holds it frozen, or, for an
     /// SQLite database without writer, at any time: the online backup is consistent by itself).
-    func stage(_ c: ComponentConfig) throws {
+    /// `busyWait`: how long an SQLite copy may wait for a lock held by another process (short
+    /// while a writer holds the application frozen: it may be frozen inside a transaction).
+    func stage(_ c: ComponentConfig, busyWait: Double = 120) throws {
         let started = clock.now()
         let root = stagingRoot(c)
         if c.kind == .database { StagingCopy.remove(root) }
@@ -75,7 +77,7 @@ final class ComponentBackup {
             do { db = try SQLiteDatabase(path: path, readOnly: true) } catch let e as VaultError {
                 throw RunFailure(.componentFailed, e.message, component: c.name)
             }
-            do { _ = try db.backup(to: copy) } catch let e as VaultError {
+            do { _ = try db.backup(to: copy, maxWait: busyWait) } catch let e as VaultError {
                 throw RunFailure(.componentFailed, "online backup of \(path) failed: \(e.message)", component: c.name)
             }
             stagedDatabase[c.name] = copy

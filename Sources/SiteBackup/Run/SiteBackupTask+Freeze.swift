@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import VaultCore
 
 /// Step 2 of a run: the consistent copies, with the writers frozen around them.
@@ -19,13 +22,20 @@ extension SiteBackupTask {
     /// `consistency = "component"`: each writer frozen only while its own components are copied.
     private func writerByWriter(_ backup: ComponentBackup, _ stored: inout Stored) async throws {
         for w in config.writers {
-            try freeze(w)
-            var copyError: Error?
-            for c in components(of: w) {
-                do { try await copy(c, under: w, backup, &stored) } catch { copyError = error; break }
+            for attempt in 1...Self.freezeAttempts {
+                try freeze(w)
+                var copyError: Error?
+                for c in components(of: w) {
+                    do { try await copy(c, under: w, backup, &stored) } catch { copyError = error; break }
+                }
+                if let f = thaw([w], siteWide: false) { throw f }
+                if let busy = copyError as? SQLiteBusy, attempt < Self.freezeAttempts {
+                    caughtInTransaction(busy, attempt: attempt)
+                    continue
+                }
+                if let copyError { throw copyFailure(copyError, "consistent copy under writer \(w.name) failed") }
+                break
             }
-            if let f = thaw([w], siteWide: false) { throw f }
-            if let copyError { throw copyFailure(copyError, "consistent copy under writer \(w.name) failed") }
         }
     }
 
@@ -33,19 +43,38 @@ extension SiteBackupTask {
     /// made — staged where it can be, else stored while frozen — and SQLite databases without a
     /// writer are copied inside the window too; then every writer thaws (reverse order), always.
     private func siteWindow(_ backup: ComponentBackup, _ stored: inout Stored) async throws {
-        var failure: Error?
-        do {
-            for w in config.writers { try freeze(w) }
-            for w in config.writers {
-                for c in components(of: w) { try await copy(c, under: w, backup, &stored) }
+        for attempt in 1...Self.freezeAttempts {
+            var failure: Error?
+            do {
+                for w in config.writers { try freeze(w) }
+                for w in config.writers {
+                    for c in components(of: w) { try await copy(c, under: w, backup, &stored) }
+                }
+                let unfrozenSQLite = config.components.filter {
+                    config.writer(for: $0.name) == nil && $0.kind == .database && $0.engine == .sqlite
+                }
+                for c in unfrozenSQLite { try backup.stage(c, busyWait: Self.frozenBusyWait) }
+            } catch { failure = error }
+            if let f = thaw(config.writers.reversed(), siteWide: true) { throw f }
+            if let busy = failure as? SQLiteBusy, attempt < Self.freezeAttempts {
+                caughtInTransaction(busy, attempt: attempt)
+                continue
             }
-            let unfrozenSQLite = config.components.filter {
-                config.writer(for: $0.name) == nil && $0.kind == .database && $0.engine == .sqlite
-            }
-            for c in unfrozenSQLite { try backup.stage(c) }
-        } catch { failure = error }
-        if let f = thaw(config.writers.reversed(), siteWide: true) { throw f }
-        if let failure { throw copyFailure(failure, "consistent copy inside the site-wide freeze window failed") }
+            if let failure { throw copyFailure(failure, "consistent copy inside the site-wide freeze window failed") }
+            break
+        }
+    }
+
+    /// A freeze that caught the application inside a write transaction cannot copy its SQLite
+    /// database (the stopped process holds the lock): thawed, it finishes; the freeze is tried again.
+    static let freezeAttempts = 3
+    static let frozenBusyWait = 2.0
+
+    private func caughtInTransaction(_ busy: SQLiteBusy, attempt: Int) {
+        recorder.emit(.writerThawed, "the freeze caught the application inside a write transaction (\(busy.path) locked); "
+                      + "thawed to let it finish, freezing again (attempt \(attempt + 1) of \(Self.freezeAttempts))")
+        // A little while, and never in step with the application's own rhythm.
+        usleep(UInt32.random(in: 100_000...400_000))
     }
 
     private func components(of w: WriterConfig) -> [ComponentConfig] {
@@ -54,7 +83,7 @@ extension SiteBackupTask {
 
     private func copy(_ c: ComponentConfig, under w: WriterConfig, _ backup: ComponentBackup,
                       _ stored: inout Stored) async throws {
-        if w.staging && ComponentBackup.canStage(c) { try backup.stage(c) } else {
+        if w.staging && ComponentBackup.canStage(c) { try backup.stage(c, busyWait: Self.frozenBusyWait) } else {
             stored[c.name] = await backup.store(c, into: destinations[c.repository]!, writer: w.name)
         }
     }

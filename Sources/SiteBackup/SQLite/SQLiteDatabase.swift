@@ -91,14 +91,20 @@ public final class SQLiteDatabase {
 
     /// Copies the whole database into `destination` with the online backup API in a single step,
     /// so a busy writer cannot restart the copy (page-by-page copies never finish under load) and
-    /// is blocked only while the pages are read. Returns the number of pages copied.
-    public func backup(to destination: String) throws -> Int {
+    /// is blocked only while the pages are read. Returns the number of pages copied. Throws
+    /// `SQLiteBusy` when another process kept the database locked for `maxWait` seconds (an
+    /// application stopped by a writer in the middle of a write transaction never lets go).
+    public func backup(to destination: String, maxWait: Double = 120) throws -> Int {
         let dst = try SQLiteDatabase(path: destination, create: true)
         guard let b = sqlite3_backup_init(dst.handle, "main", handle, "main") else { throw dst.error("cannot start online backup") }
         var rc: Int32
+        let deadline = monotonicSeconds() + maxWait
         repeat {
             rc = sqlite3_backup_step(b, -1)
-            if rc == SQLITE_BUSY || rc == SQLITE_LOCKED { usleep(20_000) }
+            if rc == SQLITE_BUSY || rc == SQLITE_LOCKED {
+                if monotonicSeconds() > deadline { sqlite3_backup_finish(b); throw SQLiteBusy(path: path, seconds: maxWait) }
+                usleep(20_000)
+            }
         } while rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED
         let pages = Int(sqlite3_backup_pagecount(b))
         sqlite3_backup_finish(b)
@@ -120,4 +126,13 @@ public final class SQLiteDatabase {
     }
 
     public static var libraryVersion: String { String(cString: sqlite3_libversion()) }
+}
+
+/// Another process held the database locked for longer than the copy may wait.
+struct SQLiteBusy: Error, CustomStringConvertible {
+    let path: String
+    let seconds: Double
+    var description: String {
+        "\(path) stayed locked by another process for \(Int(seconds)) s (an application stopped inside a write transaction holds its lock until it runs again)"
+    }
 }
