@@ -47,7 +47,8 @@ struct PostgresRestore {
 
     /// Sessions connected to `db` other than ours.
     func sessions(_ db: String) throws -> Int {
-        Int(try client.query("SELECT count(*) FROM pg_stat_activity WHERE datname = \(Self.quoteLiteral(db)) AND pid <> pg_backend_pid()").first?.first ?? "0") ?? 0
+        // Client connections only: autovacuum and other background workers come and go by themselves.
+        Int(try client.query("SELECT count(*) FROM pg_stat_activity WHERE datname = \(Self.quoteLiteral(db)) AND pid <> pg_backend_pid() AND backend_type = 'client backend'").first?.first ?? "0") ?? 0
     }
 
     func isSuperuser() -> Bool {

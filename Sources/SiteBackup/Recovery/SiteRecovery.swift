@@ -269,9 +269,9 @@ public final class SiteRecovery: @unchecked Sendable {
         let ready = items.filter { !$0.failed }
         var busy = OpenFiles.users(of: ready.flatMap { $0.staged.map(\.destination) + $0.aside.map(\.1) })
             .map { "process \($0.pid) (\($0.name)) uses \($0.path)" }
-        for item in ready { if let (pg, c) = item.postgres, mode(for: item.report) == .restore {
-            for d in c.dumps {
-                let name = databaseName(d.database, item)
+        for item in ready { if let (pg, _) = item.postgres, mode(for: item.report) == .restore {
+            // The live databases about to be renamed aside (a drill's scratch copies replace nothing).
+            for (name, staged) in item.stagedDatabases where staged != name {
                 if try pg.exists(name), try pg.sessions(name) > 0 { busy.append("database \(name) has \(try pg.sessions(name)) open session(s)") }
             }
         } }
