@@ -33,7 +33,7 @@ let package = Package(
             "VaultArchiver", "VaultRestorer", "VaultMaintenance", "SiteTOML", "SiteSystem", "CSQLite",
         ]),
         .target(name: "SiteService", dependencies: ["SiteBackup", "SiteSystem", "VaultCore"]),
-        .target(name: "VaultTesting", dependencies: ["VaultRepository", "VaultArchiver", "VaultRestorer"]),
+        .target(name: "VaultTesting", dependencies: ["VaultRepository", "VaultArchiver", "VaultRestorer", "VaultStorage"]),
         .executableTarget(name: "sitevault", dependencies: [
             "VaultArchiver", "VaultRestorer", "VaultMaintenance", "SiteBackup", "SiteService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

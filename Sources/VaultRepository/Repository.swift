@@ -48,7 +48,7 @@ public final class Repository: @unchecked Sendable {
     }
 
     /// Creates a new repository in `store` with one key for `password`.
-    public static func initialize(store: LocalStore, password: [UInt8], kdf: KDFParameters = .standard(),
+    public static func initialize(store: BlobStore, password: [UInt8], kdf: KDFParameters = .standard(),
                                   clock: VaultClock, hostname: String, username: String) throws -> Repository {
         guard !password.isEmpty else { throw VaultError(.invalidArgument, "an empty password is not allowed") }
         try store.createLayout()

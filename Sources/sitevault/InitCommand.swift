@@ -12,7 +12,7 @@ struct InitCommand: AsyncParsableCommand {
         let ctx = Context(global)
         try await runReporting(ctx.output) {
             let path = try ctx.repositoryPath
-            let repo = try Repository.initialize(store: LocalStore(root: path), password: try ctx.password(confirm: true), kdf: ctx.kdf,
+            let repo = try Repository.initialize(store: try ctx.openStore(), password: try ctx.password(confirm: true), kdf: ctx.kdf,
                                                  clock: ctx.clock, hostname: ctx.hostname, username: ctx.username)
             ctx.output.emit(["id": repo.config.id, "repository": path, "key": repo.keyName])
             ctx.output.line("created repository \(repo.config.id.prefix(8)) at \(path)")
