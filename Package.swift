@@ -41,6 +41,7 @@ let package = Package(
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCrypto"]),
         .testTarget(name: "VaultRepositoryTests", dependencies: ["VaultRepository", "VaultTesting", "VaultCore", "VaultCrypto", "VaultStorage"]),
         .testTarget(name: "VaultArchiverTests", dependencies: ["VaultArchiver", "VaultRestorer", "VaultTesting", "VaultCore", "VaultMaintenance"]),
+        .testTarget(name: "VaultStorageTests", dependencies: ["VaultStorage", "VaultTesting", "VaultCore"]),
         .testTarget(name: "VaultMaintenanceTests", dependencies: ["VaultMaintenance", "VaultArchiver", "VaultTesting", "VaultCore", "VaultStorage"]),
         .testTarget(name: "SiteTOMLTests", dependencies: ["SiteTOML"]),
         .testTarget(name: "SiteSystemTests", dependencies: ["SiteSystem", "VaultCore"]),
