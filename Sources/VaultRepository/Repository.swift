@@ -47,11 +47,13 @@ public final class Repository: @unchecked Sendable {
         self.chunker = Chunker(seed: key.chunkerSeed)
     }
 
-    /// Creates a new repository in `store` with one key for `password`.
+    /// Creates a new repository in `store` with one key for `password`; `extraKinds` are kinds of
+    /// files a higher layer keeps in the repository (the site layer's logs), prepared with the others.
     public static func initialize(store: BlobStore, password: [UInt8], kdf: KDFParameters = .standard(),
-                                  clock: VaultClock, hostname: String, username: String) throws -> Repository {
+                                  clock: VaultClock, hostname: String, username: String,
+                                  extraKinds: [FileKind] = []) throws -> Repository {
         guard !password.isEmpty else { throw VaultError(.invalidArgument, "an empty password is not allowed") }
-        try store.createLayout()
+        try store.createLayout(kinds: FileKind.repositoryKinds + extraKinds)
         let master = MasterKey.random()
         let now = clock.now()
         let keyFile = try KeyFile.create(master: master, password: password, kdf: kdf, created: now, hostname: hostname, username: username)

@@ -63,9 +63,9 @@ public protocol BlobStore: Sendable {
     /// Starts a file whose name is known only once it is complete (a pack). Nothing is visible
     /// under any name until `PendingFile.commit(as:)` returns.
     func createPending(_ kind: FileKind) throws -> PendingFile
-    /// Prepares an empty location for a new repository (folders, bucket prefix). Throws
-    /// `.repositoryExists` when a config is already there.
-    func createLayout() throws
+    /// Prepares an empty location for a new repository, with a folder (or prefix) for each of `kinds`
+    /// but `config`. Throws `.repositoryExists` when a config is already there. May be repeated.
+    func createLayout(kinds: [FileKind]) throws
     /// Throws `.notFound` when the location itself cannot be found (an unmounted folder, a missing bucket).
     func checkReachable() throws
     /// Proves that new files can be created (and removed) where packs go, and returns the free
@@ -116,6 +116,9 @@ extension BlobStore {
         try list(kind) { out.append(($0.name, $0.size)); return true }
         return out
     }
+
+    /// Prepares the layout of the repository format's kinds only.
+    public func createLayout() throws { try createLayout(kinds: FileKind.repositoryKinds) }
 
     public func removeStaleTemporaries(now: Double) throws -> Int {
         try removeStaleTemporaries(olderThan: 3600, now: now)

@@ -79,7 +79,7 @@ public final class FaultyStore: BlobStore, @unchecked Sendable {
         let p = try run(.createPending) { try inner.createPending(kind) }
         return FaultyPendingFile(p, store: self)
     }
-    public func createLayout() throws { try inner.createLayout() }
+    public func createLayout(kinds: [FileKind]) throws { try inner.createLayout(kinds: kinds) }
     public func checkReachable() throws { try inner.checkReachable() }
     public func checkWritable() throws -> Int? { try inner.checkWritable() }
     public func removeStaleTemporaries(olderThan: Double, now: Double) throws -> Int {

@@ -25,7 +25,7 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
     deinit { for (_, e) in fdCache { close(e.fd) } }
 
     /// Creates the folder layout. Throws `.repositoryExists` if a config is already there.
-    public func createLayout() throws {
+    public func createLayout(kinds: [FileKind]) throws {
         var st = Glibc.stat()
         if statPath(root, &st) == 0 {
             if access(root + "/config", F_OK) == 0 {
@@ -34,7 +34,7 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
         } else {
             try makeDirs(root)
         }
-        for k in FileKind.allCases where k != .config { try makeDirs(root + "/" + k.rawValue) }
+        for k in kinds where k != .config { try makeDirs(root + "/" + k.rawValue) }
         for i in 0..<256 { try makeDirs(root + "/data/" + Hex.encode([UInt8(i)])) }
         // Make the new folders themselves durable before anything is stored in them.
         try syncDir(root + "/data")

@@ -54,7 +54,9 @@ public final class LoggingStore: BlobStore, @unchecked Sendable {
         let p = try logged("createPending \(kind.rawValue)") { try inner.createPending(kind) }
         return LoggingPendingFile(p, store: self)
     }
-    public func createLayout() throws { try logged("createLayout") { try inner.createLayout() } }
+    public func createLayout(kinds: [FileKind]) throws {
+        try logged("createLayout \(kinds.map(\.rawValue).joined(separator: ","))") { try inner.createLayout(kinds: kinds) }
+    }
     public func checkReachable() throws { try logged("checkReachable") { try inner.checkReachable() } }
     public func checkWritable() throws -> Int? {
         try logged("checkWritable", { $0.map { "\($0) bytes free" } ?? "" }) { try inner.checkWritable() }

@@ -71,7 +71,7 @@ public final class MemoryStore: BlobStore, @unchecked Sendable {
 
     public func createPending(_ kind: FileKind) throws -> PendingFile { MemoryPendingFile(store: self) }
 
-    public func createLayout() throws {
+    public func createLayout(kinds: [FileKind]) throws {
         try lock.withLock {
             if files[Handle(.config, "")] != nil {
                 throw VaultError(.repositoryExists, "a repository already exists at \(location)")

@@ -40,7 +40,7 @@ public final class RateLimitedStore: BlobStore, @unchecked Sendable {
         guard let upload else { return p }
         return RateLimitedPendingFile(p, bucket: upload)
     }
-    public func createLayout() throws { try inner.createLayout() }
+    public func createLayout(kinds: [FileKind]) throws { try inner.createLayout(kinds: kinds) }
     public func checkReachable() throws { try inner.checkReachable() }
     public func checkWritable() throws -> Int? { try inner.checkWritable() }
     public func removeStaleTemporaries(olderThan: Double, now: Double) throws -> Int {

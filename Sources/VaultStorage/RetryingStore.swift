@@ -77,7 +77,7 @@ public final class RetryingStore: BlobStore, @unchecked Sendable {
     public func createPending(_ kind: FileKind) throws -> PendingFile {
         try retrying("create pending \(kind.rawValue)") { try inner.createPending(kind) }
     }
-    public func createLayout() throws { try retrying("create layout") { try inner.createLayout() } }
+    public func createLayout(kinds: [FileKind]) throws { try retrying("create layout") { try inner.createLayout(kinds: kinds) } }
     public func checkReachable() throws { try retrying("reach") { try inner.checkReachable() } }
     public func checkWritable() throws -> Int? { try retrying("write probe") { try inner.checkWritable() } }
     public func removeStaleTemporaries(olderThan: Double, now: Double) throws -> Int {

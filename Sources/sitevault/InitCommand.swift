@@ -1,4 +1,5 @@
 import ArgumentParser
+import SiteBackup
 import VaultCore
 import VaultRepository
 import VaultStorage
@@ -13,7 +14,8 @@ struct InitCommand: AsyncParsableCommand {
         try await runReporting(ctx.output) {
             let path = try ctx.repositoryPath
             let repo = try Repository.initialize(store: try ctx.openStore(), password: try ctx.password(confirm: true), kdf: ctx.kdf,
-                                                 clock: ctx.clock, hostname: ctx.hostname, username: ctx.username)
+                                                 clock: ctx.clock, hostname: ctx.hostname, username: ctx.username,
+                                                 extraKinds: [.logs])
             ctx.output.emit(["id": repo.config.id, "repository": path, "key": repo.keyName])
             ctx.output.line("created repository \(repo.config.id.prefix(8)) at \(path)")
             ctx.output.line("keep the password safe: without it the data cannot be read back")

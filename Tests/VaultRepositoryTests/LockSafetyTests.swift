@@ -132,7 +132,7 @@ struct FailingSaves: BlobStore {
     func list(_ kind: FileKind, _ body: (StoredFile) throws -> Bool) throws { try inner.list(kind, body) }
     func remove(_ handle: Handle) throws { throw VaultError.posix("cannot remove", path: inner.path(handle), errno: code) }
     func createPending(_ kind: FileKind) throws -> PendingFile { throw VaultError.posix("cannot create", path: inner.location, errno: code) }
-    func createLayout() throws { throw VaultError.posix("cannot create", path: inner.location, errno: code) }
+    func createLayout(kinds: [FileKind]) throws { throw VaultError.posix("cannot create", path: inner.location, errno: code) }
     func checkReachable() throws { try inner.checkReachable() }
     func checkWritable() throws -> Int? { throw VaultError.posix("cannot create", path: inner.location, errno: code) }
     func removeStaleTemporaries(olderThan: Double, now: Double) throws -> Int { 0 }
