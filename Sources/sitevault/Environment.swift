@@ -92,10 +92,9 @@ struct Context {
 
     /// How stores are opened, from the global options and the environment.
     var storeOptions: StoreOptions {
-        var o = StoreOptions(limitUploadKiB: options.limitUpload, limitDownloadKiB: options.limitDownload)
-        if options.debugStore || env["SITEVAULT_DEBUG_STORE"] == "1" {
-            o.debugLog = { line in FileHandle.standardError.write(Data((TerminalText.escape(line) + "\n").utf8)) }
-        }
+        var o = sitevault.storeOptions(env, debug: options.debugStore)
+        o.limitUploadKiB = options.limitUpload
+        o.limitDownloadKiB = options.limitDownload
         let out = output
         o.onRetry = { out.warn("warning: " + $0) }
         return o
@@ -131,6 +130,16 @@ struct Context {
         try RepositoryLock.acquire(repo, exclusive: exclusive, operation: operation, hostname: hostname, username: username,
                                    wait: options.retryLock)
     }
+}
+
+/// Store options from the environment: the debug log of store calls on standard error with
+/// `debug` (`--debug-store`) or SITEVAULT_DEBUG_STORE=1.
+func storeOptions(_ env: [String: String], debug: Bool = false) -> StoreOptions {
+    var o = StoreOptions()
+    if debug || env["SITEVAULT_DEBUG_STORE"] == "1" {
+        o.debugLog = { line in FileHandle.standardError.write(Data((TerminalText.escape(line) + "\n").utf8)) }
+    }
+    return o
 }
 
 /// Test hook: with SITEVAULT_TEST_COMMIT_GATE=PATH, a backup (or site backup) about to commit creates

@@ -38,7 +38,7 @@ final class StoreLocationCLITests: CLITestCase {
         let init1 = try sv("init", "--debug-store")
         XCTAssertEqual(init1.status, 0, "\(init1)")
         XCTAssertTrue(init1.stderr.contains("store: save keys/"), init1.stderr)
-        XCTAssertTrue(init1.stderr.contains("store: createLayout: ok"), init1.stderr)
+        XCTAssertTrue(init1.stderr.contains("store: createLayout config,keys,snapshots,index,data,locks,logs: ok"), init1.stderr)
         let quiet = try sv("snapshots", "--limit-upload", "10000", "--limit-download", "10000")
         XCTAssertEqual(quiet.status, 0, "\(quiet)")
         XCTAssertFalse(quiet.stderr.contains("store: "), "no debug lines without --debug-store: \(quiet.stderr)")
