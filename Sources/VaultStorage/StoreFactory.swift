@@ -41,8 +41,11 @@ public enum StoreFactory {
     /// Adds the wrappers the options ask for around `base`.
     public static func wrap(_ base: BlobStore, options: StoreOptions) -> BlobStore {
         var store = base
-        let up = options.limitUploadKiB.flatMap { $0 > 0 ? TokenBucket(bytesPerSecond: Double($0) * 1024, timer: options.timer) : nil }
-        let down = options.limitDownloadKiB.flatMap { $0 > 0 ? TokenBucket(bytesPerSecond: Double($0) * 1024, timer: options.timer) : nil }
+        func bucket(_ kib: Int?) -> TokenBucket? {
+            guard let kib, kib > 0 else { return nil }
+            return TokenBucket(bytesPerSecond: Double(kib) * 1024, timer: options.timer)
+        }
+        let up = bucket(options.limitUploadKiB), down = bucket(options.limitDownloadKiB)
         if up != nil || down != nil { store = RateLimitedStore(store, upload: up, download: down) }
         if let log = options.debugLog { store = LoggingStore(store, timer: options.timer, log: log) }
         return RetryingStore(store, policy: options.retry, timer: options.timer, onRetry: options.onRetry)
