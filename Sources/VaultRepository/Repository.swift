@@ -62,7 +62,10 @@ public final class Repository: @unchecked Sendable {
         try store.save(Handle(.keys, keyName), bytes: Array(keyBytes))
         let config = RepositoryConfig.make(key: master, created: now)
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try store.save(Handle(.config, ""), bytes: Array(try enc.encode(config)))
+        // Created only if absent: of two `init`s racing on one location, one wins, the other is refused.
+        guard try store.createIfAbsent(Handle(.config, ""), bytes: Array(try enc.encode(config))) else {
+            throw VaultError(.repositoryExists, "a repository was created at \(store.location) meanwhile")
+        }
         return Repository(store: store, key: master, config: config, keyName: keyName, clock: clock)
     }
 
