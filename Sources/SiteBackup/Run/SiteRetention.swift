@@ -62,7 +62,7 @@ public enum SiteRetention {
         let used = Set(config.components.map(\.repository)).union(["main"])
         for name in used.sorted() {
             let d = config.destinations[name]!
-            let repo = try SiteSnapshots.open(d, clock: options.clock)
+            let repo = try SiteSnapshots.open(d, clock: options.clock, storeOptions: options.storeOptions)
             let lock = try RepositoryLock.acquire(repo, exclusive: prune && !dryRun, operation: "site forget \(config.site)",
                                                   hostname: options.hostname, username: options.username, wait: options.retryLock)
             defer { lock.release() }
