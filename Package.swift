@@ -34,7 +34,7 @@ let package = Package(
             "VaultArchiver", "VaultRestorer", "VaultMaintenance", "SiteTOML", "SiteSystem", "CSQLite",
         ]),
         .target(name: "SiteService", dependencies: ["SiteBackup", "SiteSystem", "VaultCore"]),
-        .target(name: "VaultTesting", dependencies: ["VaultRepository", "VaultArchiver", "VaultRestorer"]),
+        .target(name: "VaultTesting", dependencies: ["VaultRepository", "VaultArchiver", "VaultRestorer", "VaultStorage"]),
         .executableTarget(name: "sitevault", dependencies: [
             "VaultArchiver", "VaultRestorer", "VaultMaintenance", "SiteBackup", "SiteService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -42,6 +42,7 @@ let package = Package(
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCrypto"]),
         .testTarget(name: "VaultRepositoryTests", dependencies: ["VaultRepository", "VaultTesting", "VaultCore", "VaultCrypto", "VaultStorage"]),
         .testTarget(name: "VaultArchiverTests", dependencies: ["VaultArchiver", "VaultRestorer", "VaultTesting", "VaultCore", "VaultMaintenance"]),
+        .testTarget(name: "VaultStorageTests", dependencies: ["VaultStorage", "VaultTesting", "VaultCore"]),
         .testTarget(name: "VaultMaintenanceTests", dependencies: ["VaultMaintenance", "VaultArchiver", "VaultRestorer", "VaultTesting", "VaultCore", "VaultCrypto", "VaultStorage"]),
         .testTarget(name: "SiteTOMLTests", dependencies: ["SiteTOML"]),
         .testTarget(name: "SiteSystemTests", dependencies: ["SiteSystem", "VaultCore"]),

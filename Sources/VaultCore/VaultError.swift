@@ -6,6 +6,8 @@ public struct VaultError: Error, CustomStringConvertible, Sendable {
         case repositoryNotFound, repositoryExists, unsupportedVersion, wrongPassword, locked
         case invalidArgument, notFound, io, noSpace, corrupt, partial, targetNotEmpty
         case unsafePath, cancelled, damaged, invalidFormat
+        /// A failure that may pass if the operation is repeated (a storage timeout, 5xx, connection reset).
+        case transient
     }
     public var code: Code
     public var message: String

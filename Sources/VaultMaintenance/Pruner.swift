@@ -122,7 +122,7 @@ public struct Pruner: Sendable {
         try lock?.ensureHeld()
         for pack in remove + repack.map(\.0) { try repository.store.remove(Handle(.data, pack.hex)) }
         for name in unreferenced { try repository.store.remove(Handle(.data, name)) }
-        if let local = repository.store as? LocalStore { _ = try local.removeStaleTemporaries(now: repository.clock.now().seconds) }
+        _ = try repository.store.removeStaleTemporaries(now: repository.clock.now().seconds)
         try repository.loadIndex()
         return report
     }

@@ -65,7 +65,7 @@ public final class RepositoryLock: @unchecked Sendable {
         let name = Hex.encode(randomBytes(32))
         let deadline = monotonicSeconds() + wait
         while true {
-            try write(repository, name: name, info: info)
+            try create(repository, name: name, info: info)
             if let conflict = try findConflict(repository, me: name, exclusive: exclusive, hostname: hostname) {
                 try? repository.store.remove(Handle(.locks, name))
                 if monotonicSeconds() >= deadline {
@@ -81,6 +81,15 @@ public final class RepositoryLock: @unchecked Sendable {
             let lock = RepositoryLock(repository: repository, name: name, info: info)
             lock.startHeartbeat()
             return lock
+        }
+    }
+
+    /// Writes a new lock file with the store's atomic create-if-absent; a name already taken (a
+    /// removal of our own earlier attempt that failed) is overwritten, as it can only be ours.
+    static func create(_ repo: Repository, name: String, info: LockInfo) throws {
+        let sealed = try repo.key.seal(Array(try JSONEncoder().encode(info)))
+        if try !repo.store.createIfAbsent(Handle(.locks, name), bytes: sealed) {
+            try repo.store.save(Handle(.locks, name), bytes: sealed)
         }
     }
 

@@ -56,13 +56,15 @@ public final class Repository: @unchecked Sendable {
         self.databaseChunker = Chunker(seed: key.chunkerSeed, params: .database)
     }
 
-    /// Creates a new repository in `store` with one key for `password`. `master` defaults to fresh
-    /// random keys; `init --copy-chunker-params` passes another repository's key with a new encryption key.
-    public static func initialize(store: LocalStore, password: [UInt8], kdf: KDFParameters = .standard(),
+    /// Creates a new repository in `store` with one key for `password`; `extraKinds` are kinds of
+    /// files a higher layer keeps in the repository (the site layer's logs), prepared with the others.
+    /// `master` defaults to fresh random keys; `init --copy-chunker-params` passes another
+    /// repository's key with a new encryption key.
+    public static func initialize(store: BlobStore, password: [UInt8], kdf: KDFParameters = .standard(),
                                   clock: VaultClock, hostname: String, username: String,
-                                  master: MasterKey = .random()) throws -> Repository {
+                                  extraKinds: [FileKind] = [], master: MasterKey = .random()) throws -> Repository {
         guard !password.isEmpty else { throw VaultError(.invalidArgument, "an empty password is not allowed") }
-        try store.createLayout()
+        try store.createLayout(kinds: FileKind.repositoryKinds + extraKinds)
         let now = clock.now()
         let keyFile = try KeyFile.create(master: master, password: password, kdf: kdf, created: now, hostname: hostname, username: username)
         let keyBytes = try JSONEncoder().encode(keyFile)
@@ -70,7 +72,10 @@ public final class Repository: @unchecked Sendable {
         try store.save(Handle(.keys, keyName), bytes: Array(keyBytes))
         let config = RepositoryConfig.make(key: master, created: now)
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try store.save(Handle(.config, ""), bytes: Array(try enc.encode(config)))
+        // Created only if absent: of two `init`s racing on one location, one wins, the other is refused.
+        guard try store.createIfAbsent(Handle(.config, ""), bytes: Array(try enc.encode(config))) else {
+            throw VaultError(.repositoryExists, "a repository was created at \(store.location) meanwhile")
+        }
         return Repository(store: store, key: master, config: config, keyName: keyName, clock: clock)
     }
 

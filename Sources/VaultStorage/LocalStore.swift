@@ -25,16 +25,16 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
     deinit { for (_, e) in fdCache { close(e.fd) } }
 
     /// Creates the folder layout. Throws `.repositoryExists` if a config is already there.
-    public func createLayout() throws {
-        var st = stat()
-        if stat(root, &st) == 0 {
+    public func createLayout(kinds: [FileKind]) throws {
+        var st = Glibc.stat()
+        if statPath(root, &st) == 0 {
             if access(root + "/config", F_OK) == 0 {
                 throw VaultError(.repositoryExists, "a repository already exists at \(root)")
             }
         } else {
             try makeDirs(root)
         }
-        for k in FileKind.allCases where k != .config { try makeDirs(root + "/" + k.rawValue) }
+        for k in kinds where k != .config { try makeDirs(root + "/" + k.rawValue) }
         for i in 0..<256 { try makeDirs(root + "/data/" + Hex.encode([UInt8(i)])) }
         // Make the new folders themselves durable before anything is stored in them.
         try syncDir(root + "/data")
@@ -42,7 +42,7 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
         if let slash = root.lastIndex(of: "/"), slash != root.startIndex { try? syncDir(String(root[..<slash])) }
     }
 
-    private func makeDirs(_ path: String) throws {
+    func makeDirs(_ path: String) throws {
         if mkdir(path, 0o700) != 0 && errno != EEXIST {
             let e = errno
             if e == ENOENT, let slash = path.lastIndex(of: "/"), slash != path.startIndex {
@@ -61,7 +61,7 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
         }
     }
 
-    private func dir(_ h: Handle) -> String {
+    func dir(_ h: Handle) -> String {
         let p = path(h)
         return String(p[..<p.lastIndex(of: "/")!])
     }
@@ -88,11 +88,20 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
     public func save(_ h: Handle, bytes: UnsafeRawBufferPointer) throws {
         let final = path(h)
         let d = dir(h)
+        let tmp = try writeTemporary(h, bytes: bytes)
+        if rename(tmp, final) != 0 { let e = errno; unlink(tmp); throw VaultError.posix("cannot rename into", path: final, errno: e) }
+        try syncDir(d)
+    }
+
+    /// Writes a durable temporary file in the folder of `h` (creating the folder if needed) and returns its path.
+    func writeTemporary(_ h: Handle, bytes: UnsafeRawBufferPointer) throws -> String {
+        let final = path(h)
+        let d = dir(h)
         let tmp = d + "/.tmp-" + Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255) })
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if fd < 0 {
             let e = errno
-            if e == ENOENT && h.kind != .config { try makeDirs(d); return try save(h, bytes: bytes) }
+            if e == ENOENT && h.kind != .config { try makeDirs(d); return try writeTemporary(h, bytes: bytes) }
             throw VaultError.posix("cannot create", path: tmp, errno: e)
         }
         var ok = false
@@ -106,11 +115,10 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
         if fsync(fd) != 0 { throw VaultError.posix("cannot sync", path: final, errno: errno) }
         ok = true
         close(fd)
-        if rename(tmp, final) != 0 { let e = errno; unlink(tmp); throw VaultError.posix("cannot rename into", path: final, errno: e) }
-        try syncDir(d)
+        return tmp
     }
 
-    private func syncDir(_ d: String) throws {
+    func syncDir(_ d: String) throws {
         let dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard dfd >= 0 else { throw VaultError.posix("cannot open folder", path: d, errno: errno) }
         defer { close(dfd) }
@@ -122,7 +130,7 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
         let fd = open(p, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw VaultError.posix("cannot open", path: p, errno: errno) }
         defer { close(fd) }
-        var st = stat()
+        var st = Glibc.stat()
         guard fstat(fd, &st) == 0 else { throw VaultError.posix("cannot stat", path: p, errno: errno) }
         return try readFully(fd: fd, offset: 0, length: Int(st.st_size), path: p, exact: false)
     }
@@ -174,21 +182,21 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
         if let e = fdCache[p], e.users == 0 { close(e.fd); fdCache[p] = nil }
     }
 
-    public func size(_ h: Handle) throws -> Int {
-        var st = stat()
+    public func stat(_ h: Handle) throws -> StoredFile {
+        var st = Glibc.stat()
         let p = path(h)
-        guard stat(p, &st) == 0 else { throw VaultError.posix("cannot stat", path: p, errno: errno) }
-        return Int(st.st_size)
+        guard statPath(p, &st) == 0 else { throw VaultError.posix("cannot stat", path: p, errno: errno) }
+        return StoredFile(name: h.kind == .config ? "config" : h.name, size: Int(st.st_size))
     }
 
-    public func exists(_ h: Handle) throws -> Bool { access(path(h), F_OK) == 0 }
-
-    public func list(_ kind: FileKind) throws -> [(name: String, size: Int)] {
-        if kind == .config { return (try? exists(Handle(.config, ""))) == true ? [("config", try size(Handle(.config, "")))] : [] }
+    public func list(_ kind: FileKind, _ body: (StoredFile) throws -> Bool) throws {
+        if kind == .config {
+            if let f = try? stat(Handle(.config, "")) { _ = try body(f) }
+            return
+        }
         let base = root + "/" + kind.rawValue
         var dirs = [base]
         if kind == .data { dirs = (0..<256).map { base + "/" + Hex.encode([UInt8($0)]) } }
-        var out: [(String, Int)] = []
         for d in dirs {
             guard let dp = opendir(d) else {
                 if errno == ENOENT { continue }
@@ -198,12 +206,11 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
             while let ent = readdir(dp) {
                 let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in String(cString: raw.bindMemory(to: CChar.self).baseAddress!) }
                 if name.hasPrefix(".") { continue }
-                var st = stat()
-                if stat(d + "/" + name, &st) != 0 { continue }
-                out.append((name, Int(st.st_size)))
+                var st = Glibc.stat()
+                if statPath(d + "/" + name, &st) != 0 { continue }
+                if try !body(StoredFile(name: name, size: Int(st.st_size))) { return }
             }
         }
-        return out
     }
 
     public func remove(_ h: Handle) throws {
@@ -215,7 +222,7 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
 
     /// Removes temporary files left by interrupted saves (called by prune). Only files older than
     /// `olderThan` seconds go, so a save in progress in another process is never disturbed.
-    public func removeStaleTemporaries(olderThan: Double = 3600, now: Double) throws -> Int {
+    public func removeStaleTemporaries(olderThan: Double, now: Double) throws -> Int {
         var n = 0
         var dirs = [FileKind.snapshots, .index, .keys, .data].map { root + "/" + $0.rawValue }
         dirs += (0..<256).map { root + "/data/" + Hex.encode([UInt8($0)]) }
@@ -225,8 +232,8 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
             while let ent = readdir(dp) {
                 let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in String(cString: raw.bindMemory(to: CChar.self).baseAddress!) }
                 guard name.hasPrefix(".tmp-") else { continue }
-                var st = stat()
-                guard stat(d + "/" + name, &st) == 0, now - Double(st.st_mtim.tv_sec) > olderThan else { continue }
+                var st = Glibc.stat()
+                guard statPath(d + "/" + name, &st) == 0, now - Double(st.st_mtim.tv_sec) > olderThan else { continue }
                 if unlink(d + "/" + name) == 0 { n += 1 }
             }
         }

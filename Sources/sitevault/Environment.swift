@@ -27,6 +27,21 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(name: .long, help: "Seconds to wait for a conflicting lock to go away (default 0: fail at once).")
     var retryLock: Double = 0
+
+    @Option(name: .long, help: "Limit uploads to the repository to this many KiB/s (default: unlimited).")
+    var limitUpload: Int?
+
+    @Option(name: .long, help: "Limit downloads from the repository to this many KiB/s (default: unlimited).")
+    var limitDownload: Int?
+
+    @Flag(name: .long, help: "Log every storage call on standard error (also SITEVAULT_DEBUG_STORE=1).")
+    var debugStore = false
+
+    func validate() throws {
+        for (name, v) in [("--limit-upload", limitUpload), ("--limit-download", limitDownload)] {
+            if let v, v <= 0 { throw ValidationError("\(name) takes a positive number of KiB/s") }
+        }
+    }
 }
 
 /// `--no-lock`, on the commands that only read.
@@ -76,8 +91,23 @@ struct Context {
         throw VaultError(.invalidArgument, "no password given: use --password-file, SITEVAULT_PASSWORD_FILE or SITEVAULT_PASSWORD")
     }
 
+    /// How stores are opened, from the global options and the environment.
+    var storeOptions: StoreOptions {
+        var o = sitevault.storeOptions(env, debug: options.debugStore)
+        o.limitUploadKiB = options.limitUpload
+        o.limitDownloadKiB = options.limitDownload
+        let out = output
+        o.onRetry = { out.warn("warning: " + $0) }
+        return o
+    }
+
+    /// The store of `--repo`, wrapped as the options ask (see `StoreFactory`); nothing is created.
+    func openStore() throws -> BlobStore {
+        try StoreFactory.open(try repositoryPath, options: storeOptions)
+    }
+
     func openRepository() throws -> Repository {
-        let store = LocalStore(root: try repositoryPath)
+        let store = try openStore()
         let config = try Repository.readConfig(store)   // missing repository / unknown version: before any password prompt
         let repo = try Repository.open(store: store, config: config, password: try password(), clock: clock)
         let out = output
@@ -104,6 +134,16 @@ struct Context {
         try RepositoryLock.acquire(repo, exclusive: exclusive, operation: operation, hostname: hostname, username: username,
                                    wait: options.retryLock)
     }
+}
+
+/// Store options from the environment: the debug log of store calls on standard error with
+/// `debug` (`--debug-store`) or SITEVAULT_DEBUG_STORE=1.
+func storeOptions(_ env: [String: String], debug: Bool = false) -> StoreOptions {
+    var o = StoreOptions()
+    if debug || env["SITEVAULT_DEBUG_STORE"] == "1" {
+        o.debugLog = { line in FileHandle.standardError.write(Data((TerminalText.escape(line) + "\n").utf8)) }
+    }
+    return o
 }
 
 /// Test hook: with SITEVAULT_TEST_COMMIT_GATE=PATH, a backup (or site backup) about to commit creates

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SiteBackup
 import VaultCore
 import VaultCrypto
 import VaultRepository
@@ -21,8 +22,9 @@ struct InitCommand: AsyncParsableCommand {
                 throw VaultError(.invalidArgument, "--from-repo is used only with --copy-chunker-params (nothing was created)")
             }
             let master = copyChunkerParams ? try from.open(ctx).key.withFreshEncryptionKey() : MasterKey.random()
-            let repo = try Repository.initialize(store: LocalStore(root: path), password: try ctx.password(confirm: true), kdf: ctx.kdf,
-                                                 clock: ctx.clock, hostname: ctx.hostname, username: ctx.username, master: master)
+            let repo = try Repository.initialize(store: try ctx.openStore(), password: try ctx.password(confirm: true), kdf: ctx.kdf,
+                                                 clock: ctx.clock, hostname: ctx.hostname, username: ctx.username,
+                                                 extraKinds: [.logs], master: master)
             ctx.output.emit(["id": repo.config.id, "repository": path, "key": repo.keyName])
             ctx.output.line("created repository \(repo.config.id.prefix(8)) at \(path)")
             ctx.output.line("keep the password safe: without it the data cannot be read back")

@@ -33,6 +33,7 @@ struct ServiceCommand: AsyncParsableCommand {
         opts.echo = MessageEcho(enabled: true, verbose: !quiet)
         // A scheduled run waits for a prune (an exclusive lock, possibly from another host) to end.
         opts.retryLock = retryLock
+        opts.storeOptions = storeOptions(ProcessInfo.processInfo.environment)
         let service = BackupService(files: site, options: opts)
         do { try service.start() } catch let e as ControlFileError {
             Output(json: false, quiet: false).warn(e)

@@ -29,6 +29,7 @@ struct SiteBackupCommand: AsyncParsableCommand {
         var opts = SiteRunOptions(hostname: host, username: user)
         opts.retryLock = retryLock
         opts.beforeCommit = testCommitGate(ProcessInfo.processInfo.environment)
+        opts.storeOptions = storeOptions(ProcessInfo.processInfo.environment)
         opts.echo = MessageEcho(enabled: true, verbose: !options.quiet)
         let task = SiteBackupTask(config: config, options: opts)
         let out = options.output

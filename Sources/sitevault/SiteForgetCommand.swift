@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SiteBackup
 import VaultCore
 
@@ -24,6 +25,7 @@ struct SiteForgetCommand: AsyncParsableCommand {
             let (host, user) = hostAndUser()
             var opts = SiteRunOptions(hostname: host, username: user)
             opts.retryLock = retryLock
+            opts.storeOptions = storeOptions(ProcessInfo.processInfo.environment)
             let r = try SiteRetention.apply(config, options: opts, dryRun: dryRun, prune: prune)
             out.emit(r)
             let utc = config.timeZone == .utc

@@ -58,6 +58,14 @@ final class ControlFileTests: XCTestCase {
         }
     }
 
+    func testRepositoryLocationsOtherThanFoldersAreKeptOrRefused() throws {
+        func with(_ location: String) -> String { base().replacingOccurrences(of: "path = \"repo\"", with: "path = \"\(location)\"") }
+        XCTAssertEqual(try parse(base()).mainDestination.path, dir.path + "/repo", "a folder is resolved")
+        XCTAssertEqual(try parse(with("s3:https://h/b/p")).mainDestination.path, "s3:https://h/b/p", "kept as written")
+        XCTAssertEqual(try parse(with("sub/a:b")).mainDestination.path, dir.path + "/sub/a:b", "a colon after a slash is a path")
+        assertRejected(with("foo:bar"), line: 6, "cannot use repository location \"foo:bar\"")
+    }
+
     func testDrillSectionIsReadAndChecked() throws {
         let c = try parse(base("[drill]\nschedule = \"Sun 04:00\"\nsandbox = \"sandbox\"\ncommand = [\"/bin/true\", \"x\"]\ntimeout = \"5m\""))
         XCTAssertEqual(c.drill.schedule?.text, "Sun 04:00")

@@ -41,6 +41,17 @@ final class SiteDestinationTests: SiteTestCase {
         XCTAssertEqual(try siteRun("status").status, 2, "a failed site is unhealthy")
     }
 
+    func testUnsupportedKindOfDestinationFailsBeforeFreezing() throws {
+        try makeSite()
+        try addMarkingWriter()
+        try replaceInControlFile("path = \"backup/repo\"", "path = \"s3:http://127.0.0.1:1/bucket\"")
+        let r = try siteRun("backup", "--json")
+        XCTAssertEqual(r.status, 10, "\(r)")
+        XCTAssertEqual(json(r)["failure"] as? String, "destination-missing")
+        XCTAssertTrue(r.stderr.contains("not supported yet in this version"), r.stderr)
+        try assertNothingFrozen(r)
+    }
+
     func mountTmpfs(_ size: String) throws -> String {
         let mnt = tmp.path + "/mnt-\(size)"
         try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)

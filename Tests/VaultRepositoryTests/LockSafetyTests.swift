@@ -125,9 +125,15 @@ struct FailingSaves: BlobStore {
     }
     func load(_ handle: Handle) throws -> [UInt8] { try inner.load(handle) }
     func load(_ handle: Handle, offset: Int, length: Int) throws -> [UInt8] { try inner.load(handle, offset: offset, length: length) }
-    func size(_ handle: Handle) throws -> Int { try inner.size(handle) }
-    func list(_ kind: FileKind) throws -> [(name: String, size: Int)] { try inner.list(kind) }
+    func createIfAbsent(_ handle: Handle, bytes: UnsafeRawBufferPointer) throws -> Bool {
+        throw VaultError.posix("cannot create", path: inner.path(handle), errno: code)
+    }
+    func stat(_ handle: Handle) throws -> StoredFile { try inner.stat(handle) }
+    func list(_ kind: FileKind, _ body: (StoredFile) throws -> Bool) throws { try inner.list(kind, body) }
     func remove(_ handle: Handle) throws { throw VaultError.posix("cannot remove", path: inner.path(handle), errno: code) }
-    func exists(_ handle: Handle) throws -> Bool { try inner.exists(handle) }
     func createPending(_ kind: FileKind) throws -> PendingFile { throw VaultError.posix("cannot create", path: inner.location, errno: code) }
+    func createLayout(kinds: [FileKind]) throws { throw VaultError.posix("cannot create", path: inner.location, errno: code) }
+    func checkReachable() throws { try inner.checkReachable() }
+    func checkWritable() throws -> Int? { throw VaultError.posix("cannot create", path: inner.location, errno: code) }
+    func removeStaleTemporaries(olderThan: Double, now: Double) throws -> Int { 0 }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import VaultCore
 import VaultCrypto
@@ -21,6 +22,25 @@ final class RepositoryTests: XCTestCase {
         XCTAssertEqual(stat(path + "/data", &st), 0)
         XCTAssertEqual(st.st_mode & 0o077, 0)
         XCTAssertThrowsError(try TestRepository.create(at: path)) { XCTAssertEqual(($0 as? VaultError)?.code, .repositoryExists) }
+    }
+
+    /// Of several `init`s racing on one store, exactly one creates the config; the others are refused.
+    func testRacingInitsCreateOneRepository() throws {
+        let store = MemoryStore()
+        let outcomes = Outcomes()
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            do {
+                let r = try Repository.initialize(store: store, password: TestRepository.password, kdf: .insecureForTests(),
+                                                  clock: SystemClock(), hostname: "h\(i)", username: "u")
+                outcomes.add(r.config.id)
+            } catch let e as VaultError where e.code == .repositoryExists { outcomes.add("refused") } catch {
+                outcomes.add("\(error)")
+            }
+        }
+        let winners = outcomes.all.filter { $0 != "refused" }
+        XCTAssertEqual(outcomes.all.count, 4)
+        XCTAssertEqual(winners.count, 1, "exactly one init wins, the others are refused: \(outcomes.all)")
+        XCTAssertEqual(try Repository.readConfig(store).id, winners.first)
     }
 
     func testWrongPasswordMissingRepoAndUnknownVersion() throws {
@@ -176,4 +196,13 @@ final class RepositoryTests: XCTestCase {
         try? p.run(); p.waitUntilExit()
         return p.processIdentifier
     }
+}
+
+/// Results gathered from concurrent threads.
+final class Outcomes: @unchecked Sendable {
+    // @unchecked: `items` is only touched under `lock`.
+    private let lock = Mutex()
+    private var items: [String] = []
+    func add(_ s: String) { lock.withLock { items.append(s) } }
+    var all: [String] { lock.withLock { items } }
 }

@@ -4,6 +4,7 @@ import Glibc
 import SiteTOML
 import VaultCore
 import VaultFileSystem
+import VaultStorage
 
 /// Turns the parsed TOML into a `SiteConfig`, checking types, names, references and paths.
 final class ControlFileReader {
@@ -149,7 +150,18 @@ final class ControlFileReader {
         r.finish()
         if let pw, let n = t["password_file"] { checkPasswordFile(resolve(pw), at: n.position) }
         guard let path, let pw else { return nil }
-        return DestinationConfig(name: name, path: resolve(path), passwordFile: resolve(pw))
+        // A folder is resolved against the control file's folder; another kind of location stays as written.
+        let location: String
+        do {
+            switch try StoreLocation.parse(path) {
+            case .local(let folder): location = resolve(folder)
+            default: location = path
+            }
+        } catch let e as VaultError {
+            if let n = t["path"] { problems.add(n.position, e.message) }
+            return nil
+        } catch { return nil }
+        return DestinationConfig(name: name, path: location, passwordFile: resolve(pw))
     }
 
     /// A password file must exist on this machine and must not be readable by other users.

@@ -29,32 +29,17 @@ final class OpenDestination {
     /// Checks, in this order, with a precise failure for each: the folder exists, is a
     /// repository, can be written, has some free space; the password opens it; a lock is taken.
     init(_ d: DestinationConfig, site: String, hostname: String, username: String, tags: [String], clock: VaultClock, retryLock: Double,
-         beforeCommit: (@Sendable () throws -> Void)? = nil) throws {
+         storeOptions: StoreOptions = StoreOptions(), beforeCommit: (@Sendable () throws -> Void)? = nil) throws {
         config = d
-        var st = stat()
-        guard stat(d.path, &st) == 0 else {
-            throw RunFailure(.destinationMissing, "repository \(d.name) at \(d.path) does not exist (\(String(cString: strerror(errno)))): mount the destination or create it with `sitevault init --repo \(d.path)`")
+        let store: BlobStore
+        do { store = try StoreFactory.open(d.path, options: storeOptions) } catch let e as VaultError {
+            throw RunFailure(.destinationMissing, "repository \(d.name): \(e.message)")
         }
-        guard access(d.path + "/config", F_OK) == 0 else {
-            throw RunFailure(.destinationMissing, "\(d.path) is not a sitevault repository (no config file): create it with `sitevault init --repo \(d.path)`")
-        }
-        // Writable: create and remove a probe file where packs go (catches read-only mounts and permissions).
-        let probe = d.path + "/locks/.probe-\(getpid())"
-        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        if fd < 0 {
-            let e = errno
-            if e == ENOSPC || e == EDQUOT { throw RunFailure(.destinationFull, "repository \(d.name) at \(d.path) is full: free some space (e.g. `sitevault forget --prune`)") }
-            throw RunFailure(.destinationUnwritable, "repository \(d.name) at \(d.path) cannot be written (\(String(cString: strerror(e)))): check that it is mounted read-write and owned by this user")
-        }
-        close(fd); unlink(probe)
-        if let free = freeSpace(d.path), free < 32 << 20 {
-            throw RunFailure(.destinationFull, "repository \(d.name) at \(d.path) has only \(free >> 20) MiB free: at least 32 MiB are needed; free some space first")
-        }
+        try Self.preflight(store, d)
         let password: [UInt8]
         do { password = try readPassword(d.passwordFile) } catch let e as VaultError {
             throw RunFailure(.wrongPassword, e.message)
         }
-        let store = LocalStore(root: d.path)
         do {
             let cfg = try Repository.readConfig(store)
             repository = try Repository.open(store: store, config: cfg, password: password, clock: clock)
@@ -86,6 +71,32 @@ final class OpenDestination {
         let previous = try? repo.snapshots().last { $0.snapshot.tags.contains("site=\(site)") && $0.snapshot.hostname == hostname }
         parentID = previous?.id
         parentTree = previous.flatMap { try? repo.loadTree($0.snapshot.treeID!) }
+    }
+
+    /// Asks the store, in this order: the location exists, holds a repository, can be written and
+    /// has at least 32 MiB free (when the store knows its free space).
+    static func preflight(_ store: BlobStore, _ d: DestinationConfig) throws {
+        do { try store.checkReachable() } catch let e as VaultError {
+            let reason = e.context["errno"].flatMap { Int32($0) }.map { String(cString: strerror($0)) } ?? e.message
+            throw RunFailure(.destinationMissing, "repository \(d.name) at \(d.path) does not exist (\(reason)): "
+                             + "mount the destination or create it with `sitevault init --repo \(d.path)`")
+        }
+        guard (try? store.exists(Handle(.config, ""))) == true else {
+            throw RunFailure(.destinationMissing, "\(d.path) is not a sitevault repository (no config file): "
+                             + "create it with `sitevault init --repo \(d.path)`")
+        }
+        let free: Int?
+        do { free = try store.checkWritable() } catch let e as VaultError {
+            if e.code == .noSpace {
+                throw RunFailure(.destinationFull, "repository \(d.name) at \(d.path) is full: free some space (e.g. `sitevault forget --prune`)")
+            }
+            throw RunFailure(.destinationUnwritable, "repository \(d.name) at \(d.path) cannot be written (\(e.context["reason"] ?? e.message)): "
+                             + "check that it is mounted read-write and owned by this user")
+        }
+        if let free, free < 32 << 20 {
+            throw RunFailure(.destinationFull, "repository \(d.name) at \(d.path) has only \(free >> 20) MiB free: "
+                             + "at least 32 MiB are needed; free some space first")
+        }
     }
 
     /// The previous snapshot's tree for one component (nil when there is none).

@@ -6,6 +6,7 @@ import SiteSystem
 import VaultCore
 import VaultFileSystem
 import VaultRepository
+import VaultStorage
 
 /// How a run is carried out (who runs it, with which clock, where messages are echoed).
 public struct SiteRunOptions: Sendable {
@@ -15,6 +16,8 @@ public struct SiteRunOptions: Sendable {
     public var echo = MessageEcho()
     /// Seconds to wait for a repository lock held by someone else.
     public var retryLock: Double = 0
+    /// How destination stores are opened (rate limits, debug log, retries).
+    public var storeOptions = StoreOptions()
     /// Called as each repository's commit starts, before its lock is confirmed (a test seam).
     public var beforeCommit: (@Sendable () throws -> Void)?
     public init(hostname: String, username: String) { self.hostname = hostname; self.username = username }
@@ -101,7 +104,8 @@ public final class SiteBackupTask: @unchecked Sendable {
             let d = config.destinations[name]!
             destinations[name] = try OpenDestination(d, site: config.site, hostname: options.hostname, username: options.username,
                                                      tags: ["site=\(config.site)", "run=\(runID)"], clock: options.clock,
-                                                     retryLock: options.retryLock, beforeCommit: options.beforeCommit)
+                                                     retryLock: options.retryLock, storeOptions: options.storeOptions,
+                                                     beforeCommit: options.beforeCommit)
         }
         try checkComponents()
         for w in config.writers {

@@ -73,7 +73,7 @@ public enum SiteRetention {
         report.dryRun = dryRun
         for name in names {
             let d = config.destinations[name]!
-            let repo = try SiteSnapshots.open(d, clock: options.clock)
+            let repo = try SiteSnapshots.open(d, clock: options.clock, storeOptions: options.storeOptions)
             let lock = try RepositoryLock.acquire(repo, exclusive: prune && !dryRun, operation: "site forget \(config.site)",
                                                   hostname: options.hostname, username: options.username, wait: options.retryLock)
             defer { lock.release() }

@@ -1,0 +1,58 @@
+import VaultCore
+
+/// How stores are opened: the wrappers every store gets, from the global options.
+public struct StoreOptions: Sendable {
+    /// Upload and download limits in KiB/s (`--limit-upload`, `--limit-download`); nil is unlimited.
+    public var limitUploadKiB: Int?
+    public var limitDownloadKiB: Int?
+    public var retry: RetryPolicy
+    /// Where debug lines of store calls go (`--debug-store`, SITEVAULT_DEBUG_STORE=1); nil logs nothing.
+    public var debugLog: (@Sendable (String) -> Void)?
+    /// Where retries are reported (as warnings); nil reports nothing.
+    public var onRetry: (@Sendable (String) -> Void)?
+    public var timer: StoreTimer
+
+    public init(limitUploadKiB: Int? = nil, limitDownloadKiB: Int? = nil, retry: RetryPolicy = RetryPolicy(),
+                debugLog: (@Sendable (String) -> Void)? = nil, onRetry: (@Sendable (String) -> Void)? = nil,
+                timer: StoreTimer = SystemStoreTimer()) {
+        self.limitUploadKiB = limitUploadKiB; self.limitDownloadKiB = limitDownloadKiB; self.retry = retry
+        self.debugLog = debugLog; self.onRetry = onRetry; self.timer = timer
+    }
+}
+
+/// The one place where stores are made from a repository location and wrapped:
+/// `Retrying(Logging(RateLimited(store)))` — each retry is logged and limited like a first call.
+public enum StoreFactory {
+    /// Opens the store of `location` (see `StoreLocation.parse`). Nothing is created: a missing
+    /// folder is only made by `BlobStore.createLayout`. Throws `.invalidArgument` for a location
+    /// that cannot be parsed or a kind of store this version does not have (S3, SFTP).
+    public static func open(_ location: String, options: StoreOptions = StoreOptions()) throws -> BlobStore {
+        try open(StoreLocation.parse(location), options: options)
+    }
+
+    public static func open(_ location: StoreLocation, options: StoreOptions = StoreOptions()) throws -> BlobStore {
+        switch location {
+        case .local(let path): return wrap(LocalStore(root: path), options: options)
+        case .s3: throw notYet("S3", location)
+        case .sftp: throw notYet("SFTP", location)
+        }
+    }
+
+    /// Adds the wrappers the options ask for around `base`.
+    public static func wrap(_ base: BlobStore, options: StoreOptions) -> BlobStore {
+        var store = base
+        func bucket(_ kib: Int?) -> TokenBucket? {
+            guard let kib, kib > 0 else { return nil }
+            return TokenBucket(bytesPerSecond: Double(kib) * 1024, timer: options.timer)
+        }
+        let up = bucket(options.limitUploadKiB), down = bucket(options.limitDownloadKiB)
+        if up != nil || down != nil { store = RateLimitedStore(store, upload: up, download: down) }
+        if let log = options.debugLog { store = LoggingStore(store, timer: options.timer, log: log) }
+        return RetryingStore(store, policy: options.retry, timer: options.timer, onRetry: options.onRetry)
+    }
+
+    static func notYet(_ kind: String, _ location: StoreLocation) -> VaultError {
+        VaultError(.invalidArgument, "\(kind) repositories (\(location)) are not supported yet in this version of sitevault: "
+                   + "use a local folder or a mounted share", context: ["location": location.description])
+    }
+}
