@@ -29,7 +29,7 @@ struct FromRepositoryOptions: ParsableArguments {
 
     /// Opens the source repository (its config is checked before the password is asked for).
     func open(_ ctx: Context) throws -> Repository {
-        let store = LocalStore(root: try path(ctx))
+        let store = try StoreFactory.open(try path(ctx), options: ctx.storeOptions)
         let config = try Repository.readConfig(store)
         let repo = try Repository.open(store: store, config: config, password: try password(ctx), clock: ctx.clock)
         let out = ctx.output
