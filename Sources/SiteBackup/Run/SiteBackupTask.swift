@@ -38,7 +38,10 @@ public final class SiteBackupTask: @unchecked Sendable {
     let freezes: FreezeGuard
     private let gate = Mutex()
     private var report: RunReport
-    private(set) var destinations: [String: OpenDestination] = [:]
+    /// The opened repositories: written by the run, read by `abort` on the signal queue too.
+    var destinations: [String: OpenDestination] { destinationsLock.withLock { openDestinations } }
+    private var openDestinations: [String: OpenDestination] = [:]
+    private let destinationsLock = Mutex()
     private var aborted = false
     private var finished = false
     private var componentBackup: ComponentBackup?
@@ -102,10 +105,11 @@ public final class SiteBackupTask: @unchecked Sendable {
         let used = Set(config.components.map(\.repository)).union(["main"])
         for name in used.sorted() {
             let d = config.destinations[name]!
-            destinations[name] = try OpenDestination(d, site: config.site, hostname: options.hostname, username: options.username,
-                                                     tags: ["site=\(config.site)", "run=\(runID)"], clock: options.clock,
-                                                     retryLock: options.retryLock, storeOptions: options.storeOptions,
-                                                     beforeCommit: options.beforeCommit)
+            let opened = try OpenDestination(d, site: config.site, hostname: options.hostname, username: options.username,
+                                             tags: ["site=\(config.site)", "run=\(runID)"], clock: options.clock,
+                                             retryLock: options.retryLock, storeOptions: options.storeOptions,
+                                             beforeCommit: options.beforeCommit)
+            destinationsLock.withLock { openDestinations[name] = opened }
         }
         try checkComponents()
         for w in config.writers {
