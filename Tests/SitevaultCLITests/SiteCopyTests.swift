@@ -111,10 +111,7 @@ final class SiteCopyTests: RecoveryTestCase {
 
         // The disaster: the main repository is destroyed, with the application and its data.
         try FileManager.default.removeItem(atPath: repo)
-        killAppHard()
-        try FileManager.default.removeItem(atPath: dataPath)
-        deleteDatabase()
-        try write(confPath, RecoveryTestCase.brokenConfig)
+        try destroySite()
 
         let unknown = try siteRun("recover", "--from", "nowhere", "--no-start")
         XCTAssertEqual(unknown.status, 1, "\(unknown)")

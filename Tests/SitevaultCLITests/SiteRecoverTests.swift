@@ -176,6 +176,15 @@ class RecoveryTestCase: SiteTestCase {
         for s in ["", "-wal", "-shm", "-journal"] { unlink(dbPath + s) }
     }
 
+    /// The whole disaster: the application dies at once, its data folder and database are lost,
+    /// its configuration is garbage.
+    func destroySite(file: StaticString = #filePath, line: UInt = #line) throws {
+        killAppHard(file: file, line: line)
+        try FileManager.default.removeItem(atPath: dataPath)
+        deleteDatabase()
+        try write(confPath, RecoveryTestCase.brokenConfig)
+    }
+
     func component(_ report: [String: Any], _ name: String) -> [String: Any]? {
         (report["components"] as? [[String: Any]] ?? []).first { $0["name"] as? String == name }
     }
@@ -213,10 +222,7 @@ final class SiteRecoverTests: RecoveryTestCase {
         XCTAssertEqual(appCheck(config: confPath)["integrity"] as? String, "ok")
 
         // The disaster: the application dies, its data folder and database are lost, its configuration is garbage.
-        killAppHard()
-        try FileManager.default.removeItem(atPath: dataPath)
-        deleteDatabase()
-        try write(confPath, RecoveryTestCase.brokenConfig)
+        try destroySite()
 
         let r = try siteRun("recover", "--json", "--no-start")
         XCTAssertEqual(r.status, 0, "\(r)")
@@ -448,10 +454,7 @@ final class SiteRecoverTests: RecoveryTestCase {
     func testOnlyTheChosenComponents() throws {
         let (snapshot, original) = try prepare()
         let expectedData = try snapshotTree(snapshot, component: "data", path: dataPath)
-        killAppHard()
-        try FileManager.default.removeItem(atPath: dataPath)
-        deleteDatabase()
-        try write(confPath, RecoveryTestCase.brokenConfig)
+        try destroySite()
 
         let r = try siteRun("recover", "--components", "data", "--json")
         XCTAssertEqual(r.status, 0, "\(r)")
