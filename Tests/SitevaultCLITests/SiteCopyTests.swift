@@ -119,11 +119,7 @@ final class SiteCopyTests: RecoveryTestCase {
         let r = try siteRun("recover", "--json", "--no-start", "--from", "offsite")
         XCTAssertEqual(r.status, 0, "\(r)")
         XCTAssertEqual(json(r)["result"] as? String, "recovered", "\(r)")
-        XCTAssertEqual(text(confPath), original)
-        XCTAssertEqual(TreeComparison.differences(expectedData, TreeComparison.describe(dataPath)), [])
-        XCTAssertEqual(dbSummary(dbPath), expectedDB)
-        XCTAssertEqual(FileManager.default.contents(atPath: mediaScript), media)
-        XCTAssertEqual(recoveryLeftovers(), [])
+        assertSiteAsInSnapshot(config: original, data: expectedData, database: expectedDB, media: media)
 
         let drill = try siteRun("drill", "--json", "--from", "offsite")
         XCTAssertEqual(drill.status, 0, "\(drill)")

@@ -176,6 +176,17 @@ class RecoveryTestCase: SiteTestCase {
         for s in ["", "-wal", "-shm", "-journal"] { unlink(dbPath + s) }
     }
 
+    /// After a whole recovery: configuration, data folder, database and install media as in the
+    /// snapshot, and nothing of the recovery left behind.
+    func assertSiteAsInSnapshot(config: String, data: [TreeComparison.Entry], database: String, media: Data?,
+                                file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(text(confPath), config, file: file, line: line)
+        XCTAssertEqual(TreeComparison.differences(data, TreeComparison.describe(dataPath)), [], file: file, line: line)
+        XCTAssertEqual(dbSummary(dbPath), database, file: file, line: line)
+        XCTAssertEqual(FileManager.default.contents(atPath: mediaScript), media, file: file, line: line)
+        XCTAssertEqual(recoveryLeftovers(), [], file: file, line: line)
+    }
+
     /// The whole disaster: the application dies at once, its data folder and database are lost,
     /// its configuration is garbage.
     func destroySite(file: StaticString = #filePath, line: UInt = #line) throws {
@@ -537,11 +548,7 @@ final class SiteRecoverTests: RecoveryTestCase {
         XCTAssertEqual(r.status, 0, "\(r)")
         guard r.status == 0 else { return }
         XCTAssertEqual(json(r)["result"] as? String, "recovered", "\(r)")
-        XCTAssertEqual(text(confPath), original)
-        XCTAssertEqual(TreeComparison.differences(expectedData, TreeComparison.describe(dataPath)), [])
-        XCTAssertEqual(dbSummary(dbPath), expectedDB)
-        XCTAssertEqual(FileManager.default.contents(atPath: mediaScript), media)
-        XCTAssertEqual(recoveryLeftovers(), [])
+        assertSiteAsInSnapshot(config: original, data: expectedData, database: expectedDB, media: media)
         // The site runs again.
         try FileManager.default.createDirectory(atPath: site + "/run", withIntermediateDirectories: true)
         XCTAssertNotNil(startApp())
