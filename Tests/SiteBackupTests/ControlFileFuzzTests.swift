@@ -136,7 +136,7 @@ final class ControlFileFuzzTests: XCTestCase {
 
     func testMutatedControlFilesNeverCrash() throws {
         let store = try makeStore()
-        var rng = SplitMix64(seed: 0x5173_7661_756C_7421)
+        var rng = SeededRandom(seed: 0x5173_7661_756C_7421)
         var accepted = 0, refused = 0, calendars = Set<String>()
         for (name, base) in [("docs example", try documentedExample()), ("sample site", try sampleSite())] {
             XCTAssertNotNil(check(base, store: store, name), "\(name) is valid before mutation")
@@ -164,19 +164,6 @@ final class ControlFileFuzzTests: XCTestCase {
 struct FixedClock: VaultClock {
     let time: Timestamp
     func now() -> Timestamp { time }
-}
-
-/// A small deterministic generator (SplitMix64): the same seed gives the same mutations on every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// One random edit of a control file's text: characters, lines, or a key's whole value.
@@ -208,7 +195,7 @@ enum Mutator {
         "0.0000000001s", "3650000d", "٣s", "1w1w1w1w1w1w",
     ]
 
-    static func mutate(_ text: String, _ rng: inout SplitMix64) -> String {
+    static func mutate(_ text: String, _ rng: inout SeededRandom) -> String {
         var lines = text.components(separatedBy: "\n")
         guard !lines.isEmpty else { return text }
         let li = Int(rng.next() % UInt64(lines.count))
@@ -255,5 +242,5 @@ enum Mutator {
         return lines.joined(separator: "\n")
     }
 
-    static func pick(_ list: [String], _ rng: inout SplitMix64) -> String { list[Int(rng.next() % UInt64(list.count))] }
+    static func pick(_ list: [String], _ rng: inout SeededRandom) -> String { list[Int(rng.next() % UInt64(list.count))] }
 }

@@ -59,6 +59,21 @@ final class PostgresCluster {
         return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The control-file text of a `postgresql` database component that connects to this server over
+    /// TCP with its password file; `body` holds the component's own keys (databases, method, verify, …).
+    func component(name: String, _ body: String) -> String {
+        """
+        [[component]]
+        name = "\(name)"
+        kind = "database"
+        engine = "postgresql"
+        host = "127.0.0.1"
+        port = \(port)
+        password_file = "\(passwordFile)"
+        \(body)
+        """
+    }
+
     /// A client program (pgbench, pg_restore, …) with the socket connection options.
     func tool(_ name: String, _ args: String) -> String {
         "'\(bin)/\(name)' -h '\(socket)' -p \(port) -U postgres \(args)"

@@ -32,17 +32,10 @@ final class SiteCaptureTests: SiteTestCase {
         let made = PostgresCluster.sh(pg.tool("psql", "-X -q -v ON_ERROR_STOP=1 -d postgres -f '\(sql)'"))
         XCTAssertEqual(made.status, 0, made.output)
         defer { pg.psql("DROP ROLE IF EXISTS \(role)") }
-        try appendToControlFile("""
-        [[component]]
-        name = "pg"
-        kind = "database"
-        engine = "postgresql"
-        host = "127.0.0.1"
-        port = \(pg.port)
-        password_file = "\(pg.passwordFile)"
+        try appendToControlFile(pg.component(name: "pg", """
         databases = ["postgres"]
         verify = "none"
-        """)
+        """))
         let r = try siteRun("backup", "--json")
         XCTAssertEqual(r.status, 0, "\(r)")
         let globals = try repoRun(["dump", json(r)["snapshot"] as? String ?? "?", "/pg/globals.sql"])

@@ -111,10 +111,7 @@ final class SiteCopyTests: RecoveryTestCase {
 
         // The disaster: the main repository is destroyed, with the application and its data.
         try FileManager.default.removeItem(atPath: repo)
-        killAppHard()
-        try FileManager.default.removeItem(atPath: dataPath)
-        deleteDatabase()
-        try write(confPath, RecoveryTestCase.brokenConfig)
+        try destroySite()
 
         let unknown = try siteRun("recover", "--from", "nowhere", "--no-start")
         XCTAssertEqual(unknown.status, 1, "\(unknown)")
@@ -122,11 +119,7 @@ final class SiteCopyTests: RecoveryTestCase {
         let r = try siteRun("recover", "--json", "--no-start", "--from", "offsite")
         XCTAssertEqual(r.status, 0, "\(r)")
         XCTAssertEqual(json(r)["result"] as? String, "recovered", "\(r)")
-        XCTAssertEqual(text(confPath), original)
-        XCTAssertEqual(TreeComparison.differences(expectedData, TreeComparison.describe(dataPath)), [])
-        XCTAssertEqual(dbSummary(dbPath), expectedDB)
-        XCTAssertEqual(FileManager.default.contents(atPath: mediaScript), media)
-        XCTAssertEqual(recoveryLeftovers(), [])
+        assertSiteAsInSnapshot(config: original, data: expectedData, database: expectedDB, media: media)
 
         let drill = try siteRun("drill", "--json", "--from", "offsite")
         XCTAssertEqual(drill.status, 0, "\(drill)")

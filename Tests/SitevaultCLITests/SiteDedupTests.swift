@@ -41,18 +41,7 @@ final class SiteDedupTests: SiteTestCase {
         // pgbench scale 5: 500,000 accounts, a dump of about 50 MB.
         let r = PostgresCluster.sh(pg.tool("pgbench", "-i -q -s 5 \(db)"))
         XCTAssertEqual(r.status, 0, r.output)
-        try appendToControlFile("""
-
-        [[component]]
-        name = "pg"
-        kind = "database"
-        engine = "postgresql"
-        host = "127.0.0.1"
-        port = \(pg.port)
-        password_file = "\(pg.passwordFile)"
-        databases = ["\(db)"]
-
-        """)
+        try appendToControlFile(pg.component(name: "pg", "databases = [\"\(db)\"]"))
         let sizes = try twoBackups("pg") {
             // 1 % of the rows: 5,000 accounts in one id range updated, 1,000 new ones.
             pg.psql("UPDATE pgbench_accounts SET abalance = abalance + 7 WHERE aid BETWEEN 250001 AND 255000", db: db)

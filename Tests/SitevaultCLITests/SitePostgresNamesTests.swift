@@ -48,16 +48,7 @@ final class SitePostgresNamesTests: SiteTestCase {
         pg.psql("CREATE DATABASE \"\(hostile)\"")
         let listener = try listenWhereTheNamePoints()
         defer { close(listener) }
-        try appendToControlFile("""
-        [[component]]
-        name = "pg"
-        kind = "database"
-        engine = "postgresql"
-        host = "127.0.0.1"
-        port = \(pg.port)
-        password_file = "\(pg.passwordFile)"
-        databases = "all"
-        """)
+        try appendToControlFile(pg.component(name: "pg", "databases = \"all\""))
         let r = try siteRun("backup", "--json")
         XCTAssertEqual(r.status, 3, "the other databases are stored, the snapshot is partial: \(r)")
         let comp = (json(r)["components"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "pg" }

@@ -42,16 +42,7 @@ final class SitePostgresTests: SiteTestCase {
     }
 
     func addComponent(_ name: String, _ body: String) throws {
-        try appendToControlFile("""
-        [[component]]
-        name = "\(name)"
-        kind = "database"
-        engine = "postgresql"
-        host = "127.0.0.1"
-        port = \(pg.port)
-        password_file = "\(pg.passwordFile)"
-        \(body)
-        """)
+        try appendToControlFile(pg.component(name: name, body))
     }
 
     func restoreFile(_ snapshot: String, _ inner: String) throws -> String {

@@ -46,16 +46,7 @@ final class SiteRecoverPostgresTests: RecoveryTestCase {
     }
 
     func addComponent(_ name: String, _ body: String) throws {
-        try appendToControlFile("""
-        [[component]]
-        name = "\(name)"
-        kind = "database"
-        engine = "postgresql"
-        host = "127.0.0.1"
-        port = \(pg.port)
-        password_file = "\(pg.passwordFile)"
-        \(body)
-        """)
+        try appendToControlFile(pg.component(name: name, body))
     }
 
     func exists(database db: String) -> Bool { pg.psql("SELECT count(*) FROM pg_database WHERE datname = '\(db)'") == "1" }

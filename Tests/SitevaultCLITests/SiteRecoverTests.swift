@@ -176,6 +176,26 @@ class RecoveryTestCase: SiteTestCase {
         for s in ["", "-wal", "-shm", "-journal"] { unlink(dbPath + s) }
     }
 
+    /// After a whole recovery: configuration, data folder, database and install media as in the
+    /// snapshot, and nothing of the recovery left behind.
+    func assertSiteAsInSnapshot(config: String, data: [TreeComparison.Entry], database: String, media: Data?,
+                                file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(text(confPath), config, file: file, line: line)
+        XCTAssertEqual(TreeComparison.differences(data, TreeComparison.describe(dataPath)), [], file: file, line: line)
+        XCTAssertEqual(dbSummary(dbPath), database, file: file, line: line)
+        XCTAssertEqual(FileManager.default.contents(atPath: mediaScript), media, file: file, line: line)
+        XCTAssertEqual(recoveryLeftovers(), [], file: file, line: line)
+    }
+
+    /// The whole disaster: the application dies at once, its data folder and database are lost,
+    /// its configuration is garbage.
+    func destroySite(file: StaticString = #filePath, line: UInt = #line) throws {
+        killAppHard(file: file, line: line)
+        try FileManager.default.removeItem(atPath: dataPath)
+        deleteDatabase()
+        try write(confPath, RecoveryTestCase.brokenConfig)
+    }
+
     func component(_ report: [String: Any], _ name: String) -> [String: Any]? {
         (report["components"] as? [[String: Any]] ?? []).first { $0["name"] as? String == name }
     }
@@ -213,10 +233,7 @@ final class SiteRecoverTests: RecoveryTestCase {
         XCTAssertEqual(appCheck(config: confPath)["integrity"] as? String, "ok")
 
         // The disaster: the application dies, its data folder and database are lost, its configuration is garbage.
-        killAppHard()
-        try FileManager.default.removeItem(atPath: dataPath)
-        deleteDatabase()
-        try write(confPath, RecoveryTestCase.brokenConfig)
+        try destroySite()
 
         let r = try siteRun("recover", "--json", "--no-start")
         XCTAssertEqual(r.status, 0, "\(r)")
@@ -448,10 +465,7 @@ final class SiteRecoverTests: RecoveryTestCase {
     func testOnlyTheChosenComponents() throws {
         let (snapshot, original) = try prepare()
         let expectedData = try snapshotTree(snapshot, component: "data", path: dataPath)
-        killAppHard()
-        try FileManager.default.removeItem(atPath: dataPath)
-        deleteDatabase()
-        try write(confPath, RecoveryTestCase.brokenConfig)
+        try destroySite()
 
         let r = try siteRun("recover", "--components", "data", "--json")
         XCTAssertEqual(r.status, 0, "\(r)")
@@ -534,11 +548,7 @@ final class SiteRecoverTests: RecoveryTestCase {
         XCTAssertEqual(r.status, 0, "\(r)")
         guard r.status == 0 else { return }
         XCTAssertEqual(json(r)["result"] as? String, "recovered", "\(r)")
-        XCTAssertEqual(text(confPath), original)
-        XCTAssertEqual(TreeComparison.differences(expectedData, TreeComparison.describe(dataPath)), [])
-        XCTAssertEqual(dbSummary(dbPath), expectedDB)
-        XCTAssertEqual(FileManager.default.contents(atPath: mediaScript), media)
-        XCTAssertEqual(recoveryLeftovers(), [])
+        assertSiteAsInSnapshot(config: original, data: expectedData, database: expectedDB, media: media)
         // The site runs again.
         try FileManager.default.createDirectory(atPath: site + "/run", withIntermediateDirectories: true)
         XCTAssertNotNil(startApp())

@@ -24,24 +24,22 @@ The writer is a `service` writer whose stop and start commands stop and start th
 the wiki is down while its files are copied to the staging folder, and a recovery stops and
 starts it the same way.
 """
-import argparse
 import hashlib
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 import xmlrpc.client
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from realapp_common import (chown_tree, free_port, install_packages, ledger_write, make_items,  # noqa: E402
-                            report, run)
+from realapp_common import (chown_tree, free_port, init_repository, install_packages, kill_pid,  # noqa: E402
+                            ledger_write, main, make_items, package_version, pid_alive, report, run,
+                            verify_items, write_check)
 
 DW = "/usr/share/dokuwiki"
 USER = "www-data"
@@ -56,8 +54,7 @@ def log(*a):
 
 
 def version():
-    r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "dokuwiki"], capture_output=True, text=True)
-    return r.stdout.strip()
+    return package_version("dokuwiki")
 
 
 def load(d):
@@ -166,12 +163,7 @@ $conf['lang'] = 'en';
         with open(f"{d}/app/{name}", "w") as f:
             f.write(text)
         os.chmod(f"{d}/app/{name}", mode)
-    sv = os.environ.get("SITEVAULT", "sitevault")
-    with open(f"{d}/backup/password", "w") as f:
-        f.write(uuid.uuid4().hex + "\n")
-    os.chmod(f"{d}/backup/password", 0o600)
-    if not os.path.exists(f"{d}/backup/repo"):
-        run([sv, "init", "--repo", f"{d}/backup/repo", "--password-file", f"{d}/backup/password", "--quiet"])
+    init_repository(d)
     write_control(d, info, args.new_keys)
     run([f"{d}/app/start.sh"])
     log(f"DokuWiki {info['version']} at http://127.0.0.1:{info['port']}/ pid {app_pid(d)}")
@@ -205,31 +197,11 @@ def write_control(d, info, new_keys):
 
 
 def app_pid(d):
-    try:
-        with open(f"{d}/run/dokuwiki.pid") as f:
-            pid = int(f.read().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
+    return pid_alive(f"{d}/run/dokuwiki.pid")
 
 
 def kill_app(d):
-    pid = app_pid(d)
-    if pid:
-        for sig in (9, 18):
-            try:
-                os.kill(pid, sig)
-            except OSError:
-                pass
-        for _ in range(100):
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                        break
-            except OSError:
-                break
-            time.sleep(0.05)
+    kill_pid(app_pid(d))
 
 
 def http_get(url, timeout=30, want_type=False):
@@ -355,52 +327,25 @@ def cmd_write_loop(args):
     return 0
 
 
+def file_problem(e, content, where):
+    if content is None:
+        return f"file {e['name']}: {'no such file page' if where == 'missing' else where}"
+    if hashlib.sha256(content).hexdigest() != e["sha256"]:
+        return f"file {e['name']}: {len(content)} bytes differ from the {e['size']} written"
+    return None
+
+
 def cmd_verify(args):
     d = os.path.abspath(args.dir)
     with open(args.ledger) as f:
         ledger = json.load(f)
-    w = Wiki(load(d)["port"])
-    ok, bad = 0, []
-    for e in ledger["items"]:
-        try:
-            if e["kind"] == "page":
-                text = w.page_text(e["title"])
-                if text is None:
-                    bad.append(f"page {e['title']!r}: missing")
-                elif hashlib.sha256(text.encode()).hexdigest() != e["sha256"]:
-                    bad.append(f"page {e['title']!r}: content differs ({len(text)} chars)")
-                else:
-                    ok += 1
-            else:
-                content, where = w.file_bytes(e["name"])
-                if content is None:
-                    bad.append(f"file {e['name']}: {'no such file page' if where == 'missing' else where}")
-                elif hashlib.sha256(content).hexdigest() != e["sha256"]:
-                    bad.append(f"file {e['name']}: {len(content)} bytes differ from the {e['size']} written")
-                else:
-                    ok += 1
-        except Exception as ex:  # noqa: BLE001
-            bad.append(f"{e['kind']} {e.get('title') or e.get('name')}: {ex}")
+    ok, bad = verify_items(Wiki(load(d)["port"]), ledger["items"], file_problem)
     return report(args.ledger, ledger, ok, bad, d, not args.no_owners)
 
 
 def cmd_write_check(args):
     d = os.path.abspath(args.dir)
-    try:
-        entries = write_items(d, make_items("Post recovery " + uuid.uuid4().hex[:6], 1, 7))
-        w = Wiki(load(d)["port"])
-        for e in entries:
-            if e["kind"] == "page":
-                t = w.page_text(e["title"])
-                assert t is not None and hashlib.sha256(t.encode()).hexdigest() == e["sha256"], "page read back differs"
-            else:
-                c, where = w.file_bytes(e["name"])
-                assert c is not None and hashlib.sha256(c).hexdigest() == e["sha256"], f"media read back differs: {where}"
-    except Exception as ex:  # noqa: BLE001
-        print(f"write-check: FAILED: {ex}")
-        return 1
-    print(f"write-check: an edit and an upload after recovery work ({len(entries)} items)")
-    return 0
+    return write_check(lambda items: write_items(d, items), lambda: Wiki(load(d)["port"]), "media")
 
 
 def cmd_start(args):
@@ -465,30 +410,8 @@ def cmd_teardown(args):
     return 0
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sp = ap.add_subparsers(dest="cmd", required=True)
-    sp.add_parser("install")
-    p = sp.add_parser("setup"); p.add_argument("dir")
-    p.add_argument("--new-keys", nargs="?", const=ALL_NEW_KEYS, default="")
-    for c in ("start", "stop", "destroy", "write-check"):
-        sp.add_parser(c).add_argument("dir")
-    p = sp.add_parser("status"); p.add_argument("dir"); p.add_argument("--wait", type=float, default=0)
-    p = sp.add_parser("teardown"); p.add_argument("dir"); p.add_argument("--keep", action="store_true")
-    p = sp.add_parser("damage"); p.add_argument("dir"); p.add_argument("ledger")
-    p = sp.add_parser("write"); p.add_argument("dir"); p.add_argument("n", type=int); p.add_argument("ledger")
-    p.add_argument("--prefix", default="Before backup"); p.add_argument("--seed", type=int, default=1)
-    p = sp.add_parser("write-loop"); p.add_argument("dir"); p.add_argument("ledger")
-    p.add_argument("--stop-file", required=True); p.add_argument("--prefix", default="During backup")
-    p.add_argument("--seed", type=int, default=1000)
-    p = sp.add_parser("verify"); p.add_argument("dir"); p.add_argument("ledger")
-    p.add_argument("--no-owners", action="store_true")
-    a = ap.parse_args()
-    fn = {"install": cmd_install, "setup": cmd_setup, "start": cmd_start, "stop": cmd_stop, "status": cmd_status,
-          "write": cmd_write, "write-loop": cmd_write_loop, "verify": cmd_verify, "write-check": cmd_write_check,
-          "destroy": cmd_destroy, "damage": cmd_damage, "teardown": cmd_teardown}[a.cmd]
-    sys.exit(fn(a))
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, ALL_NEW_KEYS, {
+        "install": cmd_install, "setup": cmd_setup, "start": cmd_start, "stop": cmd_stop, "status": cmd_status,
+        "write": cmd_write, "write-loop": cmd_write_loop, "verify": cmd_verify, "write-check": cmd_write_check,
+        "destroy": cmd_destroy, "damage": cmd_damage, "teardown": cmd_teardown})

@@ -29,17 +29,12 @@ The instance under DIR (everything the application owns is inside it):
 The web server is PHP's built-in server (`php -S`) on a free 127.0.0.1 port, run as www-data by
 start-stop-daemon, with its pid in run/mediawiki.pid (the `signal` writer's pid file).
 """
-import argparse
 import hashlib
 import http.cookiejar
 import json
 import os
-import pwd
 import grp
-import random
 import shutil
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -48,8 +43,9 @@ import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from realapp_common import (SIZES, chown_tree, free_port, install_packages, installed, ledger_write,  # noqa: E402
-                            make_items, owners_snapshot, report, run)
+from realapp_common import (SIZES, chown_tree, free_port, init_repository, install_packages,  # noqa: E402
+                            installed, kill_pid, ledger_write, main, make_items, owners_snapshot,
+                            package_version, pid_alive, report, run, verify_items, write_check)
 
 MW = "/usr/share/mediawiki"
 USER = "www-data"
@@ -80,8 +76,7 @@ def cmd_install(args):
 
 
 def version():
-    r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "mediawiki"], capture_output=True, text=True)
-    return r.stdout.strip()
+    return package_version("mediawiki")
 
 
 # ------------------------------------------------------------------------------------------ setup
@@ -253,12 +248,7 @@ $wgRateLimits = [];
     chown_tree(f"{d}/data", USER)
 
     # Repository.
-    sv = os.environ.get("SITEVAULT", "sitevault")
-    with open(f"{d}/backup/password", "w") as f:
-        f.write(uuid.uuid4().hex + "\n")
-    os.chmod(f"{d}/backup/password", 0o600)
-    if not os.path.exists(f"{d}/backup/repo"):
-        run([sv, "init", "--repo", f"{d}/backup/repo", "--password-file", f"{d}/backup/password", "--quiet"])
+    init_repository(d)
     write_control(d, info, args.new_keys)
     run([f"{d}/app/start.sh"])
     log(f"MediaWiki {info['version']} ({args.db}) at http://127.0.0.1:{info['port']}/ pid {app_pid(d)}")
@@ -327,13 +317,7 @@ def write_control(d, info, new_keys):
 # ------------------------------------------------------------------------------------ app control
 
 def app_pid(d):
-    try:
-        with open(f"{d}/run/mediawiki.pid") as f:
-            pid = int(f.read().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
+    return pid_alive(f"{d}/run/mediawiki.pid")
 
 
 def cmd_start(args):
@@ -346,26 +330,7 @@ def cmd_start(args):
 
 
 def kill_app(d):
-    pid = app_pid(d)
-    if pid:
-        try:
-            os.kill(pid, 9)
-            os.kill(pid, 18)
-        except OSError:
-            pass
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                break
-            # a zombie child of nobody here: start-stop-daemon detached it, init reaps it
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                        break
-            except OSError:
-                break
-            time.sleep(0.05)
+    kill_pid(app_pid(d))
 
 
 def cmd_stop(args):
@@ -533,33 +498,20 @@ def cmd_write_loop(args):
     return 0
 
 
+def file_problem(e, content, where):
+    if content is None:
+        return f"file {e['name']}: {where}"
+    if hashlib.sha256(content).hexdigest() != e["sha256"]:
+        return f"file {e['name']}: {len(content)} bytes differ from the {e['size']} written ({where})"
+    return None
+
+
 def cmd_verify(args):
     d = os.path.abspath(args.dir)
     i = load(d)
     with open(args.ledger) as f:
         ledger = json.load(f)
-    w = Wiki(i["port"])
-    ok, bad = 0, []
-    for e in ledger["items"]:
-        try:
-            if e["kind"] == "page":
-                text = w.page_text(e["title"])
-                if text is None:
-                    bad.append(f"page {e['title']!r}: missing")
-                elif hashlib.sha256(text.encode()).hexdigest() != e["sha256"]:
-                    bad.append(f"page {e['title']!r}: content differs ({len(text)} chars)")
-                else:
-                    ok += 1
-            else:
-                content, where = w.file_bytes(e["name"])
-                if content is None:
-                    bad.append(f"file {e['name']}: {where}")
-                elif hashlib.sha256(content).hexdigest() != e["sha256"]:
-                    bad.append(f"file {e['name']}: {len(content)} bytes differ from the {e['size']} written ({where})")
-                else:
-                    ok += 1
-        except Exception as ex:  # noqa: BLE001
-            bad.append(f"{e['kind']} {e.get('title') or e.get('name')}: {ex}")
+    ok, bad = verify_items(Wiki(i["port"]), ledger["items"], file_problem)
     return report(args.ledger, ledger, ok, bad, d, not args.no_owners)
 
 
@@ -567,22 +519,7 @@ def cmd_write_check(args):
     """After a recovery: the wiki must still accept an edit and an upload (a database restored
     read-only or owned by the wrong user fails here)."""
     d = os.path.abspath(args.dir)
-    items = make_items("Post recovery " + uuid.uuid4().hex[:6], 1, 7)
-    try:
-        entries = write_items(d, items, None)
-        w = Wiki(load(d)["port"])
-        for e in entries:
-            if e["kind"] == "page":
-                t = w.page_text(e["title"])
-                assert t is not None and hashlib.sha256(t.encode()).hexdigest() == e["sha256"], "page read back differs"
-            else:
-                c, where = w.file_bytes(e["name"])
-                assert c is not None and hashlib.sha256(c).hexdigest() == e["sha256"], f"file read back differs: {where}"
-    except Exception as ex:  # noqa: BLE001
-        print(f"write-check: FAILED: {ex}")
-        return 1
-    print(f"write-check: an edit and an upload after recovery work ({len(entries)} items)")
-    return 0
+    return write_check(lambda items: write_items(d, items, None), lambda: Wiki(load(d)["port"]), "file")
 
 
 # ---------------------------------------------------------------------------------- destroy/teardown
@@ -663,34 +600,13 @@ def cmd_teardown(args):
     return 0
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sp = ap.add_subparsers(dest="cmd", required=True)
-    sp.add_parser("install")
-    p = sp.add_parser("setup"); p.add_argument("dir")
+def setup_options(p):
     p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     p.add_argument("--pg-method", choices=["logical", "physical"], default="logical")
-    p.add_argument("--new-keys", nargs="?", const=ALL_NEW_KEYS, default="",
-                   help=f"emit the new control-file keys: a comma-separated subset of {ALL_NEW_KEYS} (all when no list)")
-    for c in ("start", "stop", "destroy", "write-check"):
-        sp.add_parser(c).add_argument("dir")
-    p = sp.add_parser("status"); p.add_argument("dir")
-    p.add_argument("--wait", type=float, default=0, help="seconds to wait for HTTP 200")
-    p = sp.add_parser("teardown"); p.add_argument("dir"); p.add_argument("--keep", action="store_true")
-    p = sp.add_parser("damage"); p.add_argument("dir"); p.add_argument("ledger")
-    p = sp.add_parser("write"); p.add_argument("dir"); p.add_argument("n", type=int); p.add_argument("ledger")
-    p.add_argument("--prefix", default="Before backup"); p.add_argument("--seed", type=int, default=1)
-    p = sp.add_parser("write-loop"); p.add_argument("dir"); p.add_argument("ledger")
-    p.add_argument("--stop-file", required=True); p.add_argument("--prefix", default="During backup")
-    p.add_argument("--seed", type=int, default=1000)
-    p = sp.add_parser("verify"); p.add_argument("dir"); p.add_argument("ledger")
-    p.add_argument("--no-owners", action="store_true")
-    a = ap.parse_args()
-    fn = {"install": cmd_install, "setup": cmd_setup, "start": cmd_start, "stop": cmd_stop, "status": cmd_status,
-          "write": cmd_write, "write-loop": cmd_write_loop, "verify": cmd_verify, "write-check": cmd_write_check,
-          "destroy": cmd_destroy, "damage": cmd_damage, "teardown": cmd_teardown}[a.cmd]
-    sys.exit(fn(a))
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, ALL_NEW_KEYS, {
+        "install": cmd_install, "setup": cmd_setup, "start": cmd_start, "stop": cmd_stop, "status": cmd_status,
+        "write": cmd_write, "write-loop": cmd_write_loop, "verify": cmd_verify, "write-check": cmd_write_check,
+        "destroy": cmd_destroy, "damage": cmd_damage, "teardown": cmd_teardown}, setup_options)

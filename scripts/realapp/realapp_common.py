@@ -1,6 +1,8 @@
 """Pieces shared by the real-application harnesses (scripts/realapp/*_site.py): commands, ports,
 packages, ownership, the ledger of items written and the items themselves. Stdlib only."""
+import argparse
 import grp
+import hashlib
 import json
 import os
 import pwd
@@ -9,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 
 
 def install_packages(pkgs, log):
@@ -160,3 +163,129 @@ def make_items(prefix, n, seed):
             items.append({"kind": "file", "name": name, "size": size,
                           "content": rng.getrandbits(8 * size).to_bytes(size, "little")})
     return items
+
+
+def package_version(pkg):
+    r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True)
+    return r.stdout.strip()
+
+
+def init_repository(d):
+    """A fresh password in DIR/backup/password and, unless one is there already, a repository in
+    DIR/backup/repo made by the sitevault binary under test ($SITEVAULT, else PATH)."""
+    sv = os.environ.get("SITEVAULT", "sitevault")
+    with open(f"{d}/backup/password", "w") as f:
+        f.write(uuid.uuid4().hex + "\n")
+    os.chmod(f"{d}/backup/password", 0o600)
+    if not os.path.exists(f"{d}/backup/repo"):
+        run([sv, "init", "--repo", f"{d}/backup/repo", "--password-file", f"{d}/backup/password", "--quiet"])
+
+
+def pid_alive(pid_file):
+    """The pid in pid_file when that process exists, else None."""
+    try:
+        with open(pid_file) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def kill_pid(pid):
+    """SIGKILL (and SIGCONT, should it be stopped by a writer), then up to 5 s for it to be gone or
+    a zombie (start-stop-daemon detached it: init reaps it)."""
+    if not pid:
+        return
+    for sig in (9, 18):
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            break
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except OSError:
+            break
+        time.sleep(0.05)
+
+
+def verify_items(wiki, items, file_problem):
+    """Reads every ledger item back through the wiki: (number identical, differences). Pages are
+    compared here; file_problem(entry, content, where) says what is wrong with a file (None: ok)."""
+    ok, bad = 0, []
+    for e in items:
+        try:
+            if e["kind"] == "page":
+                text = wiki.page_text(e["title"])
+                if text is None:
+                    bad.append(f"page {e['title']!r}: missing")
+                elif hashlib.sha256(text.encode()).hexdigest() != e["sha256"]:
+                    bad.append(f"page {e['title']!r}: content differs ({len(text)} chars)")
+                else:
+                    ok += 1
+            else:
+                content, where = wiki.file_bytes(e["name"])
+                problem = file_problem(e, content, where)
+                if problem:
+                    bad.append(problem)
+                else:
+                    ok += 1
+        except Exception as ex:  # noqa: BLE001
+            bad.append(f"{e['kind']} {e.get('title') or e.get('name')}: {ex}")
+    return ok, bad
+
+
+def write_check(write, open_wiki, file_word):
+    """After a recovery: one new item (an edit and an upload) written with write(items) -> entries
+    and read back through open_wiki(); prints the outcome, returns the exit status."""
+    try:
+        entries = write(make_items("Post recovery " + uuid.uuid4().hex[:6], 1, 7))
+        w = open_wiki()
+        for e in entries:
+            if e["kind"] == "page":
+                t = w.page_text(e["title"])
+                assert t is not None and hashlib.sha256(t.encode()).hexdigest() == e["sha256"], "page read back differs"
+            else:
+                c, where = w.file_bytes(e["name"])
+                assert c is not None and hashlib.sha256(c).hexdigest() == e["sha256"], \
+                    f"{file_word} read back differs: {where}"
+    except Exception as ex:  # noqa: BLE001
+        print(f"write-check: FAILED: {ex}")
+        return 1
+    print(f"write-check: an edit and an upload after recovery work ({len(entries)} items)")
+    return 0
+
+
+def main(doc, all_new_keys, commands, setup_options=None):
+    """The drivers' command line: the same subcommands for every application (commands maps each
+    name to its function); setup_options(parser) adds the application's own setup options."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sp = ap.add_subparsers(dest="cmd", required=True)
+    sp.add_parser("install")
+    p = sp.add_parser("setup"); p.add_argument("dir")
+    if setup_options:
+        setup_options(p)
+    p.add_argument("--new-keys", nargs="?", const=all_new_keys, default="",
+                   help=f"emit the new control-file keys: a comma-separated subset of {all_new_keys} (all when no list)")
+    for c in ("start", "stop", "destroy", "write-check"):
+        sp.add_parser(c).add_argument("dir")
+    p = sp.add_parser("status"); p.add_argument("dir")
+    p.add_argument("--wait", type=float, default=0, help="seconds to wait for HTTP 200")
+    p = sp.add_parser("teardown"); p.add_argument("dir"); p.add_argument("--keep", action="store_true")
+    p = sp.add_parser("damage"); p.add_argument("dir"); p.add_argument("ledger")
+    p = sp.add_parser("write"); p.add_argument("dir"); p.add_argument("n", type=int); p.add_argument("ledger")
+    p.add_argument("--prefix", default="Before backup"); p.add_argument("--seed", type=int, default=1)
+    p = sp.add_parser("write-loop"); p.add_argument("dir"); p.add_argument("ledger")
+    p.add_argument("--stop-file", required=True); p.add_argument("--prefix", default="During backup")
+    p.add_argument("--seed", type=int, default=1000)
+    p = sp.add_parser("verify"); p.add_argument("dir"); p.add_argument("ledger")
+    p.add_argument("--no-owners", action="store_true")
+    a = ap.parse_args()
+    sys.exit(commands[a.cmd](a))
