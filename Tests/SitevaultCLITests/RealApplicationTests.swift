@@ -16,13 +16,10 @@ import Glibc
 ///
 /// The driver installs what it lacks (apt-get), so these tests are never skipped: without root or
 /// without the packages they fail, with the driver's log. The control files use the writers'
-/// `start` and `[recovery] probe`; REALAPP_NEW_KEYS=1 adds `consistency = "site"` (with the check
-/// that nothing written during the backup is half in the snapshot), REALAPP_NEW_KEYS=0 drops them.
-/// `consistency` is not on by default: under a constant write load MediaWiki on SQLite can be
-/// caught inside a write transaction by every freeze attempt, and the backup then fails (clearly,
-/// thawed) — see the issue notes.
+/// `start`, `[recovery] probe` and `consistency = "site"` (with the check that nothing written
+/// during the backup is half in the snapshot); REALAPP_NEW_KEYS=0 drops them.
 final class RealApplicationTests: XCTestCase {
-    static let defaultKeys = "start,probe"
+    static let defaultKeys = "start,probe,consistency"
     static let driver = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("scripts/realapp/run.sh").path
 

@@ -65,7 +65,9 @@ final class ComponentBackup {
     /// SQLite database without writer, at any time: the online backup is consistent by itself).
     /// `busyWait`: how long an SQLite copy may wait for a lock held by another process (short
     /// while a writer holds the application frozen: it may be frozen inside a transaction).
-    func stage(_ c: ComponentConfig, busyWait: Double = 120) throws {
+    /// `pinned`: a connection to the database already holding a read transaction (taken before the
+    /// writers froze the application), to copy from.
+    func stage(_ c: ComponentConfig, busyWait: Double = 120, pinned: SQLiteDatabase? = nil) throws {
         let started = clock.now()
         let root = stagingRoot(c)
         if c.kind == .database { StagingCopy.remove(root) }
@@ -74,7 +76,7 @@ final class ComponentBackup {
             let path = c.databasePath!
             let copy = root + "/" + (FilePath(path).lastComponent.isEmpty ? "database.sqlite" : FilePath(FilePath(path).lastComponent).description)
             let db: SQLiteDatabase
-            do { db = try SQLiteDatabase(path: path, readOnly: true) } catch let e as VaultError {
+            do { db = try pinned ?? SQLiteDatabase(path: path, readOnly: true) } catch let e as VaultError {
                 throw RunFailure(.componentFailed, e.message, component: c.name)
             }
             do { _ = try db.backup(to: copy, maxWait: busyWait) } catch let e as VaultError {

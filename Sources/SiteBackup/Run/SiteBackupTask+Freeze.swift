@@ -23,10 +23,12 @@ extension SiteBackupTask {
     private func writerByWriter(_ backup: ComponentBackup, _ stored: inout Stored) async throws {
         for w in config.writers {
             for attempt in 1...Self.freezeAttempts {
+                let pins = pinDatabases(components(of: w))
+                defer { for p in pins.values { p.unpin() } }
                 try freeze(w)
                 var copyError: Error?
                 for c in components(of: w) {
-                    do { try await copy(c, under: w, backup, &stored) } catch { copyError = error; break }
+                    do { try await copy(c, under: w, backup, &stored, pins: pins) } catch { copyError = error; break }
                 }
                 if let f = thaw([w], siteWide: false) { throw f }
                 if let busy = copyError as? SQLiteBusy, attempt < Self.freezeAttempts {
@@ -45,15 +47,17 @@ extension SiteBackupTask {
     private func siteWindow(_ backup: ComponentBackup, _ stored: inout Stored) async throws {
         for attempt in 1...Self.freezeAttempts {
             var failure: Error?
+            let unfrozenSQLite = config.components.filter {
+                config.writer(for: $0.name) == nil && $0.kind == .database && $0.engine == .sqlite
+            }
+            let pins = pinDatabases(config.writers.flatMap { components(of: $0) } + unfrozenSQLite)
+            defer { for p in pins.values { p.unpin() } }
             do {
                 for w in config.writers { try freeze(w) }
                 for w in config.writers {
-                    for c in components(of: w) { try await copy(c, under: w, backup, &stored) }
+                    for c in components(of: w) { try await copy(c, under: w, backup, &stored, pins: pins) }
                 }
-                let unfrozenSQLite = config.components.filter {
-                    config.writer(for: $0.name) == nil && $0.kind == .database && $0.engine == .sqlite
-                }
-                for c in unfrozenSQLite { try backup.stage(c, busyWait: Self.frozenBusyWait) }
+                for c in unfrozenSQLite { try backup.stage(c, busyWait: Self.frozenBusyWait, pinned: pins[c.name]) }
             } catch { failure = error }
             if let f = thaw(config.writers.reversed(), siteWide: true) { throw f }
             if let busy = failure as? SQLiteBusy, attempt < Self.freezeAttempts {
@@ -81,9 +85,22 @@ extension SiteBackupTask {
         config.components.filter { w.components.contains($0.name) }
     }
 
+    /// A read transaction on each staged SQLite database of `comps`, taken while the application
+    /// still runs: frozen afterwards, it cannot be holding the database's exclusive lock, so the
+    /// copy inside the window never waits on it. A database that cannot be pinned now is copied
+    /// without (the freeze is then retried if it is found locked).
+    private func pinDatabases(_ comps: [ComponentConfig]) -> [String: SQLiteDatabase] {
+        var pins: [String: SQLiteDatabase] = [:]
+        for c in comps where c.kind == .database && c.engine == .sqlite && (config.writer(for: c.name)?.staging ?? true) {
+            guard let path = c.databasePath, let db = try? SQLiteDatabase(path: path, readOnly: true) else { continue }
+            if (try? db.pinRead()) != nil { pins[c.name] = db }
+        }
+        return pins
+    }
+
     private func copy(_ c: ComponentConfig, under w: WriterConfig, _ backup: ComponentBackup,
-                      _ stored: inout Stored) async throws {
-        if w.staging && ComponentBackup.canStage(c) { try backup.stage(c, busyWait: Self.frozenBusyWait) } else {
+                      _ stored: inout Stored, pins: [String: SQLiteDatabase] = [:]) async throws {
+        if w.staging && ComponentBackup.canStage(c) { try backup.stage(c, busyWait: Self.frozenBusyWait, pinned: pins[c.name]) } else {
             stored[c.name] = await backup.store(c, into: destinations[c.repository]!, writer: w.name)
         }
     }

@@ -114,6 +114,18 @@ public final class SQLiteDatabase {
         return pages
     }
 
+    /// Opens a read transaction and takes its shared lock now (waiting, up to the busy timeout, for
+    /// a writer that is committing). While it is held, no other process can hold the exclusive
+    /// lock: an application frozen afterwards cannot keep the database locked, and a backup from
+    /// this connection copies the state of this moment.
+    public func pinRead() throws {
+        try execute("BEGIN")
+        _ = try query("SELECT count(*) FROM sqlite_master")
+    }
+
+    /// Ends the read transaction of `pinRead`.
+    public func unpin() { try? execute("COMMIT") }
+
     /// `PRAGMA integrity_check` (or `quick_check`): "ok", or the first problems found.
     public func integrityCheck(quick: Bool = false) throws -> String {
         let rows = try query(quick ? "PRAGMA quick_check(20)" : "PRAGMA integrity_check(20)")
