@@ -44,14 +44,18 @@ extension SiteRecovery {
         let staged = stagedPath(for: dest)
         StagingCopy.remove(staged.staged)
         try makeFolder(staged.staged, mode: 0o700)
-        let (r, _) = try SnapshotFeed.run(Command(["tar", "-x", "-C", staged.staged], timeout: item.config?.timeout ?? 3600), repo: repo,
-                                          node: contents.baseBackup!, label: "tar -x")
-        guard r.succeeded else { throw VaultError(.io, "extracting the base backup into \(staged.staged): \(r.summary)") }
+        try extractBaseBackup(contents.baseBackup!, repo: repo, into: staged.staged, timeout: item.config?.timeout ?? 3600)
         let removed = try Self.prepareDataDirectory(staged.staged, owner: owner)
         item.staged = [staged]
         item.cluster = plan
         item.out.files = 1; item.out.bytes = contents.baseBackup!.size
         item.out.detail = "data directory extracted for \(dest), owner \(owner.description)\(removed.isEmpty ? "" : "; removed \(removed.joined(separator: ", ")) (the cluster starts as a primary)")"
+    }
+
+    /// Streams a base backup's tar from the repository into `tar -x` in `dir`.
+    func extractBaseBackup(_ node: Node, repo: Repository, into dir: String, timeout: Double) throws {
+        let (r, _) = try SnapshotFeed.run(Command(["tar", "-x", "-C", dir], timeout: timeout), repo: repo, node: node, label: "tar -x")
+        guard r.succeeded else { throw VaultError(.io, "extracting the base backup into \(dir): \(r.summary)") }
     }
 
     /// Owner, mode and the files a restored data directory must not keep.

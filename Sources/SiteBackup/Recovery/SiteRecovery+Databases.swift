@@ -197,8 +197,7 @@ extension SiteRecovery {
             throw VaultError(.targetNotEmpty, "\(dir) is not empty: a data directory is extracted only into an empty folder")
         }
         try makeFolder(dir, mode: 0o755)
-        let (r, _) = try SnapshotFeed.run(Command(["tar", "-x", "-C", dir], timeout: item.config?.timeout ?? 3600), repo: repo, node: contents.baseBackup!, label: "tar -x")
-        guard r.succeeded else { throw VaultError(.io, "extracting the base backup into \(dir): \(r.summary)") }
+        try extractBaseBackup(contents.baseBackup!, repo: repo, into: dir, timeout: item.config?.timeout ?? 3600)
         // Owned by the cluster's user, so that pg_ctl can start it as that user.
         let owner = item.report.cluster?.owner ?? Self.postgresUser()
         if let owner {
@@ -219,8 +218,7 @@ extension SiteRecovery {
         drillDatabases.add(cluster)
         item.out.destinations = [cluster.dataDir]
         let timeout = item.config?.timeout ?? 3600
-        let (r, _) = try SnapshotFeed.run(Command(["tar", "-x", "-C", cluster.dataDir], timeout: timeout), repo: repo, node: contents.baseBackup!, label: "tar -x")
-        guard r.succeeded else { throw VaultError(.io, "extracting the base backup into \(cluster.dataDir): \(r.summary)") }
+        try extractBaseBackup(contents.baseBackup!, repo: repo, into: cluster.dataDir, timeout: timeout)
         let me = FileOwner(uid: geteuid(), gid: getegid(), mode: 0o700)
         _ = try Self.prepareDataDirectory(cluster.dataDir, owner: geteuid() == 0 ? Self.postgresUser() ?? me : me)
         try cluster.start(timeout: min(timeout, 600))
