@@ -139,6 +139,9 @@ public final class RunningProcess: @unchecked Sendable {
         }
     }
 
+    /// Whether the child has ended (and was reaped).
+    public var hasExited: Bool { shared.isReaped }
+
     /// Sends SIGTERM to the child's process group, then SIGKILL if the child has not ended within
     /// the runner's grace period. Blocks up to that period. Does nothing once the child was reaped.
     public func terminate() {

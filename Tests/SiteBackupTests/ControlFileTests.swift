@@ -80,6 +80,17 @@ final class ControlFileTests: XCTestCase {
         assertRejected(base("[drill]\nkeep = true"), line: 15, "keep")
     }
 
+    func testDrillStartStopAndProbeAreRead() throws {
+        let c = try parse(base("[drill]\nstart = [\"app\", \"--serve\"]\nstop = [\"app\", \"--stop\"]\nprobe = [\"curl\", \"-fsS\", \"http://127.0.0.1:8081/\"]\nprobe_timeout = \"90s\""))
+        XCTAssertEqual(c.drill.start ?? [], ["app", "--serve"])
+        XCTAssertEqual(c.drill.stop ?? [], ["app", "--stop"])
+        XCTAssertEqual(c.drill.probe ?? [], ["curl", "-fsS", "http://127.0.0.1:8081/"])
+        XCTAssertEqual(c.drill.probeTimeout, 90)
+        XCTAssertEqual(try parse(base()).drill.probeTimeout, 60)
+        assertRejected(base("[drill]\nstop = [\"app\", \"--stop\"]"), line: 15, "stop needs start")
+        assertRejected(base("[drill]\nstart = \"app --serve\""), line: 15, "start")
+    }
+
     func testCopyTargetsAreReadAndChecked() throws {
         let repos = "[repositories.off]\npath = \"off\"\npassword_file = \"pw\"\n"   // lines 14–16, [[copy]] at 17
         let c = try parse(base(repos + "[[copy]]\nrepository = \"off\"\nkeep_daily = 30\nkeep_within = \"2d\""))

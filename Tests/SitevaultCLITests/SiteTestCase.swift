@@ -89,6 +89,13 @@ class SiteTestCase: XCTestCase {
     }
 
     func appendToControlFile(_ text: String) throws {
+        // A table the control file has already (the sample's [drill]) gets the new keys merged in.
+        if let header = text.split(separator: "\n").first, header.hasPrefix("[") && !header.hasPrefix("[["),
+           let s = try? String(contentsOfFile: controlFile, encoding: .utf8), let at = s.range(of: "\n" + header + "\n") {
+            let keys = text.split(separator: "\n", omittingEmptySubsequences: false).dropFirst().joined(separator: "\n")
+            try (String(s[..<at.upperBound]) + keys + "\n" + String(s[at.upperBound...])).write(toFile: controlFile, atomically: true, encoding: .utf8)
+            return
+        }
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: controlFile))
         h.seekToEndOfFile()
         h.write(Data(("\n" + text + "\n").utf8))

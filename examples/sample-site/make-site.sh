@@ -85,6 +85,14 @@ start = ["sh", "-c", "mkdir -p '$dir/run' && cd / && setsid python3 '$dir/opt/sa
 [recovery]
 probe = ["python3", "$dir/opt/sampleapp/sampleapp.py", "--check", "$dir/etc/sampleapp.conf"]
 probe_timeout = "30s"
+
+# A drill starts the recovered application from its sandbox (its configuration rewritten to the
+# sandbox's paths, so the copy never writes to production) and runs the same check on it: the
+# drill's recovery time then includes the start and the probe, as a real recovery's does.
+[drill]
+start = ["sh", "-c", 'd="\$SITEVAULT_SANDBOX"; sed "s#$dir#\$d$dir#g" "\$d$dir/etc/sampleapp.conf" > "\$d/drill.conf" && mkdir -p "\$d$dir/run" && exec python3 "\$d$dir/opt/sampleapp/sampleapp.py" --config "\$d/drill.conf"']
+probe = ["sh", "-c", 'test -s "\$SITEVAULT_SANDBOX$dir/run/stats.json" && exec python3 "\$SITEVAULT_SANDBOX$dir/opt/sampleapp/sampleapp.py" --check "\$SITEVAULT_SANDBOX/drill.conf"']
+probe_timeout = "30s"
 TOML
 # Start the application and wait for its database.
 setsid python3 "$dir/opt/sampleapp/sampleapp.py" --config "$dir/etc/sampleapp.conf" >"$dir/run/app.log" 2>&1 < /dev/null &

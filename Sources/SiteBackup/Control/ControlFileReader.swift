@@ -466,6 +466,11 @@ final class ControlFileReader {
         d.sandbox = r.string("sandbox").map(resolve)
         d.command = r.command("command")
         if let x = r.duration("timeout") { d.timeout = x }
+        d.start = r.command("start")
+        d.stop = r.command("stop")
+        d.probe = r.command("probe")
+        if let x = r.duration("probe_timeout") { d.probeTimeout = x }
+        if d.stop != nil && d.start == nil { problems.add(t.position(of: "stop"), "stop needs start (in [drill])") }
         r.finish()
         return d
     }

@@ -115,6 +115,15 @@ public struct DrillConfig: Sendable {
     /// environment, e.g. starting the application against the sandbox and probing it; exit 0 = pass.
     public var command: [String]?
     public var timeout: Double = 3600
+    /// Starts the application against the sandbox once every component is recovered (same
+    /// environment as `command`); kept running in the background (or left to daemonize) until
+    /// the drill ends, when its process group is stopped (after `stop`, if given).
+    public var start: [String]?
+    /// Stops what `start` started, when it daemonized (run at the end of the drill).
+    public var stop: [String]?
+    /// A health probe of the application started from the sandbox, as `[recovery] probe`.
+    public var probe: [String]?
+    public var probeTimeout: Double = 60
 }
 
 /// How `sitevault site recover` checks that the site is back (`[recovery]`).

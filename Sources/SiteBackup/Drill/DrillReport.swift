@@ -29,8 +29,11 @@ public struct DrillReport: Sendable, Codable {
     public var backupSeconds: Double?
     public var steps: [DrillStep] = []
     /// The recovery into the sandbox, the way `site recover` does it, from opening the repository
-    /// to the last component in place (clusters started): the site's measured recovery time.
+    /// to the last component in place (clusters started), plus the application started from the
+    /// sandbox and its probe passing (`startSeconds`): the site's measured recovery time.
     public var recoverySeconds: Double?
+    /// `[drill] start` and `[drill] probe` (part of `recoverySeconds`).
+    public var startSeconds: Double?
     /// Reading every restored byte back and the databases' own checks, after the recovery.
     public var checkSeconds: Double?
     /// The optional user command (probing the restored application).

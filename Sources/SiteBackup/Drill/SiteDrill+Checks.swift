@@ -26,7 +26,6 @@ extension SiteDrill {
                 guard result == "ok" else { throw VaultError(.corrupt, "PRAGMA integrity_check on the restored copy of \(path) found: \(result)") }
                 return "PRAGMA integrity_check ok on the restored copy of \(path) (\(try db.tableCount()) tables)"
             }
-            setEnv(["SITEVAULT_DRILL_SQLITE_\(envName(c.name))": copy])
         case "command":
             await checksums(c.name, repo, [(tree, recovery.target! + "/" + c.name)])
         default:
@@ -73,7 +72,6 @@ extension SiteDrill {
                 }
                 return "\(dbs) databases answer (set verify_sql for a real check)"
             }
-            setEnv(["PGHOST": cluster.socketDir, "PGPORT": "\(cluster.port)", "PGUSER": settings.user, "PGDATABASE": db], replacing: false)
             return
         }
         guard let client = try? PostgresClient(settings, component: c.name + "-drill", stateDir: config.stateDir) else { return }
@@ -86,8 +84,6 @@ extension SiteDrill {
                 let rows = try client.query("SELECT coalesce(sum(n_live_tup), 0) FROM pg_stat_user_tables", database: scratch).first?.first ?? "?"
                 return "restored copy \(scratch) answers (\(rows) rows by the statistics; set verify_sql for a real check)"
             }
-            setEnv(["SITEVAULT_DRILL_DB_\(envName(original))": scratch])
-            setEnv(["PGHOST": settings.host, "PGPORT": "\(settings.port)", "PGUSER": settings.user, "PGDATABASE": scratch], replacing: false)
         }
     }
 }

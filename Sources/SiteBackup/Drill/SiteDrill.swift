@@ -37,7 +37,6 @@ public final class SiteDrill: @unchecked Sendable {
     private let mutex = Mutex()
     private var report: DrillReport
     private var cleanups: [(String, () -> Void)] = []
-    private var databaseEnv: [String: String] = [:]
     /// Set by `abort`: the run's own ending (which would see its children killed) records nothing.
     private var aborted = false
     /// Whether `abort` was called (its caller reports and exits; the run's own ending stays silent).
@@ -129,7 +128,6 @@ public final class SiteDrill: @unchecked Sendable {
             report.backupRun = m.runID
             // The manifest is written before the run ends: its backup took from its start to the commit.
             report.backupSeconds = m.durationSeconds > 0 ? m.durationSeconds : (m.snapshotTime ?? archive.snapshot.snapshot.time).seconds - m.started.seconds
-            report.recoverySeconds = monotonicSeconds() - t0
         }
         for c in recovered.components {
             let what = c.detail ?? "\(c.files) files, \(Bytes.text(c.bytes)) to \(c.destinations.joined(separator: ", "))"
@@ -138,19 +136,27 @@ public final class SiteDrill: @unchecked Sendable {
         if recovered.components.isEmpty || recovered.result == "refused" {
             throw VaultError(.io, recovered.message ?? "nothing was recovered")
         }
-        // Then the checks: every restored byte against the snapshot, each database's own check.
+        let recoverySeconds = monotonicSeconds() - t0
+        mutex.withLock { report.recoverySeconds = recoverySeconds }
+        // Then the checks: every restored byte against the snapshot, each database's own check
+        // (before the application runs and changes the files).
         let c0 = monotonicSeconds()
         for c in recovered.components where c.result == "ok" {
             guard let r = archive.report(c.name) else { continue }
             await check(r, archive, recovery)
         }
         mutex.withLock { report.checkSeconds = monotonicSeconds() - c0 }
+        // The application started from the sandbox and probed, as recovery starts and probes it:
+        // that time belongs to the recovery time.
+        let env = sandboxEnvironment(recovered.components, archive, recovery)
+        if let start = config.drill.start, !currentReport.steps.contains(where: { $0.result == "failed" }) {
+            let a0 = monotonicSeconds()
+            await startApplication(start, environment: env)
+            let startSeconds = monotonicSeconds() - a0
+            mutex.withLock { report.startSeconds = startSeconds; report.recoverySeconds = recoverySeconds + startSeconds }
+        }
         if let argv = config.drill.command, !currentReport.steps.contains(where: { $0.result == "failed" }) {
             let c0 = monotonicSeconds()
-            var env = mutex.withLock { databaseEnv }
-            env["SITEVAULT_SANDBOX"] = sandbox
-            env["SITEVAULT_SITE"] = config.site
-            env["SITEVAULT_SNAPSHOT"] = archive.snapshot.id.hex
             var cmd = Command(argv, extraEnvironment: env, timeout: config.drill.timeout)
             cmd.workingDirectory = sandbox
             await step(nil, "command") {
@@ -186,15 +192,6 @@ public final class SiteDrill: @unchecked Sendable {
         recorder.emit(s.result == "ok" ? .drillStepPassed : .drillStepFailed, component: s.component, text)
     }
 
-    /// What the user command gets in its environment (both lanes add to it). Without `replacing`,
-    /// the first database's connection wins.
-    func setEnv(_ values: [String: String], replacing: Bool = true) {
-        mutex.withLock {
-            if !replacing && databaseEnv["PGDATABASE"] != nil { return }
-            databaseEnv.merge(values) { _, new in new }
-        }
-    }
-
     /// Scratch databases dropped, temporary cluster stopped (newest first), sandbox removed. Each
     /// cleanup runs once, whether the drill ends or is interrupted.
     private func cleanUp() {
@@ -203,7 +200,7 @@ public final class SiteDrill: @unchecked Sendable {
         if !options.keepSandbox { StagingCopy.remove(sandbox) }
     }
 
-    private func addCleanup(_ what: String, _ undo: @escaping () -> Void) { mutex.withLock { cleanups.append((what, undo)) } }
+    func addCleanup(_ what: String, _ undo: @escaping () -> Void) { mutex.withLock { cleanups.append((what, undo)) } }
 
     func envName(_ s: String) -> String {
         String(s.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })

@@ -53,24 +53,7 @@ extension SiteRecovery {
     func runProbe() {
         guard let argv = config.recovery.probe, target == nil, !options.noProbe else { return }
         guard items.contains(where: { !$0.failed }) else { return }
-        var p = ProbeResult(command: argv, result: "failed")
-        let start = monotonicSeconds()
-        let timeout = config.recovery.probeTimeout
-        while true {
-            p.attempts += 1
-            let left = max(1, timeout - (monotonicSeconds() - start))
-            do {
-                let r = try ProcessRunner().run(Command(argv, timeout: min(left, 30)))
-                let out = (r.stderrText.isEmpty ? r.stdoutText : r.stderrText).split(separator: "\n").last.map(String.init) ?? ""
-                p.detail = "\(argv.joined(separator: " ")) \(r.summary)\(out.isEmpty ? "" : ": " + String(out.prefix(300)))"
-                if r.succeeded { p.result = "passed"; break }
-            } catch {
-                p.detail = "\(argv[0]): \((error as? VaultError)?.message ?? "\(error)")"
-            }
-            if monotonicSeconds() - start >= timeout { break }
-            usleep(500_000)
-        }
-        p.seconds = monotonicSeconds() - start
+        let p = HealthProbe.run(argv, timeout: config.recovery.probeTimeout)
         report.probe = p
         if p.result == "passed" {
             recorder.emit(.recoveryStep, "health probe passed after \(p.attempts) attempt(s), \(formatSeconds(p.seconds)): \(argv.joined(separator: " "))")
