@@ -19,7 +19,7 @@ import Glibc
 /// `start`, `[recovery] probe` and `consistency = "site"` (with the check that nothing written
 /// during the backup is half in the snapshot); REALAPP_NEW_KEYS=0 drops them.
 final class RealApplicationTests: XCTestCase {
-    static let defaultKeys = "start,probe,consistency"
+    static let defaultKeys = "start,probe,consistency,drill"
     static let driver = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("scripts/realapp/run.sh").path
 

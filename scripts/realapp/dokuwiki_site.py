@@ -44,7 +44,7 @@ from realapp_common import (chown_tree, free_port, init_repository, install_pack
 DW = "/usr/share/dokuwiki"
 USER = "www-data"
 PACKAGES = ["dokuwiki", "php-cli", "php-xml", "curl"]
-ALL_NEW_KEYS = "start,probe,consistency"
+ALL_NEW_KEYS = "start,probe,consistency,drill"
 # Paths DokuWiki changes by itself (caches, locks, search index, logs): not compared for owners.
 VOLATILE = ("data/cache", "data/locks", "data/tmp", "data/index", "data/log", "data/meta/_")
 
@@ -117,7 +117,7 @@ def cmd_setup(args):
     os.chmod(d, 0o755)
     for sub in ("app", "run", "backup", "state", "harness"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
-    info = {"dir": d, "port": free_port(), "version": version(), "new_keys": args.new_keys}
+    info = {"dir": d, "port": free_port(), "drill_port": free_port(), "version": version(), "new_keys": args.new_keys}
     with open(f"{d}/harness/instance.json", "w") as f:
         json.dump(info, f, indent=1)
     # Configuration: Debian's /etc/dokuwiki (links resolved), the instance's own local.php.
@@ -191,6 +191,16 @@ def write_control(d, info, new_keys):
           f'start = ["{d}/app/start.sh"]', 'components = ["data"]', ""]
     if "probe" in keys:
         t += ["[recovery]", f'probe = ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:{info["port"]}/doku.php?id=start"]',
+              'probe_timeout = "60s"', ""]
+    if "drill" in keys:
+        # The drill starts the recovered wiki from its sandbox: the copy's configuration and router
+        # rewritten to the sandbox's paths and a port of its own, PHP's server in the foreground.
+        port, dport = info["port"], info["drill_port"]
+        script = (f'S="$SITEVAULT_SANDBOX"; sed -i "s#{d}#$S{d}#g; s#127.0.0.1:{port}#127.0.0.1:{dport}#g" '
+                  f'"$S{d}/etc/local.php" "$S{d}/app/router.php" && cd {DW} && exec php -d display_errors=stderr '
+                  f'-S 127.0.0.1:{dport} -t {DW} "$S{d}/app/router.php"')
+        t += ["[drill]", "start = " + json.dumps(["sh", "-c", script]),
+              f'probe = ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:{dport}/doku.php?id=start"]',
               'probe_timeout = "60s"', ""]
     with open(f"{d}/site.toml", "w") as f:
         f.write("\n".join(t))

@@ -53,7 +53,7 @@ ADMIN = "Admin"
 PACKAGES_COMMON = ["mediawiki", "php-cli", "php-sqlite3", "php-intl", "php-mbstring", "php-xml",
                    "curl", "sqlite3"]
 PACKAGES_PG = ["php-pgsql", "postgresql"]
-ALL_NEW_KEYS = "start,probe,consistency"
+ALL_NEW_KEYS = "start,probe,consistency,drill"
 
 
 def log(*a):
@@ -175,7 +175,7 @@ def cmd_setup(args):
     os.chmod(d, 0o755)
     for sub in ("app", "etc", "data/images", "run", "backup", "state", "harness"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
-    info = {"dir": d, "db": args.db, "pg_method": args.pg_method, "port": free_port(),
+    info = {"dir": d, "db": args.db, "pg_method": args.pg_method, "port": free_port(), "drill_port": free_port(),
             "admin_password": "Adm1n-" + uuid.uuid4().hex, "version": version(), "new_keys": args.new_keys}
     if args.db == "sqlite":
         os.makedirs(f"{d}/data/db", exist_ok=True)
@@ -309,6 +309,19 @@ def write_control(d, info, new_keys):
     if "probe" in keys:
         # probe_timeout is a duration like every other time in the file ("60s"; a bare 60 is refused).
         t += ["[recovery]", f'probe = ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:{port}/index.php?title=Main_Page"]',
+              'probe_timeout = "60s"', ""]
+    if "drill" in keys and info["db"] == "sqlite":
+        # The drill starts the recovered wiki from its sandbox: the copy's LocalSettings.php and
+        # router rewritten to the sandbox's paths (its SQLite files, its uploads) and a port of its
+        # own, PHP's server in the foreground. (The PostgreSQL variants would need the scratch
+        # database or the temporary cluster in LocalSettings.php: not done here.)
+        dport = info["drill_port"]
+        script = (f'S="$SITEVAULT_SANDBOX"; sed -i "s#{d}#$S{d}#g; s#127.0.0.1:{port}#127.0.0.1:{dport}#g" '
+                  f'"$S{d}/etc/LocalSettings.php" "$S{d}/app/router.php" && cd {MW} && '
+                  f'MW_CONFIG_FILE="$S{d}/etc/LocalSettings.php" exec php -d memory_limit=512M -d display_errors=stderr '
+                  f'-S 127.0.0.1:{dport} -t {MW} "$S{d}/app/router.php"')
+        t += ["[drill]", "start = " + json.dumps(["sh", "-c", script]),
+              f'probe = ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:{dport}/index.php?title=Main_Page"]',
               'probe_timeout = "60s"', ""]
     with open(f"{d}/site.toml", "w") as f:
         f.write("\n".join(t))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end recovery of a real third-party application installed from Debian's packages:
 #
-#   scripts/realapp/run.sh mediawiki [--variant sqlite|postgres|postgres-physical] [--new-keys[=start,probe,consistency]]
+#   scripts/realapp/run.sh mediawiki [--variant sqlite|postgres|postgres-physical] [--new-keys[=start,probe,consistency,drill]]
 #   scripts/realapp/run.sh dokuwiki  [--new-keys[=…]]
 #                                    [--disaster destroy|damage|machine] [--items N] [--keep] [--dir DIR]
 #
@@ -17,7 +17,7 @@
 # every check passed. The whole log is DIR/harness/run.log (kept, with DIR, on failure or --keep).
 #
 # Environment: SITEVAULT (the binary; default /tmp/sv-bin/sitevault, else sitevault in PATH),
-# REALAPP_NEW_KEYS=1 (same as --new-keys: writer `start`, [recovery] probe, consistency = "site"; or a
+# REALAPP_NEW_KEYS=1 (same as --new-keys: writer `start`, [recovery] probe, consistency = "site", [drill] start/probe; or a
 # comma-separated subset, e.g. REALAPP_NEW_KEYS=start,probe),
 # REALAPP_REAL_KDF=1 (do not set SITEVAULT_INSECURE_TEST_KDF), REALAPP_SV_TIMEOUT (seconds a sitevault
 # command may take before it gets SIGTERM; default 420).
@@ -140,7 +140,10 @@ fi
 # Drill before the disaster.
 sv site drill --site "$site" --json; drill_rc=$rc; drill_s=$took
 drill_rs=$(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1])).get('recoverySeconds', -1), 2))" "$H/site-drill.out" 2>/dev/null || echo "?")
-if [ "$drill_rc" = 0 ]; then check drill ok "passed; recovery time ${drill_rs}s (command ${drill_s}s)"
+drill_app=$(python3 -c "
+import json,sys; d=json.load(open(sys.argv[1])); s={x.get('name'): x.get('result') for x in d.get('steps', []) if not x.get('component')}
+print('; the wiki started from the sandbox and its probe passed' if s.get('start') == 'ok' and s.get('probe') == 'ok' else '')" "$H/site-drill.out" 2>/dev/null)
+if [ "$drill_rc" = 0 ]; then check drill ok "passed; recovery time ${drill_rs}s (command ${drill_s}s)$drill_app"
 else check drill FAIL "exit $drill_rc: $(python3 -c "
 import json,sys
 d=json.load(open(sys.argv[1]))
