@@ -191,20 +191,18 @@ public struct Checker: Sendable {
     }
 
     /// Reads every blob of a pack (whose header `readHeader` already verified against its name and
-    /// size): each must authenticate and match its id. Blobs are read one by one, so memory does not
-    /// grow with the pack size.
+    /// size): each must authenticate and match its id. The pack is read in runs of blobs (one
+    /// ranged read per run of at most 16 MiB), so memory does not grow with the pack size and a
+    /// remote store gets few requests.
     func verifyPack(_ pack: ID, entries: [PackEntry]) -> (ID, String?, [ID], Int, UInt64) {
         var bad: [ID] = []
         var bytes: UInt64 = 0
-        let handle = Handle(.data, pack.hex)
-        for e in entries {
-            do {
-                let sealed = try repository.store.load(handle, offset: Int(e.offset), length: Int(e.length))
-                bytes += UInt64(sealed.count)
-                _ = try repository.decodeBlob(sealed, entry: e, pack: pack)
-            } catch {
-                bad.append(e.id)
+        do {
+            bytes = try PackRuns().read(repository, pack: pack, entries: entries) { e, r in
+                if case .failure = r { bad.append(e.id) }
             }
+        } catch {
+            bad = entries.map(\.id)
         }
         let problem = bad.isEmpty ? nil : "\(bad.count) blob(s) fail authentication or do not match their id"
         return (pack, problem, bad, entries.count, bytes)

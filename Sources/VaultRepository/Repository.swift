@@ -198,6 +198,13 @@ public final class Repository: @unchecked Sendable {
         mutex.withLock { _index.add(pack: pack, entries: entries) }
     }
 
+    /// Where a blob is, looking further than the loaded index: a snapshot listed after our index
+    /// was loaded may use blobs of a newer index file; a blob whose index file is damaged or lost
+    /// is found by reading the headers of unindexed packs. Nil when it is nowhere.
+    public func locate(_ id: ID) -> BlobLocation? {
+        lookup(id) ?? ((try? refreshIndex()) == true ? lookup(id) : nil) ?? findUnindexed(id)
+    }
+
     public func hasBlob(_ id: ID) -> Bool { mutex.withLock { _index.contains(id) } }
     public func lookup(_ id: ID) -> BlobLocation? { mutex.withLock { _index.lookup(id) } }
 
@@ -205,9 +212,7 @@ public final class Repository: @unchecked Sendable {
 
     /// Loads, authenticates, decompresses a blob and checks its id.
     public func loadBlob(_ id: ID) throws -> [UInt8] {
-        // A snapshot listed after our index was loaded may use blobs of a newer index file; a blob
-        // whose index file is damaged or lost is found by reading the headers of unindexed packs.
-        guard let loc = lookup(id) ?? ((try? refreshIndex()) == true ? lookup(id) : nil) ?? findUnindexed(id) else {
+        guard let loc = locate(id) else {
             throw VaultError(.damaged, "blob \(id.short) is missing: it is in no index and in no pack header (run `sitevault check`)",
                              context: ["blob": id.hex])
         }

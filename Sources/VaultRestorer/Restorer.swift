@@ -12,9 +12,12 @@ public struct RestoreOptions: Sendable {
     public var includes: [String] = []
     /// Allow a target that exists and is not empty (existing files are replaced).
     public var overwrite = false
-    /// Files written at once; also the most file jobs the restore holds (it streams: memory does not
-    /// grow with the number of files).
+    /// Packs read at once (each in runs of blobs: one ranged read per run). More helps a remote
+    /// store; on local disks decoding is the limit, so the number of cores is enough.
     public var concurrency = 2
+    /// The most files a batch writes at once (each holds a descriptor until its last blob is
+    /// written): the restore streams, memory does not grow with the number of files.
+    public var batchFiles = 1024
     /// Called right after each folder is created (or found), before it is opened: tests use it to
     /// change the target at that moment, e.g. swap the folder for a symlink as a hostile local user could.
     public var afterFolderCreated: (@Sendable (FilePath) -> Void)?
@@ -27,7 +30,7 @@ public struct RestoreResult: Sendable {
     public var bytes: UInt64 = 0
     public var errors: [(path: String, message: String)] = []
     /// The most files waiting to be written or being written at one time (never more than
-    /// `RestoreOptions.concurrency`).
+    /// `RestoreOptions.batchFiles`).
     public var peakPendingFiles = 0
 }
 
@@ -46,8 +49,8 @@ public final class RestoreProgress: @unchecked Sendable {
 /// unsafe names ("..", "/" inside a name) are refused, symlinks found in the target are replaced,
 /// never followed, and everything is created relative to an open descriptor of its folder (opened
 /// with `O_NOFOLLOW`), so a folder swapped for a symlink meanwhile cannot redirect a write.
-/// The tree is walked once and files are written as they are met, at most `concurrency` at a time.
-/// Every blob is authenticated and checked against its id while reading.
+/// The tree is walked once; its files are written in batches, each in pack order (see
+/// `Restorer+Batch.swift`). Every blob is authenticated and checked against its id while reading.
 public final class Restorer: @unchecked Sendable {
     // @unchecked: `result` and `deferredFolders` are guarded by `mutex`; the walk state
     // (`links`, `firstLink`) is touched only by the task that walks.
@@ -56,7 +59,7 @@ public final class Restorer: @unchecked Sendable {
     let options: RestoreOptions
     public let progress: RestoreProgress
     let mutex = Mutex()
-    private var result = RestoreResult()
+    var result = RestoreResult()
     let isRoot = geteuid() == 0
     let euid = geteuid(), egid = getegid()
     private var links: [LinkJob] = []
@@ -80,12 +83,17 @@ public final class Restorer: @unchecked Sendable {
         defer { close(rootFD) }
         let root = RestoreFolder(fd: dup(rootFD), path: target, inner: [], node: nil, parent: nil, finish: { _ in })
         let includes = options.includes.map { FilePath($0).absolute().components }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var inFlight = 0
-            try await walk(tree, in: root, includes: includes, group: &group, inFlight: &inFlight)
-            root.release()
-            while try await group.next() != nil {}
+        var batch: [FileJob] = []
+        let limit = Self.batchLimit(options.batchFiles)
+        do {
+            try await walk(tree, in: root, includes: includes, batch: &batch, limit: limit)
+            try writeBatch(batch)
+        } catch {
+            // A full disk (or a failed walk): the jobs not written still hold their folders.
+            for job in batch { job.folder.release() }
+            throw error
         }
+        root.release()
         makeLinks(rootFD)
         // Folders that received hard links last get their metadata now, deepest first.
         for f in mutex.withLock({ deferredFolders }).sorted(by: { $0.inner.count > $1.inner.count }) {
@@ -139,9 +147,9 @@ public final class Restorer: @unchecked Sendable {
     }
 
     /// Restores the entries of one tree into `folder`: sub-folders at once (depth first), files
-    /// handed to the task group (waiting for one to finish when `concurrency` are in flight).
+    /// gathered into `batch`, which is written each time it holds `limit` files.
     func walk(_ treeID: ID, in folder: RestoreFolder, includes: [[[UInt8]]],
-              group: inout ThrowingTaskGroup<Void, Error>, inFlight: inout Int) async throws {
+              batch: inout [FileJob], limit: Int) async throws {
         let tree = try repository.loadTree(treeID)
         var seen = Set<[UInt8]>()
         for node in tree.nodes {
@@ -158,7 +166,7 @@ public final class Restorer: @unchecked Sendable {
                 guard let sub = try openFolder(node, in: folder, path: path, inner: inner) else { continue }
                 count(dirs: 1)
                 if let subtree = node.subtree {
-                    try await walk(subtree, in: sub, includes: includes, group: &group, inFlight: &inFlight)
+                    try await walk(subtree, in: sub, includes: includes, batch: &batch, limit: limit)
                 }
                 sub.release()
             case .file:
@@ -171,15 +179,12 @@ public final class Restorer: @unchecked Sendable {
                     }
                     firstLink[key] = inner
                 }
-                if inFlight >= max(1, options.concurrency) { _ = try await group.next(); inFlight -= 1 }
-                let job = FileJob(folder: folder, name: node.name, node: node, path: path)
                 folder.retain()
-                inFlight += 1
-                let pending = inFlight
-                mutex.withLock { result.peakPendingFiles = max(result.peakPendingFiles, pending) }
-                group.addTask {
-                    defer { job.folder.release() }
-                    try self.restoreFile(job)
+                batch.append(FileJob(folder: folder, name: node.name, node: node, path: path))
+                if batch.count >= limit {
+                    let jobs = batch
+                    batch = []
+                    try writeBatch(jobs)
                 }
             case .symlink:
                 restoreSymlink(node, in: folder.fd, path: path)
