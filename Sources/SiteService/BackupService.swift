@@ -9,10 +9,11 @@ import VaultCore
 /// `sitevault service`: runs each site's backup on its schedule, applies its retention after each
 /// good run, raises the staleness alarm, reloads control files on SIGHUP and stops cleanly on
 /// SIGTERM (a running backup is interrupted with its writers thawed, nothing half-committed).
-/// Runs of one site never overlap (the site's run lock), and a run missed while the service was
-/// down runs once at start-up.
+/// Several sites run at the same time, within `ServiceLimits` (on the machine and per repository);
+/// runs of one site never overlap (one job per site, and the site's run lock), and a run missed
+/// while the service was down runs once at start-up.
 public final class BackupService: @unchecked Sendable {
-    // @unchecked: `sites`, `current`, `stopping` and `reloading` are guarded by `mutex`.
+    // @unchecked: `sites`, `current`, `busy`, `stopping` and `reloading` are guarded by `mutex`.
     struct Site {
         var file: String
         var config: SiteConfig
@@ -25,15 +26,21 @@ public final class BackupService: @unchecked Sendable {
 
     let files: [String]
     let options: SiteRunOptions
+    let limits: ServiceLimits
     private let mutex = Mutex()
     private let wake = DispatchSemaphore(value: 0)
     private var sites: [Site] = []
-    private var current: SiteBackupTask?
+    /// The backups running now, by site index (a SIGTERM interrupts each).
+    private var current: [Int: SiteBackupTask] = [:]
+    /// Sites with a job (backup or drill) running now, and the repository each one uses.
+    private var busy: [Int: String] = [:]
+    /// Left by each job when it ends: the loop waits for all of them before it returns.
+    private let jobs = DispatchGroup()
     private var stopping = false
     private var reloading = false
 
-    public init(files: [String], options: SiteRunOptions) {
-        self.files = files; self.options = options
+    public init(files: [String], options: SiteRunOptions, limits: ServiceLimits = ServiceLimits()) {
+        self.files = files; self.options = options; self.limits = limits
     }
 
     /// Loads every control file and checks the files that must not be writable by others.
@@ -96,10 +103,10 @@ public final class BackupService: @unchecked Sendable {
         r.emit(id, text + extra)
     }
 
-    /// SIGTERM / SIGINT: interrupts a running backup (thawing its writers) and ends the loop.
+    /// SIGTERM / SIGINT: interrupts the running backups (thawing their writers) and ends the loop.
     public func requestStop(signal: Int32) {
-        let task = mutex.withLock { () -> SiteBackupTask? in stopping = true; return current }
-        if let task { _ = task.abort(signal: signal) }
+        let tasks = mutex.withLock { () -> [SiteBackupTask] in stopping = true; return Array(current.values) }
+        for task in tasks { _ = task.abort(signal: signal) }
         wake.signal()
     }
 
@@ -109,39 +116,59 @@ public final class BackupService: @unchecked Sendable {
         wake.signal()
     }
 
-    /// The loop; returns when asked to stop.
+    /// The loop; returns when asked to stop (after the jobs still running have ended).
     public func run() {
         while !mutex.withLock({ stopping }) {
             if mutex.withLock({ () -> Bool in defer { reloading = false }; return reloading }) { reload() }
-            let now = options.clock.now()
-            let due = mutex.withLock { sites.indices.filter { sites[$0].next <= now } }
-            for i in due {
-                if mutex.withLock({ stopping }) { break }
-                runSite(i)
-            }
-            let drills = mutex.withLock { sites.indices.filter { sites[$0].nextDrill <= options.clock.now() } }
-            for i in drills {
-                if mutex.withLock({ stopping }) { break }
-                runDrill(i)
-            }
+            startDueJobs()
             for i in mutex.withLock({ sites.indices }) {
                 let s = mutex.withLock { sites[i] }
                 let raised = SiteStaleness.check(s.config, store: s.store, raised: s.alarm, options: options)
                 mutex.withLock { sites[i].alarm = raised }
             }
-            let next = mutex.withLock { sites.flatMap { [$0.next, $0.nextDrill] }.min() } ?? Timestamp(nanoseconds: .max)
+            let next = mutex.withLock { sites.indices.filter { busy[$0] == nil }.flatMap { [sites[$0].next, sites[$0].nextDrill] }.min() }
+                ?? Timestamp(nanoseconds: .max)
             let wait = min(60, max(0.05, Double(next.nanoseconds - options.clock.now().nanoseconds) / 1e9))
             _ = wake.wait(timeout: .now() + wait)
         }
+        jobs.wait()
         for s in mutex.withLock({ sites }) { announce(s, .serviceStopping, "service stopping for site \(s.config.site)") }
+    }
+
+    /// Starts every due backup, then every due drill (a site's backup before its drill due at the
+    /// same time), oldest due first, as far as the limits allow; the rest wait for a job to end.
+    func startDueJobs() {
+        let now = options.clock.now()
+        let due: [(Int, Bool)] = mutex.withLock {
+            let backups = sites.indices.filter { sites[$0].next <= now }.sorted { sites[$0].next < sites[$1].next }.map { ($0, false) }
+            let drills = sites.indices.filter { sites[$0].nextDrill <= now }.sorted { sites[$0].nextDrill < sites[$1].nextDrill }.map { ($0, true) }
+            return backups + drills
+        }
+        for (i, drill) in due {
+            let started: Bool = mutex.withLock {
+                guard !stopping, busy[i] == nil, busy.count < limits.parallel else { return false }
+                let repo = sites[i].config.mainDestination.path
+                guard busy.values.filter({ $0 == repo }).count < limits.perRepository else { return false }
+                busy[i] = repo
+                return true
+            }
+            guard started else { continue }
+            jobs.enter()
+            DispatchQueue.global().async { [self] in
+                if drill { runDrill(i) } else { runSite(i) }
+                mutex.withLock { busy[i] = nil }
+                jobs.leave()
+                wake.signal()
+            }
+        }
     }
 
     func runSite(_ i: Int) {
         let s = mutex.withLock { sites[i] }
         let task = SiteBackupTask(config: s.config, options: options)
-        mutex.withLock { current = task }
+        mutex.withLock { current[i] = task }
         let r = waitFor { await task.run() }
-        mutex.withLock { current = nil }
+        mutex.withLock { current[i] = nil }
         if r.result == "succeeded", !(s.config.retention.isEmpty && s.config.copies.allSatisfy { $0.retention.isEmpty }), !mutex.withLock({ stopping }) {
             applyRetention(s)
         }

@@ -19,12 +19,15 @@ struct ServiceCommand: AsyncParsableCommand {
         one stays in force. A run missed while the service was down runs once at start-up. Refuses to \
         start when a control file or password file is writable by everyone. A site with a [drill] schedule \
         also gets its recovery drill on that schedule (after any backup due at the same time); a failed drill \
-        alerts like a failed backup.
+        alerts like a failed backup. Several sites run at the same time (--max-parallel on the machine, \
+        --max-per-repository into one repository); the runs of one site never overlap.
         """
     )
     @Option(name: .long, help: "A site's control file (repeat for several sites).") var site: [String] = []
     @Flag(name: [.short, .long], help: "Print only warnings and errors.") var quiet = false
     @Option(name: .long, help: "Seconds a scheduled run waits for a repository lock held by a prune (default 600).") var retryLock: Double = 600
+    @Option(name: .long, help: "Runs (backups and drills) at the same time on this machine (default 2; 1 runs the sites one after another).") var maxParallel = 2
+    @Option(name: .long, help: "Runs at the same time into one repository (default 2).") var maxPerRepository = 2
 
     func run() async throws {
         guard !site.isEmpty else { throw ValidationError("give at least one --site FILE") }
@@ -34,7 +37,8 @@ struct ServiceCommand: AsyncParsableCommand {
         // A scheduled run waits for a prune (an exclusive lock, possibly from another host) to end.
         opts.retryLock = retryLock
         opts.storeOptions = storeOptions(ProcessInfo.processInfo.environment)
-        let service = BackupService(files: site, options: opts)
+        guard maxParallel >= 1, maxPerRepository >= 1 else { throw ValidationError("--max-parallel and --max-per-repository must be at least 1") }
+        let service = BackupService(files: site, options: opts, limits: ServiceLimits(parallel: maxParallel, perRepository: maxPerRepository))
         do { try service.start() } catch let e as ControlFileError {
             Output(json: false, quiet: false).warn(e)
             throw ExitCodeError(SiteExit.controlFile)
