@@ -94,9 +94,10 @@ public struct Checker: Sendable {
         if readData {
             let todo = packList.filter { !damagedPacks.contains($0) } + unindexed.keys.sorted()
             let results = ConcurrentResults<(ID, String?, [ID], Int, UInt64)>(count: todo.count)
-            DispatchQueue.concurrentPerform(iterations: todo.count) { i in
-                let pack = todo[i]
-                results.set(i, verifyPack(pack, entries: byPack[pack] ?? unindexed[pack] ?? []))
+            let work = todo.map { ($0, byPack[$0] ?? unindexed[$0] ?? []) }
+            DispatchQueue.concurrentPerform(iterations: work.count) { i in
+                let (pack, entries) = work[i]
+                results.set(i, verifyPack(pack, entries: entries))
                 progress?(results.completed, todo.count)
             }
             for r in results.values {

@@ -30,7 +30,8 @@ public final class BlobWriter: @unchecked Sendable {
     }
 
     /// A pack being written straight to a pending file: no pack is ever held in memory.
-    final class OpenPack {
+    final class OpenPack: @unchecked Sendable {
+        // @unchecked: owned by one thread at a time: the saver that fills it, then the commit queue.
         let file: PendingFile
         var entries: [PackEntry] = []
         init(file: PendingFile) { self.file = file }

@@ -9,7 +9,7 @@ import VaultRepository
 /// where the snapshot's chunks end, must hash to the snapshot's blob ids; sizes, types and
 /// symlink targets must match. Finds what the restore's own checks cannot: a disk that lost or
 /// changed what was written.
-public struct RestoreVerifier {
+public struct RestoreVerifier: Sendable {
     public struct Result: Sendable {
         public var files = 0
         public var bytes: UInt64 = 0

@@ -83,20 +83,20 @@ extension Restorer {
             if located.isEmpty { finishFile(batch, i) }
         }
         // The packs, by `concurrency` workers, each pack in runs of blobs.
-        let next = Mutex()
-        var cursor = 0
-        let workers = max(1, min(options.concurrency, packOrder.count))
+        let packs = packOrder.map { ($0, byPack[$0] ?? []) }
+        let cursor = Locked(0)
+        let workers = max(1, min(options.concurrency, packs.count))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while true {
-                let p: Int? = next.withLock {
-                    guard cursor < packOrder.count, batch.mutex.withLock({ batch.fatal == nil }) else { return nil }
-                    defer { cursor += 1 }
-                    return cursor
+                let p: Int? = cursor.withLock { c in
+                    guard c < packs.count, batch.mutex.withLock({ batch.fatal == nil }) else { return nil }
+                    defer { c += 1 }
+                    return c
                 }
                 guard let p else { return }
-                let pack = packOrder[p]
+                let (pack, entries) = packs[p]
                 do {
-                    try PackRuns().read(repository, pack: pack, entries: byPack[pack] ?? []) { entry, plain in
+                    try PackRuns().read(repository, pack: pack, entries: entries) { entry, plain in
                         for t in batch.targets[entry.id] ?? [] { place(batch, t.file, t.offset, plain) }
                     }
                 } catch {

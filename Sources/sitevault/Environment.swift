@@ -151,7 +151,7 @@ func storeOptions(_ env: [String: String], debug: Bool = false) -> StoreOptions 
 func testCommitGate(_ env: [String: String]) -> (@Sendable () throws -> Void)? {
     guard let gate = env["SITEVAULT_TEST_COMMIT_GATE"], !gate.isEmpty else { return nil }
     return {
-        FileManager.default.createFile(atPath: gate + ".waiting", contents: nil)
+        _ = FileManager.default.createFile(atPath: gate + ".waiting", contents: nil)
         for _ in 0..<6000 where !FileManager.default.fileExists(atPath: gate) { usleep(100_000) }
     }
 }
@@ -164,7 +164,7 @@ func testReadGate(_ env: [String: String]) -> (@Sendable (String, Int) -> Void)?
     return { _, pass in
         let open = gate + "-\(pass)"
         guard !FileManager.default.fileExists(atPath: open) else { return }
-        FileManager.default.createFile(atPath: gate + ".waiting-\(pass)", contents: nil)
+        _ = FileManager.default.createFile(atPath: gate + ".waiting-\(pass)", contents: nil)
         for _ in 0..<600 where !FileManager.default.fileExists(atPath: open) { usleep(100_000) }
     }
 }
@@ -176,7 +176,7 @@ func testRestoreGate(_ env: [String: String]) -> (@Sendable (FilePath) -> Void)?
     guard let gate = env["SITEVAULT_TEST_RESTORE_GATE"], !gate.isEmpty else { return nil }
     return { path in
         guard !FileManager.default.fileExists(atPath: gate + ".waiting") else { return }
-        FileManager.default.createFile(atPath: gate + ".waiting", contents: Data(path.bytes))
+        _ = FileManager.default.createFile(atPath: gate + ".waiting", contents: Data(path.bytes))
         for _ in 0..<600 where !FileManager.default.fileExists(atPath: gate) { usleep(100_000) }
     }
 }

@@ -19,7 +19,7 @@ func onTerminationSignals(_ handler: @escaping @Sendable (Int32) -> Void) -> [Di
 /// Runs a site task (backup, recovery, drill) with SIGTERM/SIGINT wired to its `abort`, which puts
 /// things back; the handler prints the aborted report (with --json) and exits with `exitCode`. A
 /// run that returns once the abort began waits for the handler's exit instead of ending first.
-func runInterruptible<R: Encodable>(json: Bool, run: () async -> R, abort: @escaping @Sendable (Int32) -> R,
+func runInterruptible<R: Encodable & Sendable>(json: Bool, run: () async -> R, abort: @escaping @Sendable (Int32) -> R,
                                     wasAborted: () -> Bool, exitCode: @escaping @Sendable (R) -> Int32) async -> R {
     let handlers = onTerminationSignals { sig in
         let r = abort(sig)

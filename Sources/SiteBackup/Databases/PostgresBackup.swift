@@ -19,7 +19,9 @@ import VaultRepository
 /// status), or restored into a scratch database that the configured SQL check then queries
 /// (verify = "restore": the whole dump); a physical backup's tar is listed and must hold
 /// backup_label and WAL.
-struct PostgresBackup {
+struct PostgresBackup: @unchecked Sendable {
+    // @unchecked: every member is immutable or a thread-safe object (the archiver, recorder and
+    // client are shared by the `jobs` dump threads by design).
     let client: PostgresClient
     let archiver: Archiver
     let clock: VaultClock
@@ -57,8 +59,9 @@ struct PostgresBackup {
         for (i, db) in dbs.enumerated() {
             limit.wait()
             group.enter()
+            let backup = self
             Thread.detachNewThread {
-                let r = Result { try self.dumpOne(db) }
+                let r = Result { try backup.dumpOne(db) }
                 results.set(i, r)
                 limit.signal()
                 group.leave()

@@ -32,29 +32,29 @@ enum StagingCopy {
         try walk(FilePath(source), FilePath(dest), into: &plan)
         stats.unchanged += plan.unchanged
         stats.removed += plan.removed
-        let failure = Mutex()
-        var firstError: Error?
-        var perThread = [Stats](repeating: Stats(), count: 4)
-        let shards = min(4, max(1, plan.files.count))
-        perThread.withUnsafeMutableBufferPointer { shardStats in
-            let base = shardStats.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: shards) { shard in
-                var i = shard
-                while i < plan.files.count {
-                    let f = plan.files[i]
-                    do {
-                        try copyFile(f.src, f.dst, size: UInt64(f.st.st_size), stats: &base[shard])
-                        applyMetadata(f.dst, f.st)
-                    } catch {
-                        failure.withLock { if firstError == nil { firstError = error } }
-                        return
-                    }
-                    i += shards
+        let firstError = Locked<Error?>(nil)
+        let total = Locked(Stats())
+        let files = plan.files
+        let shards = min(4, max(1, files.count))
+        DispatchQueue.concurrentPerform(iterations: shards) { shard in
+            var mine = Stats()
+            defer { total.withLock { $0.files += mine.files; $0.bytes += mine.bytes; $0.cloned += mine.cloned } }
+            var i = shard
+            while i < files.count {
+                let f = files[i]
+                do {
+                    try copyFile(f.src, f.dst, size: UInt64(f.st.st_size), stats: &mine)
+                    applyMetadata(f.dst, f.st)
+                } catch {
+                    firstError.withLock { if $0 == nil { $0 = error } }
+                    return
                 }
+                i += shards
             }
         }
-        if let firstError { throw firstError }
-        for t in perThread { stats.files += t.files; stats.bytes += t.bytes; stats.cloned += t.cloned }
+        if let e = firstError.current { throw e }
+        let t = total.current
+        stats.files += t.files; stats.bytes += t.bytes; stats.cloned += t.cloned
         for d in plan.dirs.reversed() { applyMetadata(d.dst, d.st) }
     }
 
