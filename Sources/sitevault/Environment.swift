@@ -137,9 +137,10 @@ struct Context {
 }
 
 /// Store options from the environment: the debug log of store calls on standard error with
-/// `debug` (`--debug-store`) or SITEVAULT_DEBUG_STORE=1.
+/// `debug` (`--debug-store`) or SITEVAULT_DEBUG_STORE=1; the SFTP command from SITEVAULT_SFTP_COMMAND.
 func storeOptions(_ env: [String: String], debug: Bool = false) -> StoreOptions {
     var o = StoreOptions()
+    if let command = env["SITEVAULT_SFTP_COMMAND"], !command.isEmpty { o.sftpCommand = command }
     if debug || env["SITEVAULT_DEBUG_STORE"] == "1" {
         o.debugLog = { line in FileHandle.standardError.write(Data((TerminalText.escape(line) + "\n").utf8)) }
     }
