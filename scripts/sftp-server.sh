@@ -23,6 +23,8 @@ start)
   dir=$(cd "$dir" && pwd)
   chmod 755 "$dir"
   mkdir -p "$dir/repos"; chown "$user" "$dir/repos"; chmod 700 "$dir/repos"
+  runuser -u "$user" -- test -w "$dir/repos" || {
+    echo "sftp-server: user $user cannot write $dir/repos (a parent folder is not searchable by others?)" >&2; exit 1; }
   [ -f "$dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C sitevault-test-host -f "$dir/host_ed25519"
   [ -f "$dir/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C sitevault-test-client -f "$dir/client_ed25519"
   # A second key the server does not know, for the tests of a refused login.
