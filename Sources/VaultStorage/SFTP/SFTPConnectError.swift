@@ -9,26 +9,26 @@ enum SFTPConnectError {
         let lower = stderr.lowercased()
         func has(_ s: String) -> Bool { lower.contains(s.lowercased()) }
         if has("Host key verification failed") || has("REMOTE HOST IDENTIFICATION HAS CHANGED") {
-            return VaultError(.io, "the SSH host key of \(server) is not known or has changed (ssh: \(said)): check the "
+            return VaultError(.io, "the SSH host key of \(server) is not known or has changed (\(said)): check the "
                 + "server's key fingerprint and add it to known_hosts (for example by connecting once with ssh yourself), "
                 + "then run again; sitevault never accepts a host key by itself", context: ctx)
         }
         if has("Permission denied (") || has("Too many authentication failures") {
-            return VaultError(.io, "the SSH server \(server) refused to log in (ssh: \(said)): add the public key to the "
+            return VaultError(.io, "the SSH server \(server) refused to log in (\(said)): add the public key to the "
                 + "user's authorized_keys on the server, or give ssh the right key (ssh-agent, IdentityFile in ~/.ssh/config); "
                 + "sitevault runs ssh with BatchMode=yes, so it cannot ask for a password or passphrase", context: ctx)
         }
         if has("Could not resolve hostname") {
-            return VaultError(.io, "cannot find the SFTP server \(server) (ssh: \(said)): check the host name in the "
+            return VaultError(.io, "cannot find the SFTP server \(server) (\(said)): check the host name in the "
                 + "repository location or your ssh config", context: ctx)
         }
         if has("subsystem request failed") {
-            return VaultError(.io, "the SSH server \(server) does not offer SFTP (ssh: \(said)): enable it with "
+            return VaultError(.io, "the SSH server \(server) does not offer SFTP (\(said)): enable it with "
                 + "\"Subsystem sftp internal-sftp\" (or sftp-server) in its sshd_config", context: ctx)
         }
         for net in ["Connection refused", "Connection timed out", "No route to host", "Network is unreachable",
                     "Connection reset", "Connection closed by", "Broken pipe", "timed out"] where has(net) {
-            return VaultError(.transient, "cannot reach the SFTP server \(server) (ssh: \(said)): check that the server "
+            return VaultError(.transient, "cannot reach the SFTP server \(server) (\(said)): check that the server "
                 + "is up and its SSH daemon listens on that port, then run again", context: ctx)
         }
         let exit = status >= 128 ? "was killed by signal \(status - 128)" : "exited with status \(status)"
@@ -43,7 +43,7 @@ enum SFTPConnectError {
 
     /// The last few meaningful lines, joined, at most 400 characters.
     static func lastLines(_ text: String) -> String {
-        let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+        let lines = text.split(whereSeparator: { $0.isNewline })
             .map { $0.trimmingCharacters(in: " \t") }
             .filter { !$0.isEmpty && !$0.hasPrefix("Warning: Permanently added") }
         let joined = lines.suffix(3).joined(separator: "; ")
