@@ -25,6 +25,12 @@ start)
   mkdir -p "$dir/repos"; chown "$user" "$dir/repos"; chmod 700 "$dir/repos"
   runuser -u "$user" -- test -w "$dir/repos" || {
     echo "sftp-server: user $user cannot write $dir/repos (a parent folder is not searchable by others?)" >&2; exit 1; }
+  # A small disk (8 MiB tmpfs) for the full-disk tests, when this machine allows mounting one.
+  mkdir -p "$dir/small"
+  if ! mountpoint -q "$dir/small"; then
+    mount -t tmpfs -o size=8m,mode=0700,uid="$(id -u "$user")" sitevault-test-small "$dir/small" 2>/dev/null ||
+      echo "sftp-server: note: no small disk at $dir/small (cannot mount a tmpfs here); the full-disk tests will skip" >&2
+  fi
   [ -f "$dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C sitevault-test-host -f "$dir/host_ed25519"
   [ -f "$dir/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C sitevault-test-client -f "$dir/client_ed25519"
   # A second key the server does not know, for the tests of a refused login.
@@ -85,6 +91,7 @@ CONF
   ;;
 stop)
   [ -d "$dir" ] || exit 0
+  if mountpoint -q "$dir/small" 2>/dev/null; then umount "$dir/small" || true; fi
   for f in "$dir/sshd.run.pid"; do
     [ -f "$f" ] || continue
     pid=$(cat "$f")

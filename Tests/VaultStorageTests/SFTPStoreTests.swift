@@ -69,6 +69,34 @@ final class SFTPStoreTests: XCTestCase {
         p.discard()
     }
 
+    /// A full disk on the server (the 8 MiB tmpfs of scripts/sftp-server.sh) is `.noSpace`, named, and
+    /// leaves no temporary file behind.
+    func testFullDiskIsNoSpace() throws {
+        let small = serverDir + "/small"
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        guard mounts.contains(" \(small) ") else { throw XCTSkip("no small disk at \(small) (mounting a tmpfs was refused)") }
+        let path = small + "/repo-" + Hex.encode((0..<4).map { _ in UInt8.random(in: 0...255) })
+        let s = try store(path)
+        try s.createLayout()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let big = [UInt8](repeating: 7, count: 12 << 20)
+        XCTAssertThrowsError(try s.save(Handle(.data, CStoreName.big), bytes: big)) { e in
+            XCTAssertEqual((e as? VaultError)?.code, .noSpace, "\(e)")
+            XCTAssertTrue("\(e)".contains("disk is full"), "\(e)")
+        }
+        let p = try s.createPending(.data)
+        XCTAssertThrowsError(try {
+            for _ in 0..<12 { try big.withUnsafeBytes { try p.append(UnsafeRawBufferPointer(rebasing: $0[0..<(1 << 20)])) } }
+            try p.commit(as: Handle(.data, CStoreName.big))
+        }()) { e in XCTAssertEqual((e as? VaultError)?.code, .noSpace, "\(e)") }
+        let left = try FileManager.default.subpathsOfDirectory(atPath: path).filter { $0.contains(".tmp-") }
+        XCTAssertEqual(left, [], "temporary files left on the full disk")
+        try s.save(Handle(.keys, "small"), bytes: [1, 2, 3])   // room again once the failed writes are gone
+        XCTAssertEqual(try s.load(Handle(.keys, "small")), [1, 2, 3])
+    }
+
+    private enum CStoreName { static let big = String(repeating: "cd", count: 32) }
+
     func testMissingRepositoryFolderIsNotFound() throws {
         let s = try store(base + "/no-such-repository")
         XCTAssertThrowsError(try s.checkReachable()) { e in

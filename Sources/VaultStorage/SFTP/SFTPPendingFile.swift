@@ -12,6 +12,8 @@ final class SFTPPendingFile: PendingFile, @unchecked Sendable {
     private var handle: [UInt8]?
     private var inFlight: [UInt32] = []
     private var written = 0
+    /// Committed or discarded: nothing left to remove.
+    private var done = false
 
     init(store: SFTPStore, channel: SFTPChannel, handle: [UInt8], path: String) {
         self.store = store; self.channel = channel; self.handle = handle; self.path = path
@@ -50,19 +52,20 @@ final class SFTPPendingFile: PendingFile, @unchecked Sendable {
                     try channel.mkdir(store.dir(h))
                     try channel.rename(path, to: final)
                 }
+                done = true
             }
         } catch { discard(); throw error }
     }
 
     func discard() {
-        let (h, ids): ([UInt8]?, [UInt32]) = lock.withLock {
-            defer { handle = nil; inFlight = [] }
-            return (handle, inFlight)
+        let (h, ids, wasDone): ([UInt8]?, [UInt32], Bool) = lock.withLock {
+            defer { handle = nil; inFlight = []; done = true }
+            return (handle, inFlight, done)
         }
+        if wasDone { return }
         for id in ids { channel.ignore(id) }
-        if let h { try? channel.close(h, path: path, wait: false) }
-        if let id = try? channel.send(SFTP.remove, { var w = SFTPWriter(); w.string(path); return w.bytes }()) {
-            channel.ignore(id)
-        }
+        // Waited for, so the space is free again when discard returns; errors are of no use here.
+        if let h { try? channel.close(h, path: path, wait: true) }
+        _ = try? channel.remove(path)
     }
 }
