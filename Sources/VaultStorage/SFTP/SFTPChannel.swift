@@ -20,8 +20,11 @@ final class SFTPChannel: @unchecked Sendable {
     private(set) var maxRead = 32 * 1024
     private(set) var maxWrite = 32 * 1024
 
-    /// Starts ssh and completes the SFTP version 3 handshake. Throws a named error (from ssh's
-    /// messages) when the session cannot start.
+    private let readyLock = Mutex()
+    private var handshake: Result<Void, VaultError>?
+
+    /// Starts ssh and sends the SFTP INIT; `ready()` waits for the server's answer, so several
+    /// sessions can be set up at the same time.
     init(command: SSHCommand, server: String, ioTimeout: Double) throws {
         self.server = server
         process = try SSHProcess.spawn(command)
@@ -30,6 +33,20 @@ final class SFTPChannel: @unchecked Sendable {
         var w = SFTPWriter()
         w.u32(5); w.u8(SFTP.initMsg); w.u32(3)
         _ = w.bytes.withUnsafeBytes { process.send($0) }
+    }
+
+    /// Completes the SFTP version 3 handshake (once). Throws a named error (from ssh's messages)
+    /// when the session could not start.
+    func ready() throws {
+        try readyLock.withLock {
+            if handshake == nil {
+                do { try completeHandshake(); handshake = .success(()) } catch let e as VaultError { handshake = .failure(e) }
+            }
+            try handshake!.get()
+        }
+    }
+
+    private func completeHandshake() throws {
         let version = try inbox.waitVersion()
         var r = SFTPReader(version)
         let v = try r.u32()

@@ -43,16 +43,20 @@ public final class SFTPStore: BlobStore, @unchecked Sendable {
         channels = Array(repeating: nil, count: max(1, sessions))
     }
 
-    /// A live session, taking turns among `sessions`; a lost one is replaced here.
+    /// A live session, taking turns among `sessions`; a lost one is replaced here. Missing sessions
+    /// are all started at once, so their SSH handshakes overlap.
     func channel() throws -> SFTPChannel {
-        try lock.withLock {
+        let c: SFTPChannel = try lock.withLock {
             turn = (turn + 1) % channels.count
             if let c = channels[turn], !c.isDead { return c }
-            channels[turn] = nil
-            let c = try SFTPChannel(command: command, server: server, ioTimeout: ioTimeout)
-            channels[turn] = c
-            return c
+            for i in channels.indices where channels[i] == nil || channels[i]!.isDead {
+                channels[i] = nil
+                channels[i] = try SFTPChannel(command: command, server: server, ioTimeout: ioTimeout)
+            }
+            return channels[turn]!
         }
+        try c.ready()
+        return c
     }
 
     public func path(_ h: Handle) -> String {
