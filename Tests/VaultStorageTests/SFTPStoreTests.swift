@@ -57,6 +57,24 @@ final class SFTPStoreTests: XCTestCase {
         try s.checkReachable()
     }
 
+    /// Ranged reads of packs reuse open handles; a removed or replaced pack is never read through an old one.
+    func testCachedPackHandlesFollowRemoveAndReplace() throws {
+        let s = try store(freshPath())
+        try s.createLayout()
+        let h = Handle(.data, String(repeating: "5e", count: 32))
+        try s.save(h, bytes: [1, 2, 3, 4])
+        XCTAssertEqual(try s.load(h, offset: 1, length: 2), [2, 3])
+        XCTAssertEqual(try s.load(h, offset: 2, length: 2), [3, 4], "a second read through the cached handle")
+        try s.save(h, bytes: [9, 8, 7, 6])
+        XCTAssertEqual(try s.load(h, offset: 1, length: 2), [8, 7], "the replaced file is read")
+        try s.remove(h)
+        XCTAssertThrowsError(try s.load(h, offset: 0, length: 1)) { XCTAssertEqual(StoreErrorClass.of($0), .notFound, "\($0)") }
+        let p = try s.createPending(.data)
+        try [5, 5].withUnsafeBytes { try p.append($0) }
+        try p.commit(as: h)
+        XCTAssertEqual(try s.load(h, offset: 0, length: 2), [5, 5])
+    }
+
     func testStaleTemporariesAreRemoved() throws {
         let path = freshPath()
         let s = try store(path)

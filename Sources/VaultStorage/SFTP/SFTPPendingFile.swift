@@ -53,6 +53,7 @@ final class SFTPPendingFile: PendingFile, @unchecked Sendable {
                     try channel.rename(path, to: final)
                 }
                 done = true
+                store.readHandles.drop(final)
             }
         } catch { discard(); throw error }
     }

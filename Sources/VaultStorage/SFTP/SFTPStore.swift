@@ -28,6 +28,7 @@ public final class SFTPStore: BlobStore, @unchecked Sendable {
     private let lock = Mutex()
     private var channels: [SFTPChannel?]
     private var turn = 0
+    let readHandles = SFTPReadHandles()
 
     /// A store for `location`, run by `command` (the standard `ssh` command line when nil) over
     /// `sessions` SSH sessions. Nothing is started until the first call.
@@ -80,6 +81,7 @@ public final class SFTPStore: BlobStore, @unchecked Sendable {
         let ch = try channel()
         let tmp = try writeTemporary(ch, h, bytes: bytes)
         do { try ch.rename(tmp, to: path(h)) } catch { _ = try? ch.remove(tmp); throw error }
+        if h.kind == .data { readHandles.drop(path(h)) }   // a cached handle would read the replaced file
     }
 
     /// Writes a durable temporary file in the folder of `h` (creating the folder if needed); returns its path.
@@ -154,11 +156,21 @@ public final class SFTPStore: BlobStore, @unchecked Sendable {
     }
 
     public func load(_ h: Handle, offset: Int, length: Int) throws -> [UInt8] {
-        let ch = try channel()
         let p = path(h)
-        let handle = try ch.open(p, flags: SFTP.fRead, op: "open")
-        defer { try? ch.close(handle, path: p, wait: false) }
-        let out = length == 0 ? [] : try ch.read(handle, offset: offset, length: length, path: p)
+        let out: [UInt8]
+        if h.kind == .data {
+            let e = try readHandles.checkout(p) {
+                let ch = try channel()
+                return (ch, try ch.open(p, flags: SFTP.fRead, op: "open"))
+            }
+            defer { readHandles.checkin(e) }
+            out = length == 0 ? [] : try e.channel.read(e.handle, offset: offset, length: length, path: p)
+        } else {
+            let ch = try channel()
+            let handle = try ch.open(p, flags: SFTP.fRead, op: "open")
+            defer { try? ch.close(handle, path: p, wait: false) }
+            out = length == 0 ? [] : try ch.read(handle, offset: offset, length: length, path: p)
+        }
         if out.count < length {
             throw VaultError(.corrupt, "\(p) on \(server) is truncated: wanted \(length) bytes at offset \(offset), found \(out.count)",
                              context: ["path": p, "server": server])
@@ -172,6 +184,7 @@ public final class SFTPStore: BlobStore, @unchecked Sendable {
     }
 
     public func remove(_ h: Handle) throws {
+        readHandles.drop(path(h))
         try channel().remove(path(h))
     }
 
