@@ -70,7 +70,7 @@ final class SFTPStoreTests: XCTestCase {
         try s.remove(h)
         XCTAssertThrowsError(try s.load(h, offset: 0, length: 1)) { XCTAssertEqual(StoreErrorClass.of($0), .notFound, "\($0)") }
         let p = try s.createPending(.data)
-        try [5, 5].withUnsafeBytes { try p.append($0) }
+        try [UInt8]([5, 5]).withUnsafeBytes { try p.append($0) }
         try p.commit(as: h)
         XCTAssertEqual(try s.load(h, offset: 0, length: 2), [5, 5])
     }
