@@ -12,6 +12,8 @@ cmd=${1:?start|stop}; dir=${2:?server folder}
 user=svsftp
 case "$cmd" in
 start)
+  # A server already running from DIR is stopped first: one listener per folder.
+  [ -f "$dir/sshd.run.pid" ] && "$0" stop "$dir"
   [ -x /usr/sbin/sshd ] || { echo "sftp-server: /usr/sbin/sshd not found (apt-get install openssh-server)" >&2; exit 1; }
   command -v ssh >/dev/null || { echo "sftp-server: ssh not found (apt-get install openssh-client)" >&2; exit 1; }
   if ! id "$user" >/dev/null 2>&1; then
