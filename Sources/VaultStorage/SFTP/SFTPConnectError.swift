@@ -34,7 +34,8 @@ enum SFTPConnectError {
         let exit = status >= 128 ? "was killed by signal \(status - 128)" : "exited with status \(status)"
         if started {
             return VaultError(.transient, "the SFTP session with \(server) ended: ssh \(exit)"
-                + (said.isEmpty ? "" : " (\(said))"), context: ctx)
+                + (said.isEmpty ? "" : " (\(said))") + "; check the server and the network, then run again "
+                + "(an interrupted backup commits nothing)", context: ctx)
         }
         return VaultError(.io, "the SFTP session with \(server) could not start: ssh \(exit)"
             + (said.isEmpty ? " without a message" : " (\(said))")
