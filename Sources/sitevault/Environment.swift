@@ -13,7 +13,10 @@ import Glibc
 import ArgumentParser
 
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "Repository location (default: $SITEVAULT_REPOSITORY).")
+    @Option(name: .long, help: """
+        Repository location: a folder, or sftp:user@host:/path (ssh runs with your keys and config; \
+        $SITEVAULT_SFTP_COMMAND replaces the ssh command line) (default: $SITEVAULT_REPOSITORY).
+        """)
     var repo: String?
 
     @Option(name: .long, help: "File holding the repository password (default: $SITEVAULT_PASSWORD_FILE, then $SITEVAULT_PASSWORD).")
