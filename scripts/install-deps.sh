@@ -7,7 +7,9 @@ pkgs=(libzstd-dev libsqlite3-dev pkg-config python3 util-linux procps)
 for a in "$@"; do
   case "$a" in
     # msmtp (a sendmail interface) and python3-aiosmtpd (an SMTP server): the alert e-mail tests.
-    --tests) pkgs+=(sqlite3 openssl curl postgresql-15 postgresql-client-15 msmtp python3-aiosmtpd) ;;
+    # openssh-server and -client: the SFTP repository tests run their own sshd (scripts/sftp-server.sh).
+    --tests) pkgs+=(sqlite3 openssl curl postgresql-15 postgresql-client-15 msmtp python3-aiosmtpd
+                    openssh-server openssh-client) ;;
     --bench) pkgs+=(restic borgbackup time postgresql-15 postgresql-client-15 pgbackrest) ;;
     *) echo "unknown option $a" >&2; exit 64 ;;
   esac
@@ -18,6 +20,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "installing: ${missing[*]}"
   $SUDO apt-get update -qq
+  # Installing openssh-server must not start the system's sshd: services stay stopped during the
+  # install (the usual policy-rc.d, only when the machine has none of its own).
+  policy=""
+  if [[ " ${missing[*]} " == *" openssh-server "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null; $SUDO chmod 755 "$policy"
+  fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  [ -n "$policy" ] && $SUDO rm -f "$policy"
 fi
 command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6 first" >&2; exit 1; }

@@ -9,7 +9,12 @@ swift build --build-tests 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]|^(Compiling|Buildi
 # user, on a free local port; stopped whatever happens.
 export SITEVAULT_TEST_PG_DIR="${TMPDIR:-/tmp}/sitevault-test-pg-$$"
 scripts/pg-cluster.sh start "$SITEVAULT_TEST_PG_DIR" || exit 1
-trap 'scripts/pg-cluster.sh stop "$SITEVAULT_TEST_PG_DIR"; rm -rf "$SITEVAULT_TEST_PG_DIR"' EXIT
+# A real OpenSSH SFTP server (our own sshd on a free loopback port, key-only, user svsftp) for the
+# SFTP repository tests: its folder holds the ssh config (`svtest` alias), keys and repos/.
+export SITEVAULT_TEST_SFTP_DIR="${TMPDIR:-/tmp}/sitevault-test-sftp-$$"
+trap 'scripts/pg-cluster.sh stop "$SITEVAULT_TEST_PG_DIR"; rm -rf "$SITEVAULT_TEST_PG_DIR";
+      scripts/sftp-server.sh stop "$SITEVAULT_TEST_SFTP_DIR"; rm -rf "$SITEVAULT_TEST_SFTP_DIR"' EXIT
+scripts/sftp-server.sh start "$SITEVAULT_TEST_SFTP_DIR" >/dev/null || exit 1
 # Per-test "started"/"passed" lines are hidden; failures, suite totals and the final summary are shown.
 log=$(mktemp)
 swift test --skip-build 2>&1 | tee "$log" | grep -Ev "^Test Case '.*' (started|passed)"

@@ -11,6 +11,9 @@ public struct StoreOptions: Sendable {
     /// Where retries are reported (as warnings); nil reports nothing.
     public var onRetry: (@Sendable (String) -> Void)?
     public var timer: StoreTimer
+    /// The command line that replaces `ssh … HOST -s sftp` for SFTP locations (SITEVAULT_SFTP_COMMAND,
+    /// split by `SSHCommand.parse`, never run through a shell); nil runs the standard ssh command.
+    public var sftpCommand: String?
 
     public init(limitUploadKiB: Int? = nil, limitDownloadKiB: Int? = nil, retry: RetryPolicy = RetryPolicy(),
                 debugLog: (@Sendable (String) -> Void)? = nil, onRetry: (@Sendable (String) -> Void)? = nil,
@@ -25,7 +28,7 @@ public struct StoreOptions: Sendable {
 public enum StoreFactory {
     /// Opens the store of `location` (see `StoreLocation.parse`). Nothing is created: a missing
     /// folder is only made by `BlobStore.createLayout`. Throws `.invalidArgument` for a location
-    /// that cannot be parsed or a kind of store this version does not have (S3, SFTP).
+    /// that cannot be parsed or a kind of store this version does not have (S3).
     public static func open(_ location: String, options: StoreOptions = StoreOptions()) throws -> BlobStore {
         try open(StoreLocation.parse(location), options: options)
     }
@@ -34,7 +37,9 @@ public enum StoreFactory {
         switch location {
         case .local(let path): return wrap(LocalStore(root: path), options: options)
         case .s3: throw notYet("S3", location)
-        case .sftp: throw notYet("SFTP", location)
+        case .sftp(let l):
+            let store = try SFTPStore(l, command: try options.sftpCommand.map { try SSHCommand.parse($0) })
+            return wrap(store, options: options)
         }
     }
 

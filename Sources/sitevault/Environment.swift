@@ -13,7 +13,10 @@ import Glibc
 import ArgumentParser
 
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "Repository location (default: $SITEVAULT_REPOSITORY).")
+    @Option(name: .long, help: """
+        Repository location: a folder, or sftp:user@host:/path (ssh runs with your keys and config; \
+        $SITEVAULT_SFTP_COMMAND replaces the ssh command line) (default: $SITEVAULT_REPOSITORY).
+        """)
     var repo: String?
 
     @Option(name: .long, help: "File holding the repository password (default: $SITEVAULT_PASSWORD_FILE, then $SITEVAULT_PASSWORD).")
@@ -137,9 +140,10 @@ struct Context {
 }
 
 /// Store options from the environment: the debug log of store calls on standard error with
-/// `debug` (`--debug-store`) or SITEVAULT_DEBUG_STORE=1.
+/// `debug` (`--debug-store`) or SITEVAULT_DEBUG_STORE=1; the SFTP command from SITEVAULT_SFTP_COMMAND.
 func storeOptions(_ env: [String: String], debug: Bool = false) -> StoreOptions {
     var o = StoreOptions()
+    if let command = env["SITEVAULT_SFTP_COMMAND"], !command.isEmpty { o.sftpCommand = command }
     if debug || env["SITEVAULT_DEBUG_STORE"] == "1" {
         o.debugLog = { line in FileHandle.standardError.write(Data((TerminalText.escape(line) + "\n").utf8)) }
     }

@@ -39,6 +39,17 @@ final class ControlFileTests: XCTestCase {
         """
     }
 
+    /// An SFTP repository with its own ssh command line; a command that cannot be split is refused at its value.
+    func testSFTPRepositoryAndItsCommand() throws {
+        let ok = base().replacingOccurrences(of: "path = \"repo\"",
+                                             with: "path = \"sftp:backupbox:/srv/shop\"\nsftp_command = \"ssh -F '/etc/my ssh' backupbox -s sftp\"")
+        let cfg = try parse(ok)
+        XCTAssertEqual(cfg.mainDestination.path, "sftp:backupbox:/srv/shop", "an sftp: location stays as written")
+        XCTAssertEqual(cfg.mainDestination.sftpCommand, "ssh -F '/etc/my ssh' backupbox -s sftp")
+        let bad = base().replacingOccurrences(of: "path = \"repo\"", with: "path = \"sftp:backupbox:/srv/shop\"\nsftp_command = \"ssh 'open\"")
+        assertRejected(bad, line: 7, column: 16, "a single quote is not closed")
+    }
+
     func parse(_ text: String, checkPaths: Bool = true) throws -> SiteConfig {
         try text.write(toFile: file, atomically: true, encoding: .utf8)
         return try ControlFile.load(path: file, checkPaths: checkPaths)

@@ -147,7 +147,11 @@ final class ControlFileReader {
         let r = TableReader(t, context: context, problems: problems)
         let path = r.string("path", required: "the repository folder (create it with `sitevault init`)")
         let pw = r.string("password_file", required: "a file holding the repository password (mode 0600)")
+        let sftpCommand = r.string("sftp_command")
         r.finish()
+        if let sftpCommand, let n = t["sftp_command"] {
+            do { _ = try SSHCommand.parse(sftpCommand) } catch let e as VaultError { problems.add(n.position, e.message) } catch {}
+        }
         if let pw, let n = t["password_file"] { checkPasswordFile(resolve(pw), at: n.position) }
         guard let path, let pw else { return nil }
         // A folder is resolved against the control file's folder; another kind of location stays as written.
@@ -161,7 +165,7 @@ final class ControlFileReader {
             if let n = t["path"] { problems.add(n.position, e.message) }
             return nil
         } catch { return nil }
-        return DestinationConfig(name: name, path: location, passwordFile: resolve(pw))
+        return DestinationConfig(name: name, path: location, passwordFile: resolve(pw), sftpCommand: sftpCommand)
     }
 
     /// A password file must exist on this machine and must not be readable by other users.

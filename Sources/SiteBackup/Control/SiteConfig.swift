@@ -5,6 +5,8 @@ public struct DestinationConfig: Sendable, Equatable {
     public var name: String
     public var path: String
     public var passwordFile: String
+    /// `sftp_command`: the command line that replaces `ssh … -s sftp` for an sftp: path (see SSHCommand).
+    public var sftpCommand: String? = nil
 }
 
 /// The four kinds of component a site is made of.

@@ -32,7 +32,7 @@ final class OpenDestination {
          storeOptions: StoreOptions = StoreOptions(), beforeCommit: (@Sendable () throws -> Void)? = nil) throws {
         config = d
         let store: BlobStore
-        do { store = try StoreFactory.open(d.path, options: storeOptions) } catch let e as VaultError {
+        do { store = try StoreFactory.open(d.path, options: d.storeOptions(storeOptions)) } catch let e as VaultError {
             throw RunFailure(.destinationMissing, "repository \(d.name): \(e.message)")
         }
         try Self.preflight(store, d)
