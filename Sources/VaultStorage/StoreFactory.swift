@@ -1,3 +1,4 @@
+import Foundation
 import VaultCore
 
 /// How stores are opened: the wrappers every store gets, from the global options.
@@ -11,6 +12,10 @@ public struct StoreOptions: Sendable {
     /// Where retries are reported (as warnings); nil reports nothing.
     public var onRetry: (@Sendable (String) -> Void)?
     public var timer: StoreTimer
+    /// Where S3 credentials, region and timeout are read (AWS_ACCESS_KEY_ID, AWS_PROFILE…; see `S3Config.fromEnvironment`).
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// An S3 credentials file (the control file's `s3_credentials_file`), used before the environment.
+    public var s3CredentialsFile: String?
 
     public init(limitUploadKiB: Int? = nil, limitDownloadKiB: Int? = nil, retry: RetryPolicy = RetryPolicy(),
                 debugLog: (@Sendable (String) -> Void)? = nil, onRetry: (@Sendable (String) -> Void)? = nil,
@@ -25,7 +30,8 @@ public struct StoreOptions: Sendable {
 public enum StoreFactory {
     /// Opens the store of `location` (see `StoreLocation.parse`). Nothing is created: a missing
     /// folder is only made by `BlobStore.createLayout`. Throws `.invalidArgument` for a location
-    /// that cannot be parsed or a kind of store this version does not have (S3, SFTP).
+    /// that cannot be parsed or a kind of store this version does not have (SFTP), and
+    /// for S3 when no credentials are found.
     public static func open(_ location: String, options: StoreOptions = StoreOptions()) throws -> BlobStore {
         try open(StoreLocation.parse(location), options: options)
     }
@@ -33,7 +39,9 @@ public enum StoreFactory {
     public static func open(_ location: StoreLocation, options: StoreOptions = StoreOptions()) throws -> BlobStore {
         switch location {
         case .local(let path): return wrap(LocalStore(root: path), options: options)
-        case .s3: throw notYet("S3", location)
+        case .s3(let s3):
+            let config = try S3Config.fromEnvironment(s3, environment: options.environment, credentialsFile: options.s3CredentialsFile)
+            return wrap(S3Store(config), options: options)
         case .sftp: throw notYet("SFTP", location)
         }
     }
