@@ -4,8 +4,8 @@
 #   OSD on a sparse file, auth none, pool size 1), each with a test user.
 # Usage: scripts/s3-servers.sh start DIR [seaweedfs] [rgw]   (both when none is named)
 #        scripts/s3-servers.sh stop DIR
-# `start` waits until each server answers S3 requests, then prints `export NAME=VALUE` lines (also
-# written to DIR/env): SITEVAULT_TEST_S3_SEAWEEDFS, SITEVAULT_TEST_S3_RGW (http://127.0.0.1:PORT),
+# `start` waits until each server answers S3 requests, then writes `export NAME=VALUE` lines to
+# DIR/env (mode 0600; prints them but the secret): SITEVAULT_TEST_S3_SEAWEEDFS, SITEVAULT_TEST_S3_RGW (http://127.0.0.1:PORT),
 # SITEVAULT_TEST_S3_ACCESS_KEY and SITEVAULT_TEST_S3_SECRET_KEY (the same test user on both).
 # Runs as root (Ceph's daemons) or as any user for SeaweedFS alone. No system service is touched.
 set -euo pipefail
@@ -49,7 +49,7 @@ JSON
   (cd "$d" && exec setsid weed server -dir="$d/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port="${p[0]}" -master.port.grpc="${p[1]}" -volume.port="${p[2]}" -volume.port.grpc="${p[3]}" \
     -filer.port="${p[4]}" -filer.port.grpc="${p[5]}" -s3 -s3.port="${p[6]}" -s3.port.grpc="${p[7]}" \
-    -s3.config="$d/s3.json" -iam=false -master.volumeSizeLimitMB=1024 -volume.max=100 \
+    -s3.config="$d/s3.json" -iam=false -master.volumeSizeLimitMB=512 -volume.max=2000 \
     </dev/null >"$d/weed.log" 2>&1) &
   echo $! > "$d/pid"
   wait_http "http://127.0.0.1:${p[6]}/" 60 SeaweedFS "$d/weed.log" || return 1
@@ -159,7 +159,9 @@ case "$cmd" in
         *) echo "unknown server $s" >&2; stop_all; exit 64 ;;
       esac
     done
-    cat "$dir/env" ;;
+    # The endpoints; the test user's keys stay in DIR/env (mode 0600), which callers source.
+    grep -v SECRET "$dir/env"
+    echo "# keys and endpoints: source $dir/env" ;;
   stop) stop_all ;;
   *) echo "usage: $0 start|stop DIR [seaweedfs] [rgw]" >&2; exit 64 ;;
 esac
