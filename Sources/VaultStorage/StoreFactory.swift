@@ -25,6 +25,15 @@ public struct StoreOptions: Sendable {
     }
 }
 
+extension StoreOptions {
+    /// These options with an S3 credentials file (kept as they are when `file` is nil).
+    public func with(s3CredentialsFile file: String?) -> StoreOptions {
+        var o = self
+        if let file { o.s3CredentialsFile = file }
+        return o
+    }
+}
+
 /// The one place where stores are made from a repository location and wrapped:
 /// `Retrying(Logging(RateLimited(store)))` — each retry is logged and limited like a first call.
 public enum StoreFactory {

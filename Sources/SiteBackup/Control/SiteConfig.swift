@@ -5,6 +5,9 @@ public struct DestinationConfig: Sendable, Equatable {
     public var name: String
     public var path: String
     public var passwordFile: String
+    /// For an S3 location: a file of S3 keys in the `~/.aws/credentials` format (`s3_credentials_file`),
+    /// used before AWS_ACCESS_KEY_ID and ~/.aws/credentials; nil to use those.
+    public var s3CredentialsFile: String? = nil
 }
 
 /// The four kinds of component a site is made of.

@@ -16,7 +16,7 @@ public enum SiteSnapshots {
     /// Opens a destination of the control file with its password file (or the password given).
     public static func open(_ d: DestinationConfig, password: [UInt8]? = nil, clock: VaultClock = SystemClock(),
                             storeOptions: StoreOptions = StoreOptions()) throws -> Repository {
-        let store = try StoreFactory.open(d.path, options: storeOptions)
+        let store = try StoreFactory.open(d.path, options: storeOptions.with(s3CredentialsFile: d.s3CredentialsFile))
         let cfg = try Repository.readConfig(store)
         let repo = try Repository.open(store: store, config: cfg, password: try password ?? readPassword(d.passwordFile), clock: clock)
         try repo.loadIndex()

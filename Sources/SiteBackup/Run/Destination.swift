@@ -32,7 +32,7 @@ final class OpenDestination {
          storeOptions: StoreOptions = StoreOptions(), beforeCommit: (@Sendable () throws -> Void)? = nil) throws {
         config = d
         let store: BlobStore
-        do { store = try StoreFactory.open(d.path, options: storeOptions) } catch let e as VaultError {
+        do { store = try StoreFactory.open(d.path, options: storeOptions.with(s3CredentialsFile: d.s3CredentialsFile)) } catch let e as VaultError {
             throw RunFailure(.destinationMissing, "repository \(d.name): \(e.message)")
         }
         try Self.preflight(store, d)
@@ -77,6 +77,10 @@ final class OpenDestination {
     /// has at least 32 MiB free (when the store knows its free space).
     static func preflight(_ store: BlobStore, _ d: DestinationConfig) throws {
         do { try store.checkReachable() } catch let e as VaultError {
+            // A remote store that answers but refuses (credentials, access) or cannot be reached: its own message.
+            if e.code != .notFound && e.context["errno"] == nil {
+                throw RunFailure(.destinationMissing, "repository \(d.name) at \(d.path) cannot be used: \(e.message)")
+            }
             let reason = e.context["errno"].flatMap { Int32($0) }.map { String(cString: strerror($0)) } ?? e.message
             throw RunFailure(.destinationMissing, "repository \(d.name) at \(d.path) does not exist (\(reason)): "
                              + "mount the destination or create it with `sitevault init --repo \(d.path)`")

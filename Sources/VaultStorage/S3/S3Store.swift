@@ -153,10 +153,11 @@ public final class S3Store: BlobStore, @unchecked Sendable {
     }
 
     /// Throws `.notFound` when the bucket does not exist (the prefix needs nothing: keys make it).
+    /// A one-key listing rather than HEAD, so that a refusal comes with its S3 error code.
     public func checkReachable() throws {
-        let r = try client.send("HEAD", key: nil)
+        let r = try client.send("GET", key: nil, query: [("list-type", "2"), ("max-keys", "1"), ("prefix", keyPrefix)])
         if r.status == 200 { return }
-        if r.status == 404 {
+        if r.status == 404 && (S3XML.error(r.body)?.code ?? "NoSuchBucket") == "NoSuchBucket" {
             throw VaultError(.notFound, "the bucket \"\(bucket)\" does not exist on the S3 server at \(client.origin)",
                              context: ["location": location])
         }
