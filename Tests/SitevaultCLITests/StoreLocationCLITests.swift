@@ -6,7 +6,7 @@ final class StoreLocationCLITests: CLITestCase {
     func testInitOnS3WithoutCredentialsOrServerFailsClearlyAndCreatesNothing() throws {
         let cwd = dir.sub("cwd")
         mkdir(cwd)
-        let base = ["SITEVAULT_PASSWORD_FILE": passwordFile, "HOME": dir.path, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""]
+        let base: [String: String] = ["SITEVAULT_PASSWORD_FILE": passwordFile!, "HOME": dir.path, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""]
         var r = try CLI.run(["init", "--repo", "s3:http://127.0.0.1:1/bucket"], env: base, cwd: cwd)
         XCTAssertNotEqual(r.status, 0, "\(r)")
         XCTAssertTrue(r.stderr.contains("no S3 credentials") && r.stderr.contains("AWS_ACCESS_KEY_ID"), r.stderr)
