@@ -49,7 +49,7 @@ JSON
   (cd "$d" && exec setsid weed server -dir="$d/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port="${p[0]}" -master.port.grpc="${p[1]}" -volume.port="${p[2]}" -volume.port.grpc="${p[3]}" \
     -filer.port="${p[4]}" -filer.port.grpc="${p[5]}" -s3 -s3.port="${p[6]}" -s3.port.grpc="${p[7]}" \
-    -s3.config="$d/s3.json" -iam=false -master.volumeSizeLimitMB=512 -volume.max=2000 \
+    -s3.config="$d/s3.json" -s3.port.iceberg=0 -s3.port.lance=0 -iam=false -master.volumeSizeLimitMB=512 -volume.max=2000 \
     </dev/null >"$d/weed.log" 2>&1) &
   echo $! > "$d/pid"
   wait_http "http://127.0.0.1:${p[6]}/" 60 SeaweedFS "$d/weed.log" || return 1

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import VaultCore
-import VaultStorage
+@testable import VaultStorage
 import VaultTesting
 
 /// `S3Store` on the real servers scripts/test.sh starts (SeaweedFS and Ceph RGW): the whole store
@@ -129,5 +129,34 @@ final class S3StoreTests: XCTestCase {
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
+
+/// Unfinished multipart uploads (a large save interrupted) are aborted by `removeStaleTemporaries`
+/// once old enough, and only under the store's own prefix.
+final class S3StaleUploadTests: XCTestCase {
+    func testStaleMultipartUploadsAreAbortedOnSeaweedFS() throws { try staleUploads(.seaweedfs) }
+    func testStaleMultipartUploadsAreAbortedOnCephRGW() throws { try staleUploads(.rgw) }
+
+    private func staleUploads(_ kind: S3TestServer.Kind) throws {
+        guard let s = S3TestServer.find(kind) else { throw XCTSkip(S3TestServer.skipReason(kind)) }
+        let bucket = S3TestServer.freshBucket("stale")
+        let store = S3Store(try config(s, bucket: bucket, prefix: "mine"))
+        let other = S3Store(try config(s, bucket: bucket, prefix: "other"))
+        try store.createLayout()
+        for (st, key) in [(store, "mine/data/ab/abcd"), (other, "other/data/cd/cdef")] {
+            let r = try st.client.send("POST", key: key, query: [("uploads", "")])
+            XCTAssertEqual(r.status, 200, "\(kind): \(String(decoding: r.body, as: UTF8.self))")
+        }
+        let now = Date().timeIntervalSince1970
+        XCTAssertEqual(try store.removeStaleTemporaries(olderThan: 3600, now: now), 0, "\(kind): a fresh upload is kept")
+        XCTAssertEqual(try store.removeStaleTemporaries(olderThan: 60, now: now + 7200), 1, "\(kind): the stale upload is aborted")
+        XCTAssertEqual(try store.removeStaleTemporaries(olderThan: 60, now: now + 7200), 0, "\(kind): nothing is left to abort")
+        XCTAssertEqual(try other.removeStaleTemporaries(olderThan: 60, now: now + 7200), 1, "\(kind): another prefix's upload was left alone")
+    }
+
+    private func config(_ s: S3TestServer, bucket: String, prefix: String) throws -> S3Config {
+        guard case .s3(let loc) = try StoreLocation.parse(s.location(bucket: bucket, prefix: prefix)) else { throw XCTSkip("not s3") }
+        return try S3Config.fromEnvironment(loc, environment: s.environment)
     }
 }

@@ -12,13 +12,17 @@ import VaultCore
 /// - **create-if-absent**: `PUT` with `If-None-Match: *` (Ceph RGW, SeaweedFS 3.8x and later, AWS):
 ///   the server lets exactly one of several concurrent creators win (`412` for the others);
 /// - **pending files** are kept in memory and uploaded at `commit`; nothing exists before;
-/// - **listing** uses ListObjectsV2 pages of 1,000 keys with continuation tokens.
+/// - **listing** uses ListObjectsV2 pages of 1,000 keys with continuation tokens;
+/// - **ranged reads** of data packs: the second read of one pack fetches it whole and keeps it
+///   (`S3PackCache`, packs never change), so check and restore make one request per pack.
 public final class S3Store: BlobStore, @unchecked Sendable {
     // @unchecked: every stored property is immutable (the client is thread-safe).
     let client: S3Client
     /// The key prefix with its trailing slash, or "" for the bucket root.
     let keyPrefix: String
     public let location: String
+    /// Whole data packs recently read (see `S3PackCache`).
+    let packs = S3PackCache(limit: 128 << 20)
 
     public init(_ config: S3Config) {
         client = S3Client(config)
@@ -39,6 +43,7 @@ public final class S3Store: BlobStore, @unchecked Sendable {
     func fail(_ r: S3Response, _ what: String) -> VaultError { S3Errors.error(r, what, client: client) }
 
     public func save(_ h: Handle, bytes: UnsafeRawBufferPointer) throws {
+        if h.kind == .data { packs.drop(key(h)) }
         if bytes.count > client.config.multipartThreshold { return try S3Multipart(store: self, key: key(h)).upload(bytes) }
         let r = try client.send("PUT", key: key(h), body: Data(bytes))
         guard r.status == 200 else { throw fail(r, "saving \(h)") }
@@ -72,6 +77,18 @@ public final class S3Store: BlobStore, @unchecked Sendable {
         guard length > 0 else {
             guard try stat(h).size >= offset else { throw short(h, offset: offset, length: length) }
             return []
+        }
+        if h.kind == .data {
+            let k = key(h)
+            var whole = packs.get(k)
+            if whole == nil && packs.shouldFetchWhole(k) {
+                whole = try load(h)
+                packs.put(k, whole!)
+            }
+            if let whole {
+                guard offset + length <= whole.count else { throw short(h, offset: offset, length: length) }
+                return Array(whole[offset..<(offset + length)])
+            }
         }
         let r = try client.send("GET", key: key(h), headers: ["range": "bytes=\(offset)-\(offset + length - 1)"])
         switch r.status {
@@ -127,6 +144,7 @@ public final class S3Store: BlobStore, @unchecked Sendable {
     }
 
     public func remove(_ h: Handle) throws {
+        if h.kind == .data { packs.drop(key(h)) }
         let r = try client.send("DELETE", key: key(h))
         guard r.status == 204 || r.status == 200 || r.status == 404 else { throw fail(r, "removing \(h)") }
         if r.status == 404, S3XML.error(r.body)?.code == "NoSuchBucket" { throw fail(r, "removing \(h)") }
