@@ -12,8 +12,10 @@ set -euo pipefail
 cmd=${1:-}; dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR [seaweedfs] [rgw]" >&2; exit 64; }
 shift 2
-ACCESS=sitevaulttestaccess
-SECRET=sitevault-test-secret-$(printf %s "$dir" | sha256sum | cut -c1-16)
+# The test user's keys: random ones, or those radosgw-admin generates when RGW starts (first), so
+# both servers share them. They are never put in a process argument (curl reads them from stdin).
+ACCESS=SVTEST$(python3 -c 'import secrets; print(secrets.token_hex(7).upper())')
+SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(30))')
 
 free_ports() {   # N free loopback ports, one a line
   python3 - "$1" <<'PY'
@@ -56,7 +58,8 @@ JSON
   # The S3 gateway answers before the filer is ready: wait until a signed bucket listing works.
   local i
   for ((i = 0; i < 120; i++)); do
-    if curl -sf -o /dev/null -m 2 --aws-sigv4 "aws:amz:us-east-1:s3" --user "$ACCESS:$SECRET" "http://127.0.0.1:${p[6]}/"; then
+    if printf 'user = "%s:%s"\n' "$ACCESS" "$SECRET" |
+        curl -K - -sf -o /dev/null -m 2 --aws-sigv4 "aws:amz:us-east-1:s3" "http://127.0.0.1:${p[6]}/"; then
       echo "export SITEVAULT_TEST_S3_SEAWEEDFS=http://127.0.0.1:${p[6]}" >> "$dir/env"; return 0
     fi
     sleep 0.25
@@ -127,9 +130,11 @@ CONF
   setsid radosgw -f -n client.rgw.a </dev/null >>"$d/log/rgw.out" 2>&1 &
   echo $! > "$d/rgw.pid"
   wait_http "http://127.0.0.1:${p[1]}/" 90 "Ceph RGW" "$d/log/client.rgw.a.log" || return 1
-  timeout 60 radosgw-admin user create --uid=sitevault-test --display-name="sitevault test" \
-    --access-key="$ACCESS" --secret-key="$SECRET" >>"$d/log/setup.log" 2>&1 \
+  ( umask 077; timeout 60 radosgw-admin user create --uid=sitevault-test --display-name="sitevault test" \
+      >"$d/user.json" 2>>"$d/log/setup.log" ) \
     || { echo "s3-servers: radosgw-admin user create failed; see $d/log/setup.log" >&2; return 1; }
+  { read -r ACCESS; read -r SECRET; } < <(python3 -c 'import json, sys; k = json.load(open(sys.argv[1]))["keys"][0]
+print(k["access_key"]); print(k["secret_key"])' "$d/user.json")
   echo "export SITEVAULT_TEST_S3_RGW=http://127.0.0.1:${p[1]}" >> "$dir/env"
 }
 
@@ -149,9 +154,9 @@ case "$cmd" in
   start)
     mkdir -p "$dir"; chmod 700 "$dir"
     : > "$dir/env"; chmod 600 "$dir/env"
-    echo "export SITEVAULT_TEST_S3_ACCESS_KEY=$ACCESS" >> "$dir/env"
-    echo "export SITEVAULT_TEST_S3_SECRET_KEY=$SECRET" >> "$dir/env"
-    want=("$@"); [ ${#want[@]} -eq 0 ] && want=(seaweedfs rgw)
+    want=("$@"); [ ${#want[@]} -eq 0 ] && want=(rgw seaweedfs)
+    # RGW first: its generated keys become SeaweedFS's too.
+    if [[ " ${want[*]} " == *" rgw "* ]]; then want=(rgw $(printf '%s\n' "${want[@]}" | grep -vx rgw || true)); fi
     for s in "${want[@]}"; do
       case "$s" in
         seaweedfs) start_seaweedfs || { stop_all; exit 1; } ;;
@@ -159,6 +164,8 @@ case "$cmd" in
         *) echo "unknown server $s" >&2; stop_all; exit 64 ;;
       esac
     done
+    echo "export SITEVAULT_TEST_S3_ACCESS_KEY=$ACCESS" >> "$dir/env"
+    echo "export SITEVAULT_TEST_S3_SECRET_KEY=$SECRET" >> "$dir/env"
     # The endpoints; the test user's keys stay in DIR/env (mode 0600), which callers source.
     grep -v SECRET "$dir/env"
     echo "# keys and endpoints: source $dir/env" ;;

@@ -80,3 +80,18 @@ final class S3SignerTests: XCTestCase {
         XCTAssertEqual(c.accessKey, "AKID")
     }
 }
+
+/// Printing any value that holds S3 keys never shows the secret.
+final class S3SecretPrintingTests: XCTestCase {
+    func testDescriptionsHideTheSecret() throws {
+        let secret = "s3cr3t-value-never-printed"
+        let creds = try S3Credentials.resolve(environment: ["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": secret])
+        guard case .s3(let loc) = try StoreLocation.parse("s3:http://127.0.0.1:9/b/p") else { return XCTFail("not s3") }
+        let config = S3Config(location: loc, credentials: creds)
+        let signer = S3Signer(accessKey: "AKID", secretKey: secret, region: "us-east-1")
+        for text in ["\(creds)", String(reflecting: creds), "\(config)", String(reflecting: config), "\(signer)",
+                     String(reflecting: signer), "\(S3Store(config))"] {
+            XCTAssertFalse(text.contains(secret), text)
+        }
+    }
+}

@@ -2,7 +2,7 @@ import Foundation
 import VaultCore
 
 /// An S3 access key and its secret. The secret is never part of `description`, messages or logs.
-public struct S3Credentials: Sendable, CustomStringConvertible {
+public struct S3Credentials: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     public var accessKey: String
     var secretKey: String
     /// Where the key came from, for messages ("AWS_ACCESS_KEY_ID", "~/.aws/credentials [default]").
@@ -13,6 +13,7 @@ public struct S3Credentials: Sendable, CustomStringConvertible {
     }
 
     public var description: String { "access key \(accessKey) (from \(source))" }
+    public var debugDescription: String { description }
 
     /// Finds the credentials, first found wins:
     /// 1. `file` (the control file's `s3_credentials_file`), in the `~/.aws/credentials` format;

@@ -4,7 +4,7 @@ import VaultCore
 /// AWS Signature Version 4 for header-authenticated requests (the `Authorization` header), as
 /// documented in "Authenticating Requests (AWS Signature Version 4)". Checked against AWS's
 /// published examples in `S3SignerTests`.
-public struct S3Signer: Sendable {
+public struct S3Signer: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     public var accessKey: String
     /// Never printed: `description` of the store and its errors name the access key only.
     var secretKey: String
@@ -14,6 +14,10 @@ public struct S3Signer: Sendable {
     public init(accessKey: String, secretKey: String, region: String, service: String = "s3") {
         self.accessKey = accessKey; self.secretKey = secretKey; self.region = region; self.service = service
     }
+
+    /// Names the key, never the secret (also what `dump`/`print` of a value holding a signer shows).
+    public var description: String { "SigV4 signer for access key \(accessKey), region \(region), service \(service)" }
+    public var debugDescription: String { description }
 
     /// The SHA-256 of an empty payload.
     public static let emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
