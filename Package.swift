@@ -20,7 +20,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
-        .target(name: "VaultStorage", dependencies: ["VaultCore"]),
+        .target(name: "VaultStorage", dependencies: ["VaultCore", .product(name: "Crypto", package: "swift-crypto")]),
         .systemLibrary(name: "CLinux"),
         .target(name: "VaultFileSystem", dependencies: ["VaultCore", "CLinux"]),
         .target(name: "VaultRepository", dependencies: ["VaultCore", "VaultCrypto", "VaultStorage", "CZstd"]),

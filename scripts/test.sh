@@ -12,9 +12,15 @@ scripts/pg-cluster.sh start "$SITEVAULT_TEST_PG_DIR" || exit 1
 # A real OpenSSH SFTP server (our own sshd on a free loopback port, key-only, user svsftp) for the
 # SFTP repository tests: its folder holds the ssh config (`svtest` alias), keys and repos/.
 export SITEVAULT_TEST_SFTP_DIR="${TMPDIR:-/tmp}/sitevault-test-sftp-$$"
+# Real S3 servers (SeaweedFS and Ceph RGW) on free loopback ports; their endpoints and test keys
+# are exported from $S3_DIR/env (SITEVAULT_TEST_S3_*).
+S3_DIR="${TMPDIR:-/tmp}/sitevault-test-s3-$$"
 trap 'scripts/pg-cluster.sh stop "$SITEVAULT_TEST_PG_DIR"; rm -rf "$SITEVAULT_TEST_PG_DIR";
-      scripts/sftp-server.sh stop "$SITEVAULT_TEST_SFTP_DIR"; rm -rf "$SITEVAULT_TEST_SFTP_DIR"' EXIT
+      scripts/sftp-server.sh stop "$SITEVAULT_TEST_SFTP_DIR"; rm -rf "$SITEVAULT_TEST_SFTP_DIR";
+      scripts/s3-servers.sh stop "$S3_DIR"; rm -rf "$S3_DIR"' EXIT
 scripts/sftp-server.sh start "$SITEVAULT_TEST_SFTP_DIR" >/dev/null || exit 1
+scripts/s3-servers.sh start "$S3_DIR" || exit 1
+set -a; . "$S3_DIR/env"; set +a
 # Per-test "started"/"passed" lines are hidden; failures, suite totals and the final summary are shown.
 log=$(mktemp)
 swift test --skip-build 2>&1 | tee "$log" | grep -Ev "^Test Case '.*' (started|passed)"

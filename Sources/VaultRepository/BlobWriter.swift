@@ -105,14 +105,16 @@ public final class BlobWriter: @unchecked Sendable {
         try plaintext.withUnsafeBytes { try save(type, $0) }
     }
 
-    /// Full packs are finished (header, fsync, rename) on a dedicated queue, so the few threads
-    /// that compress and encrypt never wait for the disk; at most `commitSlots` packs wait there.
-    private let commitQueue = DispatchQueue(label: "sitevault.pack-commit")
+    /// Full packs are finished (header, fsync, rename or upload) on a concurrent queue, so the few
+    /// threads that compress and encrypt never wait for the store; at most `commitSlots` packs are
+    /// finished at once (several uploads in flight to a remote store).
+    private let commitQueue = DispatchQueue(label: "sitevault.pack-commit", attributes: .concurrent)
+    private let commitGroup = DispatchGroup()
     private let commitSlots = DispatchSemaphore(value: 3)
 
     private func commitInBackground(_ pack: OpenPack) throws {
         commitSlots.wait()
-        commitQueue.async { [self] in
+        commitQueue.async(group: commitGroup) { [self] in
             defer { commitSlots.signal() }
             try? writePack(pack)   // a failure is recorded in `failure` and rethrown by the next save or flush
         }
@@ -149,7 +151,7 @@ public final class BlobWriter: @unchecked Sendable {
 
     /// Like `flush`, returning the names of the index files written.
     public func flushReturningFiles() throws -> [String] {
-        commitQueue.sync {}   // wait for packs still being finished in the background
+        commitGroup.wait()   // wait for packs still being finished in the background
         if let failure = mutex.withLock({ failure }) { throw failure }
         let packs: [OpenPack] = mutex.withLock { let b = Array(open.values); open = [:]; return b }
         for p in packs { if p.entries.isEmpty { p.file.discard() } else { try writePack(p) } }

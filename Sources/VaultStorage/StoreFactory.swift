@@ -1,3 +1,4 @@
+import Foundation
 import VaultCore
 
 /// How stores are opened: the wrappers every store gets, from the global options.
@@ -14,6 +15,10 @@ public struct StoreOptions: Sendable {
     /// The command line that replaces `ssh … HOST -s sftp` for SFTP locations (SITEVAULT_SFTP_COMMAND,
     /// split by `SSHCommand.parse`, never run through a shell); nil runs the standard ssh command.
     public var sftpCommand: String?
+    /// Where S3 credentials, region and timeout are read (AWS_ACCESS_KEY_ID, AWS_PROFILE…; see `S3Config.fromEnvironment`).
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// An S3 credentials file (the control file's `s3_credentials_file`), used before the environment.
+    public var s3CredentialsFile: String?
 
     public init(limitUploadKiB: Int? = nil, limitDownloadKiB: Int? = nil, retry: RetryPolicy = RetryPolicy(),
                 debugLog: (@Sendable (String) -> Void)? = nil, onRetry: (@Sendable (String) -> Void)? = nil,
@@ -23,12 +28,21 @@ public struct StoreOptions: Sendable {
     }
 }
 
+extension StoreOptions {
+    /// These options with an S3 credentials file (kept as they are when `file` is nil).
+    public func with(s3CredentialsFile file: String?) -> StoreOptions {
+        var o = self
+        if let file { o.s3CredentialsFile = file }
+        return o
+    }
+}
+
 /// The one place where stores are made from a repository location and wrapped:
 /// `Retrying(Logging(RateLimited(store)))` — each retry is logged and limited like a first call.
 public enum StoreFactory {
     /// Opens the store of `location` (see `StoreLocation.parse`). Nothing is created: a missing
     /// folder is only made by `BlobStore.createLayout`. Throws `.invalidArgument` for a location
-    /// that cannot be parsed or a kind of store this version does not have (S3).
+    /// that cannot be parsed, and for S3 when no credentials are found.
     public static func open(_ location: String, options: StoreOptions = StoreOptions()) throws -> BlobStore {
         try open(StoreLocation.parse(location), options: options)
     }
@@ -36,7 +50,9 @@ public enum StoreFactory {
     public static func open(_ location: StoreLocation, options: StoreOptions = StoreOptions()) throws -> BlobStore {
         switch location {
         case .local(let path): return wrap(LocalStore(root: path), options: options)
-        case .s3: throw notYet("S3", location)
+        case .s3(let s3):
+            let config = try S3Config.fromEnvironment(s3, environment: options.environment, credentialsFile: options.s3CredentialsFile)
+            return wrap(S3Store(config), options: options)
         case .sftp(let l):
             let store = try SFTPStore(l, command: try options.sftpCommand.map { try SSHCommand.parse($0) })
             return wrap(store, options: options)
@@ -56,8 +72,4 @@ public enum StoreFactory {
         return RetryingStore(store, policy: options.retry, timer: options.timer, onRetry: options.onRetry)
     }
 
-    static func notYet(_ kind: String, _ location: StoreLocation) -> VaultError {
-        VaultError(.invalidArgument, "\(kind) repositories (\(location)) are not supported yet in this version of sitevault: "
-                   + "use a local folder or a mounted share", context: ["location": location.description])
-    }
 }

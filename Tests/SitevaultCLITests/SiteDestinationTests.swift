@@ -41,14 +41,16 @@ final class SiteDestinationTests: SiteTestCase {
         XCTAssertEqual(try siteRun("status").status, 2, "a failed site is unhealthy")
     }
 
-    func testUnsupportedKindOfDestinationFailsBeforeFreezing() throws {
+    /// An S3 repository whose server is down: retried, then refused before anything is frozen.
+    func testUnreachableS3DestinationFailsBeforeFreezing() throws {
         try makeSite()
         try addMarkingWriter()
-        try replaceInControlFile("path = \"backup/repo\"", "path = \"s3:http://127.0.0.1:1/bucket\"")
+        try writeSecret("[default]\naws_access_key_id = k\naws_secret_access_key = s\n", to: site + "/backup/s3-keys")
+        try replaceInControlFile("path = \"backup/repo\"", "path = \"s3:http://127.0.0.1:1/bucket\"\ns3_credentials_file = \"backup/s3-keys\"")
         let r = try siteRun("backup", "--json")
         XCTAssertEqual(r.status, 10, "\(r)")
         XCTAssertEqual(json(r)["failure"] as? String, "destination-missing")
-        XCTAssertTrue(r.stderr.contains("not supported yet in this version"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("cannot connect to the S3 server at http://127.0.0.1:1"), r.stderr)
         try assertNothingFrozen(r)
     }
 

@@ -3,14 +3,19 @@ import XCTest
 
 /// Repository locations the CLI refuses, and the storage options it takes.
 final class StoreLocationCLITests: CLITestCase {
-    func testInitOnS3FailsClearlyAndCreatesNothing() throws {
+    func testInitOnS3WithoutCredentialsOrServerFailsClearlyAndCreatesNothing() throws {
         let cwd = dir.sub("cwd")
         mkdir(cwd)
-        let r = try CLI.run(["init", "--repo", "s3:http://127.0.0.1:1/bucket"], env: ["SITEVAULT_PASSWORD_FILE": passwordFile],
-                            cwd: cwd)
+        let base: [String: String] = ["SITEVAULT_PASSWORD_FILE": passwordFile!, "HOME": dir.path, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""]
+        var r = try CLI.run(["init", "--repo", "s3:http://127.0.0.1:1/bucket"], env: base, cwd: cwd)
         XCTAssertNotEqual(r.status, 0, "\(r)")
-        XCTAssertTrue(r.stderr.contains("not supported yet"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("s3:http://127.0.0.1:1/bucket"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("no S3 credentials") && r.stderr.contains("AWS_ACCESS_KEY_ID"), r.stderr)
+        // Keys but no server (port 1): retried, then refused naming the server.
+        var keyed = base
+        keyed["AWS_ACCESS_KEY_ID"] = "key"; keyed["AWS_SECRET_ACCESS_KEY"] = "secret"
+        r = try CLI.run(["init", "--repo", "s3:http://127.0.0.1:1/bucket"], env: keyed, cwd: cwd)
+        XCTAssertNotEqual(r.status, 0, "\(r)")
+        XCTAssertTrue(r.stderr.contains("cannot connect to the S3 server at http://127.0.0.1:1"), r.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cwd), [], "init created something in the current folder")
     }
 

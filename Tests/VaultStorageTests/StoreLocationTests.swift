@@ -50,10 +50,14 @@ final class StoreLocationTests: XCTestCase {
         XCTAssertTrue(store is RetryingStore)
         XCTAssertEqual(store.location, dir.sub("later"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.sub("later")), "opening creates nothing")
-        for remote in ["s3:http://127.0.0.1:1/bucket"] {
-            XCTAssertThrowsError(try StoreFactory.open(remote)) {
-                XCTAssertTrue(($0 as? VaultError)?.message.contains("not supported yet in this version") == true, "\($0)")
-            }
+        var options = StoreOptions()
+        options.environment = ["AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"]
+        let s3 = try StoreFactory.open("s3:http://127.0.0.1:1/bucket/pre/fix", options: options)
+        XCTAssertTrue(s3 is RetryingStore)
+        XCTAssertEqual(s3.location, "s3:http://127.0.0.1:1/bucket/pre/fix")
+        options.environment = ["HOME": dir.path]
+        XCTAssertThrowsError(try StoreFactory.open("s3:http://127.0.0.1:1/bucket", options: options)) {
+            XCTAssertTrue(($0 as? VaultError)?.message.contains("no S3 credentials") == true, "\($0)")
         }
         // SFTP opens without connecting (nothing runs until the first call).
         let sftp = try StoreFactory.open("sftp:u@h:/p")

@@ -148,11 +148,13 @@ final class ControlFileReader {
         let path = r.string("path", required: "the repository folder (create it with `sitevault init`)")
         let pw = r.string("password_file", required: "a file holding the repository password (mode 0600)")
         let sftpCommand = r.string("sftp_command")
+        let s3Keys = r.string("s3_credentials_file")
         r.finish()
         if let sftpCommand, let n = t["sftp_command"] {
             do { _ = try SSHCommand.parse(sftpCommand) } catch let e as VaultError { problems.add(n.position, e.message) } catch {}
         }
         if let pw, let n = t["password_file"] { checkPasswordFile(resolve(pw), at: n.position) }
+        if let s3Keys, let n = t["s3_credentials_file"] { checkPasswordFile(resolve(s3Keys), at: n.position, what: "S3 credentials file") }
         guard let path, let pw else { return nil }
         // A folder is resolved against the control file's folder; another kind of location stays as written.
         let location: String
@@ -165,15 +167,16 @@ final class ControlFileReader {
             if let n = t["path"] { problems.add(n.position, e.message) }
             return nil
         } catch { return nil }
-        return DestinationConfig(name: name, path: location, passwordFile: resolve(pw), sftpCommand: sftpCommand)
+        return DestinationConfig(name: name, path: location, passwordFile: resolve(pw), sftpCommand: sftpCommand, s3CredentialsFile: s3Keys.map(resolve))
     }
 
     /// A password file must exist on this machine and must not be readable by other users.
-    func checkPasswordFile(_ path: String, at pos: TOMLPosition) {
+    func checkPasswordFile(_ path: String, at pos: TOMLPosition, what: String = "password file") {
         guard checkPaths else { return }
-        if !exists(path) { return problems.add(pos, "password file \(path) does not exist") }
+        if !exists(path) { return problems.add(pos, "\(what) \(path) does not exist") }
         if let why = secretFileExposure(path) {
-            problems.add(pos, "password file \(path) is \(why): anyone on this machine can read the password; chmod 600 \(path)")
+            let secret = what == "password file" ? "the password" : "the keys"
+            problems.add(pos, "\(what) \(path) is \(why): anyone on this machine can read \(secret); chmod 600 \(path)")
         }
     }
 

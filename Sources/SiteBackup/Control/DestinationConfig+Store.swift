@@ -1,9 +1,10 @@
 import VaultStorage
 
 extension DestinationConfig {
-    /// `base` with this destination's own settings: its `sftp_command` wins over SITEVAULT_SFTP_COMMAND.
+    /// `base` with this destination's own settings: its `sftp_command` wins over
+    /// SITEVAULT_SFTP_COMMAND, its `s3_credentials_file` over the AWS environment.
     public func storeOptions(_ base: StoreOptions) -> StoreOptions {
-        var o = base
+        var o = base.with(s3CredentialsFile: s3CredentialsFile)
         if let sftpCommand { o.sftpCommand = sftpCommand }
         return o
     }

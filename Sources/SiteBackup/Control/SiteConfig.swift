@@ -7,6 +7,9 @@ public struct DestinationConfig: Sendable, Equatable {
     public var passwordFile: String
     /// `sftp_command`: the command line that replaces `ssh … -s sftp` for an sftp: path (see SSHCommand).
     public var sftpCommand: String? = nil
+    /// For an S3 location: a file of S3 keys in the `~/.aws/credentials` format (`s3_credentials_file`),
+    /// used before AWS_ACCESS_KEY_ID and ~/.aws/credentials; nil to use those.
+    public var s3CredentialsFile: String? = nil
 }
 
 /// The four kinds of component a site is made of.

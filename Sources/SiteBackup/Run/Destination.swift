@@ -77,6 +77,10 @@ final class OpenDestination {
     /// has at least 32 MiB free (when the store knows its free space).
     static func preflight(_ store: BlobStore, _ d: DestinationConfig) throws {
         do { try store.checkReachable() } catch let e as VaultError {
+            // A remote store that answers but refuses (credentials, access) or cannot be reached: its own message.
+            if e.code != .notFound && e.context["errno"] == nil {
+                throw RunFailure(.destinationMissing, "repository \(d.name) at \(d.path) cannot be used: \(e.message)")
+            }
             let reason = e.context["errno"].flatMap { Int32($0) }.map { String(cString: strerror($0)) } ?? e.message
             throw RunFailure(.destinationMissing, "repository \(d.name) at \(d.path) does not exist (\(reason)): "
                              + "mount the destination or create it with `sitevault init --repo \(d.path)`")

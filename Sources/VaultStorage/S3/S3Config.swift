@@ -1,0 +1,43 @@
+import Foundation
+import VaultCore
+
+/// How an `S3Store` reaches its bucket.
+public struct S3Config: Sendable {
+    public var location: StoreLocation.S3Location
+    public var credentials: S3Credentials
+    /// The signing region (AWS_DEFAULT_REGION / AWS_REGION, default us-east-1).
+    public var region: String
+    /// Seconds a request may wait for the server without any progress before it fails as transient.
+    public var timeout: Double
+    /// Connections kept open to the server: as many requests can be in flight.
+    public var maxConnections: Int
+    /// Objects larger than this are uploaded in parts of `partSize`, several parts at once.
+    public var multipartThreshold: Int
+    public var partSize: Int
+    /// Unix seconds now, for request dates.
+    public var wallClock: @Sendable () -> Double
+
+    public init(location: StoreLocation.S3Location, credentials: S3Credentials, region: String = "us-east-1",
+                timeout: Double = 60, maxConnections: Int = 16, multipartThreshold: Int = 32 << 20, partSize: Int = 16 << 20,
+                wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.location = location; self.credentials = credentials; self.region = region; self.timeout = timeout
+        self.maxConnections = maxConnections; self.multipartThreshold = multipartThreshold
+        self.partSize = max(5 << 20, partSize); self.wallClock = wallClock
+    }
+
+    /// The configuration of `location` from the environment: credentials (see `S3Credentials.resolve`),
+    /// the region from AWS_DEFAULT_REGION or AWS_REGION, the timeout from SITEVAULT_S3_TIMEOUT (seconds).
+    public static func fromEnvironment(_ location: StoreLocation.S3Location, environment env: [String: String],
+                                       credentialsFile: String? = nil) throws -> S3Config {
+        let creds = try S3Credentials.resolve(environment: env, file: credentialsFile)
+        let region = [env["AWS_DEFAULT_REGION"], env["AWS_REGION"]].compactMap { $0 }.first { !$0.isEmpty } ?? "us-east-1"
+        var c = S3Config(location: location, credentials: creds, region: region)
+        if let t = env["SITEVAULT_S3_TIMEOUT"] {
+            guard let v = Double(t), v > 0 else {
+                throw VaultError(.invalidArgument, "SITEVAULT_S3_TIMEOUT must be a positive number of seconds, not \"\(t)\"")
+            }
+            c.timeout = v
+        }
+        return c
+    }
+}

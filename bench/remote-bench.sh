@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# bench/remote-bench.sh - sitevault vs restic to real S3 servers on loopback (SeaweedFS, Ceph RGW).
+# Usage: bench/remote-bench.sh [--scale S] [--workdir DIR] [--servers seaweedfs,rgw]
+# Generates the bench dataset (bench/gen-dataset.py, ~1.5 GB at scale 1; default 0.3), starts the
+# servers with scripts/s3-servers.sh, and for each server runs, for sitevault then restic, on a fresh
+# bucket: backup (first), restore (full, into an empty folder), check --read-data. Prints wall times,
+# MB/s of the dataset and sitevault's speed-up (restic wall / sitevault wall; > 1 = sitevault faster).
+# SITEVAULT_BIN picks the binary (default: swift build -c release). Needs root (Ceph) and restic.
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+SCALE=0.3 WORK=/tmp/sitevault-remote-bench SERVERS=seaweedfs,rgw
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --scale) SCALE=$2; shift 2 ;;
+    --workdir) WORK=$2; shift 2 ;;
+    --servers) SERVERS=$2; shift 2 ;;
+    -h|--help) sed -n 2,9p "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 64 ;;
+  esac
+done
+command -v restic >/dev/null || { echo "restic is not installed: scripts/install-deps.sh --bench" >&2; exit 1; }
+if [ -z "${SITEVAULT_BIN:-}" ]; then
+  (cd "$ROOT" && swift build -c release 2>&1 | tail -n 1)
+  SITEVAULT_BIN=$ROOT/.build/release/sitevault
+fi
+unset SITEVAULT_REPOSITORY SITEVAULT_PASSWORD_FILE RESTIC_REPOSITORY
+mkdir -p "$WORK"
+DATA=$WORK/dataset-$SCALE
+if [ ! -d "$DATA" ]; then python3 "$BENCH_DIR/gen-dataset.py" "$DATA" --scale "$SCALE" --quiet; fi
+BYTES=$(du -sb "$DATA" | cut -f1)
+SRV=$WORK/servers
+"$ROOT/scripts/s3-servers.sh" stop "$SRV" 2>/dev/null || true
+rm -rf "$SRV"
+trap '"$ROOT/scripts/s3-servers.sh" stop "$SRV"' EXIT
+IFS=, read -r -a want <<< "$SERVERS"
+"$ROOT/scripts/s3-servers.sh" start "$SRV" "${want[@]}" >/dev/null
+set -a; . "$SRV/env"; set +a
+export AWS_ACCESS_KEY_ID=$SITEVAULT_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$SITEVAULT_TEST_S3_SECRET_KEY
+export SITEVAULT_PASSWORD=remote-bench-password RESTIC_PASSWORD=remote-bench-password
+
+timed() {   # LABEL COMMAND...: runs it (output to a log), prints seconds
+  local log=$WORK/logs/$1.log start end
+  mkdir -p "$WORK/logs"
+  sync
+  start=$(date +%s.%N)
+  "${@:2}" >"$log" 2>&1 || { echo "failed: ${*:2} (see $log)" >&2; tail -n 5 "$log" >&2; exit 1; }
+  end=$(date +%s.%N)
+  python3 -c "print(f'{$end - $start:.2f}')"
+}
+
+results=()
+for server in "${want[@]}"; do
+  var=SITEVAULT_TEST_S3_$(echo "$server" | tr a-z A-Z)
+  ep=${!var}
+  tag=$(date +%s)
+  sv_repo="s3:$ep/sv-bench-$tag/repo" rs_repo="s3:$ep/restic-bench-$tag/repo"
+  rm -rf "$WORK/restore-sv" "$WORK/restore-rs" "$WORK/restic-cache"
+  "$SITEVAULT_BIN" init --repo "$sv_repo" --quiet >/dev/null
+  restic -r "$rs_repo" --cache-dir "$WORK/restic-cache" init >/dev/null
+  sb=$(timed "$server-sitevault-backup" "$SITEVAULT_BIN" backup --repo "$sv_repo" --quiet "$DATA")
+  rb=$(timed "$server-restic-backup" restic -r "$rs_repo" --cache-dir "$WORK/restic-cache" backup --quiet "$DATA")
+  sr=$(timed "$server-sitevault-restore" "$SITEVAULT_BIN" restore latest --repo "$sv_repo" --target "$WORK/restore-sv")
+  rr=$(timed "$server-restic-restore" restic -r "$rs_repo" --cache-dir "$WORK/restic-cache" restore latest --target "$WORK/restore-rs")
+  diff -rq "$DATA" "$WORK/restore-sv$DATA" >/dev/null || { echo "sitevault's restore differs from the dataset" >&2; exit 1; }
+  sc=$(timed "$server-sitevault-check" "$SITEVAULT_BIN" check --repo "$sv_repo" --read-data)
+  rc=$(timed "$server-restic-check" restic -r "$rs_repo" --cache-dir "$WORK/restic-cache" check --read-data)
+  results+=("$server backup $sb $rb" "$server restore $sr $rr" "$server check-read-data $sc $rc")
+  rm -rf "$WORK/restore-sv" "$WORK/restore-rs"
+done
+python3 - "$BYTES" "${results[@]}" <<'PY'
+import sys
+size = int(sys.argv[1])
+print(f"dataset: {size/1e6:.0f} MB")
+print(f"{'server':10} {'phase':16} {'sitevault s':>11} {'MB/s':>7} {'restic s':>9} {'MB/s':>7} {'speed-up':>9}")
+for row in sys.argv[2:]:
+    server, phase, s, r = row.split()
+    s, r = float(s), float(r)
+    print(f"{server:10} {phase:16} {s:11.2f} {size/1e6/s:7.1f} {r:9.2f} {size/1e6/r:7.1f} {r/s:8.2f}x")
+PY
