@@ -38,7 +38,9 @@ struct S3Multipart {
         let size = client.config.partSize
         let count = (bytes.count + size - 1) / size
         let results = PartResults(count)
+        let shared = SharedBytes(bytes: bytes)
         DispatchQueue.concurrentPerform(iterations: min(Self.parallelParts, count)) { worker in
+            let bytes = shared.bytes
             for part in stride(from: worker, to: count, by: Self.parallelParts) where !results.failed {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[(part * size)..<min(bytes.count, (part + 1) * size)])
                 do {
@@ -95,4 +97,10 @@ private final class PartResults: @unchecked Sendable {
             return etags.map { $0 ?? "" }
         }
     }
+}
+
+/// The caller's bytes, read (never written) by the part uploaders while `concurrentPerform` runs:
+/// the buffer outlives them.
+private struct SharedBytes: @unchecked Sendable {
+    let bytes: UnsafeRawBufferPointer
 }
