@@ -12,7 +12,7 @@ import VaultCore
 /// Runs of one site never overlap (the site's run lock), and a run missed while the service was
 /// down runs once at start-up.
 public final class BackupService: @unchecked Sendable {
-    // @unchecked: `sites`, `current`, `stopping` and `reloading` are guarded by `mutex`.
+    // @unchecked: `sites`, `current`, `work`, `requests`, `stopping` and `reloading` are guarded by `mutex`.
     struct Site {
         var file: String
         var config: SiteConfig
@@ -25,10 +25,14 @@ public final class BackupService: @unchecked Sendable {
 
     let files: [String]
     let options: SiteRunOptions
-    private let mutex = Mutex()
-    private let wake = DispatchSemaphore(value: 0)
-    private var sites: [Site] = []
-    private var current: SiteBackupTask?
+    let mutex = Mutex()
+    let wake = DispatchSemaphore(value: 0)
+    var sites: [Site] = []
+    var current: SiteBackupTask?
+    /// What runs right now (backup, drill or thaw), for the console.
+    var work: ServiceWork?
+    /// Work asked for outside the schedule (the console's buttons), run in order before due runs.
+    var requests: [ServiceRequest] = []
     private var stopping = false
     private var reloading = false
 
@@ -113,6 +117,7 @@ public final class BackupService: @unchecked Sendable {
     public func run() {
         while !mutex.withLock({ stopping }) {
             if mutex.withLock({ () -> Bool in defer { reloading = false }; return reloading }) { reload() }
+            runRequested()
             let now = options.clock.now()
             let due = mutex.withLock { sites.indices.filter { sites[$0].next <= now } }
             for i in due {
@@ -139,9 +144,9 @@ public final class BackupService: @unchecked Sendable {
     func runSite(_ i: Int) {
         let s = mutex.withLock { sites[i] }
         let task = SiteBackupTask(config: s.config, options: options)
-        mutex.withLock { current = task }
+        mutex.withLock { current = task; work = ServiceWork(site: s.config.site, kind: .backup, started: options.clock.now(), runID: task.runID) }
         let r = waitFor { await task.run() }
-        mutex.withLock { current = nil }
+        mutex.withLock { current = nil; work = nil }
         if r.result == "succeeded", !(s.config.retention.isEmpty && s.config.copies.allSatisfy { $0.retention.isEmpty }), !mutex.withLock({ stopping }) {
             applyRetention(s)
         }
@@ -156,7 +161,9 @@ public final class BackupService: @unchecked Sendable {
         opts.clock = options.clock
         opts.echo = options.echo
         let drill = SiteDrill(config: s.config, options: opts)
+        mutex.withLock { work = ServiceWork(site: s.config.site, kind: .drill, started: options.clock.now(), runID: nil) }
         _ = waitFor { await drill.run() }
+        mutex.withLock { work = nil }
         let next = nextSlot(s.config.drill.schedule, s.config)
         mutex.withLock { sites[i].nextDrill = next }
     }
