@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import SiteBackup
 import SiteService
@@ -34,7 +35,7 @@ public struct Console: Sendable {
                                   let a = ch.localAddress
                                   let host = a?.ipAddress.map { $0.contains(":") ? "[\($0)]" : $0 } ?? settings.host
                                   onListening("http://\(host):\(a?.port ?? settings.port)/")
-                              })
+                              }, logger: Console.logger)
         try await app.run()
     }
 
@@ -62,6 +63,13 @@ public struct Console: Sendable {
         r.post("/sites/:site/actions/:action") { req, ctx in try await self.action(req, ctx) }
         r.get("/metrics") { req, ctx in self.metrics(req, ctx) }
     }
+
+    /// Hummingbird's own log: warnings and errors only (the service's stderr goes to the journal).
+    static let logger: Logger = {
+        var l = Logger(label: "sitevault-console")
+        l.logLevel = .warning
+        return l
+    }()
 
     // MARK: responses
 
