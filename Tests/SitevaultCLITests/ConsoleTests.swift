@@ -6,66 +6,7 @@ import Glibc
 
 /// The web console served by `sitevault service --listen`, driven over HTTP like a browser:
 /// login, dashboard, CSRF, read-only role, the login limiter, actions and /metrics.
-final class ConsoleTests: SiteTestCase {
-    var service: CLI.Running?
-    var consoleDir: String { tmp.path + "/console" }
-
-    override func tearDown() {
-        if let s = service { kill(s.pid, SIGTERM); _ = s.wait(timeout: 60) }
-        super.tearDown()
-    }
-
-    /// A copy of the sample site's control file under another name, its own state folder and,
-    /// with `repository`, another repository path.
-    func addSite(_ name: String, repository: String? = nil) throws -> String {
-        var text = try String(contentsOfFile: controlFile, encoding: .utf8)
-        text = text.replacingOccurrences(of: "site = \"sample\"", with: "site = \"\(name)\"")
-            .replacingOccurrences(of: "state_dir = \"state\"", with: "state_dir = \"state-\(name)\"")
-        if let repository { text = text.replacingOccurrences(of: "path = \"backup/repo\"", with: "path = \"\(repository)\"") }
-        let path = site + "/\(name).toml"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o644)
-        return path
-    }
-
-    func setPassword(_ user: String, _ password: String, readOnly: Bool = false) throws {
-        let r = try CLI.run(["console", "passwd", "--user", user, "--console-dir", consoleDir] + (readOnly ? ["--read-only"] : []),
-                            stdin: Data((password + "\n").utf8))
-        XCTAssertEqual(r.status, 0, "\(r)")
-    }
-
-    /// Starts the service with the console on a free loopback port; returns the console's address.
-    func startConsole(sites: [String], env: [String: String] = [:]) throws -> String {
-        let args = ["service"] + sites.flatMap { ["--site", $0] } + ["--listen", "127.0.0.1:0", "--console-dir", consoleDir]
-        let s = try CLI.start(args, env: env)
-        service = s
-        let end = Date().addingTimeInterval(60)
-        while Date() < end {
-            let err = (try? String(contentsOfFile: s.errPath, encoding: .utf8)) ?? ""
-            if let r = err.range(of: "console listening on ") {
-                return String(err[r.upperBound...].prefix { !$0.isWhitespace })
-            }
-            if !s.isRunning { break }
-            usleep(50_000)
-        }
-        XCTFail("the console did not start: \(s.wait(timeout: 5))")
-        throw XCTSkip("no console")
-    }
-
-    func waitFor(_ what: String, timeout: Double = 120, _ condition: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end { if condition() { return true }; usleep(250_000) }
-        XCTFail("timed out waiting for \(what)")
-        return false
-    }
-
-    /// The row of `site` in the dashboard, and its state word.
-    func rowState(_ page: String, _ site: String) -> String? {
-        guard let r = page.range(of: "<tr id=\"site-\(site)\" data-state=\"") else { return nil }
-        let rest = page[r.upperBound...]
-        return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
-    }
-
+final class ConsoleTests: ConsoleTestCase {
     func testLoginDashboardActionsCSRFReadOnlyAndMetrics() throws {
         try makeSite()
         let second = try addSite("second")
