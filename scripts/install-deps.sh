@@ -4,10 +4,13 @@
 set -euo pipefail
 # Build: zstd and SQLite (C libraries). Run: python3 for the sample site's application.
 pkgs=(libzstd-dev libsqlite3-dev pkg-config python3 util-linux procps)
+# The web console's tests: a real Prometheus and a headless Chromium, without their recommends
+# (~1 min on a fresh machine), and Playwright from PyPI in .build/console-venv (~10 s).
+console=()
 for a in "$@"; do
   case "$a" in
     # msmtp (a sendmail interface) and python3-aiosmtpd (an SMTP server): the alert e-mail tests.
-    --tests) pkgs+=(sqlite3 openssl curl postgresql-15 postgresql-client-15 msmtp python3-aiosmtpd) ;;
+    --tests) pkgs+=(sqlite3 openssl curl postgresql-15 postgresql-client-15 msmtp python3-aiosmtpd python3-venv); console=(prometheus chromium) ;;
     --bench) pkgs+=(restic borgbackup time postgresql-15 postgresql-client-15 pgbackrest) ;;
     *) echo "unknown option $a" >&2; exit 64 ;;
   esac
@@ -19,5 +22,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ ${#console[@]} -gt 0 ]; then
+  missing=()
+  for p in "${console[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    echo "installing: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  venv="$(cd "$(dirname "$0")/.." && pwd)/.build/console-venv"
+  if ! "$venv/bin/python" -c "import playwright" 2>/dev/null; then
+    echo "installing: playwright (PyPI) into $venv"
+    mkdir -p "$(dirname "$venv")"
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q playwright
+  fi
 fi
 command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6 first" >&2; exit 1; }
