@@ -102,6 +102,65 @@ final class ConsoleTests: ConsoleTestCase {
         XCTAssertEqual(admin.get("/").status, 303)
     }
 
+    /// A drill run from its button lands in the drills and the metrics; the staleness alarm of a
+    /// never-run site is acknowledged (message 1601) and shown so.
+    func testDrillNowAndAcknowledgeTheAlarm() throws {
+        try makeSite()
+        let second = try addSite("second")
+        XCTAssertEqual(try siteRun("backup").status, 0)
+        try setPassword("admin", "admin-password-1")
+        let base = try startConsole(sites: [controlFile, second])
+        let admin = ConsoleClient(base: base, folder: tmp.path)
+        XCTAssertEqual(admin.login("admin", "admin-password-1").status, 303)
+        guard let csrf = admin.csrf() else { return XCTFail("no CSRF token") }
+        _ = waitFor("the alarm of the never-run site") { admin.get("/metrics").body.contains("sitevault_staleness_alarm{site=\"second\"} 1") }
+        XCTAssertTrue(admin.get("/sites/second").body.contains("id=\"action-acknowledge\""), "the alarm can be acknowledged")
+        XCTAssertFalse(admin.get("/sites/sample").body.contains("id=\"action-thaw\""), "nothing frozen: no thaw button")
+        XCTAssertEqual(admin.post("/sites/second/actions/acknowledge", ["csrf": csrf]).status, 303)
+        let row = admin.get("/").body
+        XCTAssertTrue(row.contains("ALARM <small>(acknowledged)</small>"), row)
+        messagesControl = second
+        XCTAssertTrue(try messageIDs().contains(1601), "the acknowledgement is recorded")
+        messagesControl = nil
+
+        XCTAssertEqual(admin.post("/sites/sample/actions/drill", ["csrf": csrf]).status, 303)
+        _ = waitFor("the drill to pass", timeout: 180) { admin.get("/metrics").body.contains("sitevault_last_drill_success{site=\"sample\"} 1") }
+        let metrics = admin.get("/metrics").body
+        let recovery = metrics.split(separator: "\n").first { $0.hasPrefix("sitevault_last_drill_recovery_seconds{site=\"sample\"}") }
+        XCTAssertGreaterThan(recovery.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0, 0, "recovery time measured")
+        let page = admin.get("/sites/sample").body
+        XCTAssertTrue(page.contains("<h2>Recovery drills</h2>") && page.contains("<td>passed"), "the drill is listed")
+        XCTAssertTrue(page.contains("drill 20") && page.contains(": recovery "), "the drill is charted")
+    }
+
+    /// A run killed with SIGKILL while the application is frozen leaves a freeze record: the site
+    /// shows "frozen", and the console's thaw button brings the application back.
+    func testThawFromTheConsole() throws {
+        try makeSite()
+        try appendDumpComponent("slow", script: "echo $$ > \(site!)/run/dump.pid; touch \(site!)/run/frozen; exec sleep 60",
+                                frozenBy: "app-stop")
+        let run = try startSite("backup")
+        XCTAssertTrue(waitForFile(site + "/run/frozen", timeout: 60))
+        run.kill9()
+        _ = run.wait(timeout: 30)
+        XCTAssertEqual(appState(), "T", "the application is left stopped")
+        if let pid = Int32(((try? String(contentsOfFile: site + "/run/dump.pid", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) {
+            extraPids.append(pid)
+        }
+        try setPassword("admin", "admin-password-1")
+        let base = try startConsole(sites: [controlFile])
+        let admin = ConsoleClient(base: base, folder: tmp.path)
+        XCTAssertEqual(admin.login("admin", "admin-password-1").status, 303)
+        XCTAssertEqual(rowState(admin.get("/").body, "sample"), "frozen")
+        XCTAssertTrue(admin.get("/metrics").body.contains("sitevault_frozen_writers{site=\"sample\"} 1"))
+        let page = admin.get("/sites/sample").body
+        XCTAssertTrue(page.contains("id=\"action-thaw\""), "a thaw button while the freeze record exists")
+        XCTAssertEqual(admin.post("/sites/sample/actions/thaw", ["csrf": admin.csrf() ?? ""]).status, 303)
+        _ = waitFor("the thaw") { appState() != "T" && !FileManager.default.fileExists(atPath: site + "/state/freeze.json") }
+        XCTAssertNotEqual(rowState(admin.get("/").body, "sample"), "frozen")
+        XCTAssertTrue(try messageIDs().contains(1002), "thawed (message 1002)")
+    }
+
     /// After five wrong passwords from one address, even the right one is refused for a while.
     func testLoginAttemptsAreLimited() throws {
         try makeSite()
