@@ -77,24 +77,17 @@ extension BackupService {
         return true
     }
 
-    /// Runs the queued requests, oldest first, one at a time.
+    /// Runs the queued requests, oldest first, one at a time (until the service is asked to stop).
     func runRequested() {
-        while let req = mutex.withLock({ requests.first }) {
-            guard let i = mutex.withLock({ sites.firstIndex { $0.config.site == req.site } }) else {
-                mutex.withLock { requests.removeFirst() }
-                continue
-            }
+        while let req = mutex.withLock({ () -> ServiceRequest? in stopping || requests.isEmpty ? nil : requests.removeFirst() }) {
+            guard let i = mutex.withLock({ sites.firstIndex { $0.config.site == req.site } }) else { continue }
             let s = mutex.withLock { sites[i] }
             note(s, .consoleRequest, "\(req.kind.rawValue) requested by \(req.by) in the console")
             switch req.kind {
-            case .backup:
-                mutex.withLock { requests.removeFirst() }
-                runSite(i)
-            case .drill:
-                mutex.withLock { requests.removeFirst() }
-                runDrill(i)
+            case .backup: runSite(i)
+            case .drill: runDrill(i)
             case .thaw:
-                mutex.withLock { work = ServiceWork(site: s.config.site, kind: .thaw, started: options.clock.now(), runID: nil); requests.removeFirst() }
+                mutex.withLock { work = ServiceWork(site: s.config.site, kind: .thaw, started: options.clock.now(), runID: nil) }
                 runThaw(s)
                 mutex.withLock { work = nil }
             }

@@ -33,7 +33,7 @@ public final class BackupService: @unchecked Sendable {
     var work: ServiceWork?
     /// Work asked for outside the schedule (the console's buttons), run in order before due runs.
     var requests: [ServiceRequest] = []
-    private var stopping = false
+    var stopping = false
     private var reloading = false
 
     public init(files: [String], options: SiteRunOptions) {
