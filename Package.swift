@@ -54,6 +54,7 @@ let package = Package(
         .testTarget(name: "SiteTOMLTests", dependencies: ["SiteTOML"]),
         .testTarget(name: "SiteSystemTests", dependencies: ["SiteSystem", "VaultCore"]),
         .testTarget(name: "SiteBackupTests", dependencies: ["SiteBackup", "VaultTesting", "VaultCore", "VaultRepository"]),
+        .testTarget(name: "SiteConsoleTests", dependencies: ["SiteConsole", "VaultCore"]),
         .testTarget(name: "SitevaultCLITests", dependencies: ["VaultTesting", "VaultRepository", "VaultCore", "VaultStorage", "SiteSystem"]),
     ],
     swiftLanguageModes: [.v5]
