@@ -126,6 +126,11 @@ def main():
             check(row_state(page, "sample") == "healthy", f"the backup finished: the row turned healthy (seen {seen})")
             check(page.inner_text("#site-sample").find("succeeded") >= 0, "the last run shows as succeeded")
             shot(page, "05-dashboard-healthy")
+            phone = browser.new_context(viewport={"width": 390, "height": 844}, storage_state=admin.storage_state()).new_page()
+            phone.goto(BASE)
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            check(phone.is_visible("#site-sample") and width <= 390, f"readable on a phone: no sideways scrolling ({width} px)")
+            shot(phone, "05b-phone-dashboard")
 
             # Break the site: its repository moved away; the next run fails and the row says so.
             repo = os.path.join(site, "backup/repo")
