@@ -2,8 +2,9 @@
 # Installs the Debian packages sitevault needs (idempotent; runs apt-get only when something is missing).
 # Usage: scripts/install-deps.sh [--tests] [--bench]
 set -euo pipefail
-# Build: zstd and SQLite (C libraries). Run: python3 for the sample site's application.
-pkgs=(libzstd-dev libsqlite3-dev pkg-config python3 util-linux procps)
+# Build: zstd and SQLite (C libraries). Run: python3 for the sample site's application, curl for the
+# demo's look at the console.
+pkgs=(libzstd-dev libsqlite3-dev pkg-config python3 util-linux procps curl)
 # The web console's tests: a real Prometheus and a headless Chromium, without their recommends
 # (~1 min on a fresh machine), and Playwright from PyPI in .build/console-venv (~10 s).
 console=()
