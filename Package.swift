@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -11,6 +11,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        // The web console only (SiteConsole); its default traits (swift-configuration) are not needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: []),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -34,9 +36,14 @@ let package = Package(
             "VaultArchiver", "VaultRestorer", "VaultMaintenance", "SiteTOML", "SiteSystem", "CSQLite",
         ]),
         .target(name: "SiteService", dependencies: ["SiteBackup", "SiteSystem", "VaultCore"]),
+        .target(name: "SiteConsole", dependencies: [
+            "SiteService", "SiteBackup", "VaultCore", "VaultCrypto",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         .target(name: "VaultTesting", dependencies: ["VaultRepository", "VaultArchiver", "VaultRestorer", "VaultStorage"]),
         .executableTarget(name: "sitevault", dependencies: [
-            "VaultArchiver", "VaultRestorer", "VaultMaintenance", "SiteBackup", "SiteService",
+            "VaultArchiver", "VaultRestorer", "VaultMaintenance", "SiteBackup", "SiteService", "SiteConsole",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "VaultCoreTests", dependencies: ["VaultCore", "VaultCrypto"]),
@@ -47,6 +54,7 @@ let package = Package(
         .testTarget(name: "SiteTOMLTests", dependencies: ["SiteTOML"]),
         .testTarget(name: "SiteSystemTests", dependencies: ["SiteSystem", "VaultCore"]),
         .testTarget(name: "SiteBackupTests", dependencies: ["SiteBackup", "VaultTesting", "VaultCore", "VaultRepository"]),
+        .testTarget(name: "SiteConsoleTests", dependencies: ["SiteConsole", "VaultCore"]),
         .testTarget(name: "SitevaultCLITests", dependencies: ["VaultTesting", "VaultRepository", "VaultCore", "VaultStorage", "SiteSystem"]),
     ],
     swiftLanguageModes: [.v5]

@@ -43,3 +43,37 @@ echo "== recover the site under another folder (production untouched)"
 "$SV" site recover --site "$S/site.toml" --target "$D/recovered" --quiet
 diff -r "$S/etc" "$D/recovered$S/etc" && echo "site recovered under $D/recovered: configuration identical"
 echo "== check --read-data";           "$SV" check --read-data
+
+echo "== the web console: the service with --listen (user admin, password in $D/console-password)"
+C="$D/console"
+umask 077; printf %s "$(head -c 12 /dev/urandom | base64 | tr -d '/+=')" > "$D/console-password"
+"$SV" console passwd --user admin --console-dir "$C" < "$D/console-password"
+start_console() {
+  "$SV" service --site "$S/site.toml" --listen "127.0.0.1:$1" --console-dir "$C" --quiet 2> "$D/service.log" &
+  SERVICE=$!
+  for _ in $(seq 100); do
+    URL=$(grep -o 'console listening on http://[^ ]*' "$D/service.log" | sed 's/console listening on //') || true
+    [ -n "$URL" ] && return 0
+    kill -0 "$SERVICE" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+start_console "${DEMO_CONSOLE_PORT:-8080}" || start_console 0 || { cat "$D/service.log" >&2; exit 1; }
+trap 'kill "$SERVICE" 2>/dev/null; wait "$SERVICE" 2>/dev/null; [ -s "$D/site/run/sampleapp.pid" ] && kill "$(cat "$D/site/run/sampleapp.pid")" 2>/dev/null || true' EXIT
+# Log in as a browser would and check that the dashboard shows the sample site healthy.
+token=$(curl -s -c "$D/jar" "${URL}login" | grep -o 'name="login_token" value="[^"]*"' | sed 's/.*value="//;s/"$//')
+curl -s -b "$D/jar" -c "$D/jar" -o /dev/null --data-urlencode "login_token=$token" --data-urlencode "user=admin" \
+  --data-urlencode "password@$D/console-password" "${URL}login"
+curl -s -b "$D/jar" "$URL" | grep -o '<tr id="site-sample" data-state="[^"]*"' | sed 's/.*data-state=/dashboard: site sample is /'
+curl -s "${URL}metrics" | grep -E '^sitevault_(last_run_success|snapshots)\{'
+rm -f "$D/jar"
+echo
+echo "The console of the sample site: $URL   (user admin, password in $D/console-password)"
+if [ -t 0 ]; then
+  echo "The service runs until you press Ctrl-C."
+  wait "$SERVICE" || true
+else
+  L=${URL#http://}
+  echo "Run it again with: $SV service --site $S/site.toml --listen ${L%/} --console-dir $C"
+fi

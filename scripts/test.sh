@@ -23,6 +23,8 @@ scripts/s3-servers.sh start "$S3_DIR" || exit 1
 set -a; . "$S3_DIR/env"; set +a
 # Per-test "started"/"passed" lines are hidden; failures, suite totals and the final summary are shown.
 log=$(mktemp)
+# The console tests must find prometheus and chromium (installed above): a missing one fails them.
+export SITEVAULT_TEST_CONSOLE_TOOLS=1
 swift test --skip-build 2>&1 | tee "$log" | grep -Ev "^Test Case '.*' (started|passed)"
 status=${PIPESTATUS[0]}
 # The suites are XCTest; end with one plain summary line of the XCTest totals.
@@ -35,5 +37,14 @@ if [[ $summary =~ Executed\ ([0-9]+)\ tests?,\ with\ ([0-9]+)\ failure ]]; then
 else
   echo "no XCTest summary found" >&2
   [ "$status" -eq 0 ] && status=1
+fi
+# The web console in a real browser (headless Chromium driven by Playwright); screenshots in
+# .build/console-artifacts/. Its failure fails the run.
+if .build/console-venv/bin/python Tests/browser/console_test.py .build/debug/sitevault > .build/console-artifacts.log 2>&1; then
+  tail -n 1 .build/console-artifacts.log
+else
+  cat .build/console-artifacts.log >&2
+  echo "browser test failed" >&2
+  status=1
 fi
 exit "$status"

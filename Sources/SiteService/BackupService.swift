@@ -13,7 +13,7 @@ import VaultCore
 /// runs of one site never overlap (one job per site, and the site's run lock), and a run missed
 /// while the service was down runs once at start-up.
 public final class BackupService: @unchecked Sendable {
-    // @unchecked: `sites`, `current`, `busy`, `stopping` and `reloading` are guarded by `mutex`.
+    // @unchecked: `sites`, `current`, `busy`, `work`, `requests`, `stopping` and `reloading` are guarded by `mutex`.
     struct Site {
         var file: String
         var config: SiteConfig
@@ -27,16 +27,20 @@ public final class BackupService: @unchecked Sendable {
     let files: [String]
     let options: SiteRunOptions
     let limits: ServiceLimits
-    private let mutex = Mutex()
-    private let wake = DispatchSemaphore(value: 0)
-    private var sites: [Site] = []
+    let mutex = Mutex()
+    let wake = DispatchSemaphore(value: 0)
+    var sites: [Site] = []
     /// The backups running now, by site index (a SIGTERM interrupts each).
-    private var current: [Int: SiteBackupTask] = [:]
-    /// Sites with a job (backup or drill) running now, and the repository each one uses.
-    private var busy: [Int: String] = [:]
+    var current: [Int: SiteBackupTask] = [:]
+    /// Sites with a job (backup, drill or thaw) running now, and the repository each one uses.
+    var busy: [Int: String] = [:]
+    /// What runs right now for each busy site (backup, drill or thaw), for the console.
+    var work: [Int: ServiceWork] = [:]
+    /// Work asked for outside the schedule (the console's buttons), started before due runs.
+    var requests: [ServiceRequest] = []
     /// Left by each job when it ends: the loop waits for all of them before it returns.
-    private let jobs = DispatchGroup()
-    private var stopping = false
+    let jobs = DispatchGroup()
+    var stopping = false
     private var reloading = false
 
     public init(files: [String], options: SiteRunOptions, limits: ServiceLimits = ServiceLimits()) {
@@ -135,28 +139,31 @@ public final class BackupService: @unchecked Sendable {
         for s in mutex.withLock({ sites }) { announce(s, .serviceStopping, "service stopping for site \(s.config.site)") }
     }
 
-    /// Starts every due backup, then every due drill (a site's backup before its drill due at the
-    /// same time), oldest due first, as far as the limits allow; the rest wait for a job to end.
+    /// Starts the console's requests (oldest first), then every due backup, then every due drill
+    /// (a site's backup before its drill due at the same time), oldest due first, as far as the
+    /// limits allow; the rest wait for a job to end.
     func startDueJobs() {
         let now = options.clock.now()
-        let due: [(Int, Bool)] = mutex.withLock {
-            let backups = sites.indices.filter { sites[$0].next <= now }.sorted { sites[$0].next < sites[$1].next }.map { ($0, false) }
-            let drills = sites.indices.filter { sites[$0].nextDrill <= now }.sorted { sites[$0].nextDrill < sites[$1].nextDrill }.map { ($0, true) }
-            return backups + drills
+        let due: [(Int, ServiceWorkKind, ServiceRequest?)] = mutex.withLock {
+            let asked = requests.compactMap { r in sites.firstIndex { $0.config.site == r.site }.map { ($0, r.kind, Optional(r)) } }
+            let backups = sites.indices.filter { sites[$0].next <= now }.sorted { sites[$0].next < sites[$1].next }.map { ($0, ServiceWorkKind.backup, ServiceRequest?.none) }
+            let drills = sites.indices.filter { sites[$0].nextDrill <= now }.sorted { sites[$0].nextDrill < sites[$1].nextDrill }.map { ($0, ServiceWorkKind.drill, ServiceRequest?.none) }
+            return asked + backups + drills
         }
-        for (i, drill) in due {
+        for (i, kind, request) in due {
             let started: Bool = mutex.withLock {
                 guard !stopping, busy[i] == nil, busy.count < limits.parallel else { return false }
                 let repo = sites[i].config.mainDestination.path
                 guard busy.values.filter({ $0 == repo }).count < limits.perRepository else { return false }
                 busy[i] = repo
+                if let request { requests.removeAll { $0.site == request.site && $0.kind == request.kind } }
                 return true
             }
             guard started else { continue }
             jobs.enter()
             DispatchQueue.global().async { [self] in
-                if drill { runDrill(i) } else { runSite(i) }
-                mutex.withLock { busy[i] = nil }
+                if let request { runRequested(i, request) } else if kind == .drill { runDrill(i) } else { runSite(i) }
+                mutex.withLock { busy[i] = nil; work[i] = nil }
                 jobs.leave()
                 wake.signal()
             }
@@ -166,9 +173,9 @@ public final class BackupService: @unchecked Sendable {
     func runSite(_ i: Int) {
         let s = mutex.withLock { sites[i] }
         let task = SiteBackupTask(config: s.config, options: options)
-        mutex.withLock { current[i] = task }
+        mutex.withLock { current[i] = task; work[i] = ServiceWork(site: s.config.site, kind: .backup, started: options.clock.now(), runID: task.runID) }
         let r = waitFor { await task.run() }
-        mutex.withLock { current[i] = nil }
+        mutex.withLock { current[i] = nil; work[i] = nil }
         if r.result == "succeeded", !(s.config.retention.isEmpty && s.config.copies.allSatisfy { $0.retention.isEmpty }), !mutex.withLock({ stopping }) {
             applyRetention(s)
         }
@@ -183,7 +190,9 @@ public final class BackupService: @unchecked Sendable {
         opts.clock = options.clock
         opts.echo = options.echo
         let drill = SiteDrill(config: s.config, options: opts)
+        mutex.withLock { work[i] = ServiceWork(site: s.config.site, kind: .drill, started: options.clock.now(), runID: nil) }
         _ = waitFor { await drill.run() }
+        mutex.withLock { work[i] = nil }
         let next = nextSlot(s.config.drill.schedule, s.config)
         mutex.withLock { sites[i].nextDrill = next }
     }

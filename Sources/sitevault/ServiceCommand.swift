@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import SiteBackup
+import SiteConsole
 import SiteService
 import VaultCore
 #if canImport(Glibc)
@@ -21,6 +22,9 @@ struct ServiceCommand: AsyncParsableCommand {
         also gets its recovery drill on that schedule (after any backup due at the same time); a failed drill \
         alerts like a failed backup. Several sites run at the same time (--max-parallel on the machine, \
         --max-per-repository into one repository); the runs of one site never overlap.
+
+        --listen HOST:PORT (or SITEVAULT_CONSOLE_LISTEN) also serves the web console and /metrics from this \
+        process (loopback by default; see docs/console.md). Its users are set with `sitevault console passwd`.
         """
     )
     @Option(name: .long, help: "A site's control file (repeat for several sites).") var site: [String] = []
@@ -28,6 +32,10 @@ struct ServiceCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a scheduled run waits for a repository lock held by a prune (default 600).") var retryLock: Double = 600
     @Option(name: .long, help: "Runs (backups and drills) at the same time on this machine (default 2; 1 runs the sites one after another).") var maxParallel = 2
     @Option(name: .long, help: "Runs at the same time into one repository (default 2).") var maxPerRepository = 2
+    @Option(name: .long, help: "Serve the web console and /metrics on HOST:PORT (e.g. 127.0.0.1:8080; default: $SITEVAULT_CONSOLE_LISTEN, else none).")
+    var listen: String?
+    @Option(name: .long, help: "The console's state folder (users, metrics token; default /var/lib/sitevault/console as root).")
+    var consoleDir: String?
 
     func run() async throws {
         guard !site.isEmpty else { throw ValidationError("give at least one --site FILE") }
@@ -46,6 +54,7 @@ struct ServiceCommand: AsyncParsableCommand {
             Output(json: false, quiet: false).warn("error: " + e.message)
             throw ExitCodeError(Exit.failure)
         }
+        let console = try startConsole(service)
         let sources = [Int32(SIGTERM), Int32(SIGINT), Int32(SIGHUP)].map { (sig: Int32) -> DispatchSourceSignal in
             signal(sig, SIG_IGN)
             let src = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue(label: "service-signal-\(sig)"))
@@ -57,5 +66,46 @@ struct ServiceCommand: AsyncParsableCommand {
             Thread.detachNewThread { service.run(); c.resume() }
         }
         sources.forEach { $0.cancel() }
+        if let console {
+            console.task.cancel()
+            await console.task.value
+            if console.failed.withLock({ $0 }) { throw ExitCodeError(Exit.failure) }
+        }
     }
+
+    /// Starts the console beside the service's loop when --listen (or SITEVAULT_CONSOLE_LISTEN) asks
+    /// for it. A console that cannot listen stops the service: the operator asked for it.
+    func startConsole(_ service: BackupService) throws -> (task: Task<Void, Never>, failed: LockedFlag)? {
+        let env = ProcessInfo.processInfo.environment
+        guard let listen = listen ?? env["SITEVAULT_CONSOLE_LISTEN"], !listen.isEmpty else { return nil }
+        let out = Output(json: false, quiet: false)
+        var settings = ConsoleSettings(stateDir: consoleDir ?? ConsoleSettings.defaultStateDir(env: env))
+        do { (settings.host, settings.port) = try ConsoleSettings.parseListen(listen) } catch let e as VaultError {
+            throw ValidationError(e.message)
+        }
+        if (try? ConsoleUsers.load(stateDir: settings.stateDir))?.users.isEmpty ?? true {
+            out.warn("warning: the console has no user yet: run `sitevault console passwd --user NAME --console-dir \(settings.stateDir)`")
+        }
+        let failed = LockedFlag()
+        let console = Console(source: service, settings: settings)
+        let task = Task {
+            do {
+                try await console.run { address in out.warn("console listening on \(address)") }
+            } catch is CancellationError {
+            } catch {
+                out.warn("error: the web console cannot listen on \(listen): \(error); the service stops")
+                failed.withLock { $0 = true }
+                service.requestStop(signal: SIGTERM)
+            }
+        }
+        return (task, failed)
+    }
+}
+
+/// A flag set by one task and read by another.
+final class LockedFlag: @unchecked Sendable {
+    // @unchecked: `value` is guarded by `mutex`.
+    private let mutex = Mutex()
+    private var value = false
+    func withLock<T>(_ body: (inout Bool) -> T) -> T { mutex.withLock { body(&value) } }
 }

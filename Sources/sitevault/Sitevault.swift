@@ -28,7 +28,7 @@ struct Sitevault: AsyncParsableCommand {
         subcommands: [InitCommand.self, BackupCommand.self, SnapshotsCommand.self, LsCommand.self, RestoreCommand.self, DumpCommand.self,
                       DiffCommand.self, CheckCommand.self, RepairCommand.self, ForgetCommand.self, PruneCommand.self, UnlockCommand.self,
                       KeyCommand.self, StatsCommand.self, CopyCommand.self, SitesCommand.self,
-                      SiteCommand.self, AlertCommand.self, ValidateCommand.self, ServiceCommand.self, InstallServiceCommand.self]
+                      SiteCommand.self, AlertCommand.self, ValidateCommand.self, ServiceCommand.self, ConsoleCommand.self, InstallServiceCommand.self]
     )
 
     static func main() async {

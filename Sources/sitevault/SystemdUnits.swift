@@ -20,6 +20,8 @@ KillMode=mixed
 TimeoutStopSec=180
 Restart=on-failure
 RestartSec=30
+# The web console and /metrics (docs/console.md); users: sitevault console passwd.
+#Environment=SITEVAULT_CONSOLE_LISTEN=127.0.0.1:8080
 UMask=0077
 NoNewPrivileges=yes
 PrivateTmp=yes

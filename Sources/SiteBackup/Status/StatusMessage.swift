@@ -37,9 +37,11 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
     case alertSent = 1500
     case alertTest = 1501
     case staleAlarmCleared = 1600
+    case alarmAcknowledged = 1601
     case serviceStarted = 1700
     case serviceReloaded = 1701
     case serviceStopping = 1702
+    case consoleRequest = 1703
     case retentionApplied = 1800
     case runSucceeded = 1900
     case runSucceededPartially = 1901
@@ -108,6 +110,8 @@ public enum MessageID: Int, Sendable, Codable, CaseIterable {
         case .alertSent: return "an alert (command, webhook or e-mail; the message names the channel) was delivered"
         case .alertTest: return "a test notification was requested (`sitevault alert test`); 1500 or 2070 follow, one per channel"
         case .staleAlarmCleared: return "a good run landed: the staleness alarm is cleared"
+        case .alarmAcknowledged: return "an operator acknowledged the staleness alarm in the web console (the alarm stands until a good run)"
+        case .consoleRequest: return "a backup, drill or thaw was requested in the web console (who asked in the message); it runs next"
         case .serviceStarted: return "the service started (schedule, next run in the site's time zone and UTC)"
         case .serviceReloaded: return "the service reloaded the control file (SIGHUP)"
         case .serviceStopping: return "the service is stopping (SIGTERM/SIGINT); a running backup is ended cleanly, writers thawed"

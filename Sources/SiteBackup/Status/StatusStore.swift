@@ -27,6 +27,9 @@ public final class StatusStore: @unchecked Sendable {
                 time INTEGER NOT NULL, id INTEGER NOT NULL, severity TEXT NOT NULL, site TEXT NOT NULL,
                 component TEXT, text TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS messages_time ON messages(time);
+            CREATE INDEX IF NOT EXISTS runs_started ON runs(started, snapshot);
+            CREATE INDEX IF NOT EXISTS runs_result ON runs(result, started);
+            CREATE INDEX IF NOT EXISTS messages_id ON messages(id, seq);
             CREATE TABLE IF NOT EXISTS drills(run_id TEXT PRIMARY KEY, time INTEGER NOT NULL, result TEXT NOT NULL, report TEXT NOT NULL);
             """
         // Two processes opening a new store at once (the service and `site messages`) race for the
