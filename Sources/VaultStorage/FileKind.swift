@@ -17,3 +17,15 @@ public struct FileKind: Hashable, Sendable, CustomStringConvertible {
     /// The kinds of the repository format, `config` first.
     public static let repositoryKinds: [FileKind] = [.config, .keys, .snapshots, .index, .data, .locks]
 }
+
+/// Where each file of a repository lives below its root, the same on every store that has
+/// folders (local, SFTP): `config`, `data/XX/NAME` (XX = the name's first two characters), `KIND/NAME`.
+public enum RepositoryLayout {
+    public static func path(_ root: String, _ h: Handle) -> String {
+        switch h.kind {
+        case .config: return root + "/config"
+        case .data: return root + "/data/" + String(h.name.prefix(2)) + "/" + h.name
+        default: return root + "/" + h.kind.rawValue + "/" + h.name
+        }
+    }
+}

@@ -13,22 +13,20 @@ final class SQLiteBackupTests: XCTestCase {
         let path = dir.path + "/app.db"
         let setup = try SQLiteDatabase(path: path, create: true)
         try setup.execute("PRAGMA journal_mode=\(journal); CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b INTEGER);")
-        let stop = Mutex()
-        var stopped = false
-        var written = 0
+        let state = Locked((stopped: false, written: 0))
         let writer = Thread {
             guard let db = try? SQLiteDatabase(path: path) else { return }
             var i = 0
-            while !stop.withLock({ stopped }) {
+            while !state.withLock({ $0.stopped }) {
                 // Each transaction keeps a + b = 0: a torn copy would show it.
                 try? db.execute("BEGIN IMMEDIATE; INSERT INTO t(a, b) VALUES(\(i), -\(i)); INSERT INTO t(a, b) VALUES(\(i + 1), -\(i + 1)); COMMIT;")
                 i += 2
-                stop.withLock { written = i }
+                state.withLock { $0.written = i }
             }
         }
         writer.start()
-        defer { stop.withLock { stopped = true } }
-        while stop.withLock({ written }) < 200 { usleep(1000) }
+        defer { state.withLock { $0.stopped = true } }
+        while state.withLock({ $0.written }) < 200 { usleep(1000) }
         for n in 0..<5 {
             let copy = dir.path + "/copy-\(n).db"
             let pages = try SQLiteDatabase(path: path, readOnly: true).backup(to: copy)

@@ -83,7 +83,7 @@ final class S3StoreTests: XCTestCase {
 
     /// Nothing listens: the error is transient (so retried) and says what is wrong.
     func testServerDownIsTransientAndClear() throws {
-        let port = try freePort()
+        let port = FreePort.pick()
         var options = StoreOptions(retry: RetryPolicy(maxAttempts: 2, baseDelay: 0.01))
         options.environment = ["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"]
         let store = try StoreFactory.open("s3:http://127.0.0.1:\(port)/bucket/prefix", options: options)
@@ -117,18 +117,6 @@ final class S3StoreTests: XCTestCase {
             for c in contains { XCTAssertTrue(e.description.contains(c), "\(kind): \(e) does not say \(c)", line: line) }
             if let secret { XCTAssertFalse(e.description.contains(secret), "\(kind): the secret is in the message", line: line) }
         } catch { XCTFail("\(kind): \(error)", line: line) }
-    }
-
-    private func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }
 

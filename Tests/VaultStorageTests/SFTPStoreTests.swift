@@ -155,7 +155,7 @@ final class SFTPStoreTests: XCTestCase {
     }
 
     func testServerDownIsTransientAndNamed() throws {
-        let port = try freePort()
+        let port = FreePort.pick()
         let s = try store(base, command: "ssh -F \(serverDir!)/ssh_config -p \(port) svtest -s sftp")
         XCTAssertThrowsError(try s.checkReachable()) { e in
             XCTAssertEqual(StoreErrorClass.of(e), .transient)
@@ -200,18 +200,6 @@ final class SFTPStoreTests: XCTestCase {
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             return fields.count > 2 && Int32(fields[1]) == me && stat.contains("(ssh)")
         }
-    }
-
-    private func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }
 

@@ -60,13 +60,7 @@ public final class SFTPStore: BlobStore, @unchecked Sendable {
         return c
     }
 
-    public func path(_ h: Handle) -> String {
-        switch h.kind {
-        case .config: return root + "/config"
-        case .data: return root + "/data/" + String(h.name.prefix(2)) + "/" + h.name
-        default: return root + "/" + h.kind.rawValue + "/" + h.name
-        }
-    }
+    public func path(_ h: Handle) -> String { RepositoryLayout.path(root, h) }
 
     func dir(_ h: Handle) -> String {
         let p = path(h)
