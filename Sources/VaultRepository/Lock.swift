@@ -18,6 +18,9 @@ public struct LockInfo: Codable, Hashable, Sendable {
     public var username: String
     public var pid: Int32
     public var time: Timestamp
+    /// True while the process is still checking for conflicting locks (its lock is not held yet):
+    /// it backs off if it finds one. Nil (held) in locks written before this field existed.
+    public var pending: Bool?
 
     public var description: String {
         "\(exclusive ? "exclusive" : "shared") lock for \(operation) by pid \(pid) on \(hostname) (\(username)), refreshed \(time.iso8601)"
@@ -64,8 +67,10 @@ public final class RepositoryLock: @unchecked Sendable {
                             pid: getpid(), time: repository.clock.now())
         let name = Hex.encode(randomBytes(32))
         let deadline = monotonicSeconds() + wait
+        var pending = info
+        pending.pending = true
         while true {
-            try create(repository, name: name, info: info)
+            try create(repository, name: name, info: pending)
             if let conflict = try findConflict(repository, me: name, exclusive: exclusive, hostname: hostname) {
                 try? repository.store.remove(Handle(.locks, name))
                 if monotonicSeconds() >= deadline {
@@ -77,6 +82,12 @@ public final class RepositoryLock: @unchecked Sendable {
                 }
                 usleep(500_000)
                 continue
+            }
+            // No conflict while ours was visible: the lock is held. Written again without
+            // `pending`, so a holder's check before its commit counts it.
+            do { try write(repository, name: name, info: info) } catch {
+                try? repository.store.remove(Handle(.locks, name))
+                throw error
             }
             let lock = RepositoryLock(repository: repository, name: name, info: info)
             lock.startHeartbeat()
@@ -98,8 +109,10 @@ public final class RepositoryLock: @unchecked Sendable {
         try repo.store.save(Handle(.locks, name), bytes: sealed)
     }
 
-    /// Returns a live lock that conflicts with ours, removing stale locks on the way.
-    static func findConflict(_ repo: Repository, me: String, exclusive: Bool, hostname: String) throws -> LockInfo? {
+    /// Returns a live lock that conflicts with ours, removing stale locks on the way. With
+    /// `ignoringPending`, locks still being acquired are left out (see `ensureHeld`).
+    static func findConflict(_ repo: Repository, me: String, exclusive: Bool, hostname: String,
+                             ignoringPending: Bool = false) throws -> LockInfo? {
         let now = repo.clock.now()
         for (name, _) in try repo.store.list(.locks) where name != me {
             guard let plain = try? repo.loadSealed(.locks, name),
@@ -108,6 +121,7 @@ public final class RepositoryLock: @unchecked Sendable {
                 try? repo.store.remove(Handle(.locks, name))
                 continue
             }
+            if ignoringPending && other.pending == true { continue }
             if exclusive || other.exclusive { return other }
         }
         return nil
@@ -179,8 +193,11 @@ public final class RepositoryLock: @unchecked Sendable {
             info.time = repository.clock.now()
             try RepositoryLock.write(repository, name: name, info: info)
         }
-        // Asking as a shared lock returns exactly the other processes' exclusive locks.
-        if !info.exclusive, let other = try RepositoryLock.findConflict(repository, me: name, exclusive: false, hostname: info.hostname) {
+        // Asking as a shared lock returns exactly the other processes' exclusive locks. One still
+        // being acquired (a prune waiting with --retry-lock shows its lock for a moment on each
+        // try) is not held: it sees ours and backs off, so it is left out.
+        if !info.exclusive, let other = try RepositoryLock.findConflict(repository, me: name, exclusive: false, hostname: info.hostname,
+                                                                        ignoringPending: true) {
             throw VaultError(.locked, "an exclusive lock appeared while this operation ran (\(other.description)); nothing was committed — run it again")
         }
     }

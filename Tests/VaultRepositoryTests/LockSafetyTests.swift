@@ -34,6 +34,26 @@ final class LockSafetyTests: XCTestCase {
         lock.release()
     }
 
+    /// A prune waiting for the lock (`--retry-lock`) shows its exclusive lock, marked pending, for a
+    /// moment on each try: a backup committing at that moment goes on (the prune sees the backup's
+    /// lock and backs off); a held exclusive lock still stops the commit, and still stops a new taker.
+    func testAPendingExclusiveLockDoesNotFailACommitButAHeldOneDoes() throws {
+        let repo = try TestRepository.create(at: dir.sub("repo"))
+        let lock = try RepositoryLock.acquire(repo, exclusive: false, operation: "backup", hostname: "me", username: "u")
+        var waiting = LockInfo(exclusive: true, operation: "prune", hostname: "other", username: "u", pid: 77, time: repo.clock.now())
+        waiting.pending = true
+        try RepositoryLock.write(repo, name: "aa", info: waiting)
+        XCTAssertNoThrow(try lock.ensureHeld(), "a lock still being acquired is not held")
+        XCTAssertThrowsError(try RepositoryLock.acquire(repo, exclusive: false, operation: "backup", hostname: "me", username: "u"),
+                             "a new taker backs off from a pending exclusive lock (it may be about to hold it)")
+        waiting.pending = nil
+        try RepositoryLock.write(repo, name: "aa", info: waiting)
+        XCTAssertThrowsError(try lock.ensureHeld()) { e in
+            XCTAssertTrue("\(e)".contains("an exclusive lock appeared"), "\(e)")
+        }
+        lock.release()
+    }
+
     func testALockReplacedByAnotherProcessIsLost() throws {
         let repo = try TestRepository.create(at: dir.sub("repo"))
         let lock = try RepositoryLock.acquire(repo, exclusive: false, operation: "backup", hostname: "me", username: "u")
