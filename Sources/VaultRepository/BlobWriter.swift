@@ -14,7 +14,9 @@ public final class BlobWriter: @unchecked Sendable {
     public let repository: Repository
     public let packTargetSize: Int
     private let mutex = Mutex()
-    private var open: [BlobType: OpenPack] = [:]
+    /// Packs being filled, per blob type: a saver takes one out, appends outside the lock and puts
+    /// it back, so concurrent savers write into different packs at once instead of queueing on one.
+    private var open: [BlobType: [OpenPack]] = [:]
     private var pending: Set<ID> = []
     private var written: [(ID, [PackEntry])] = []
     /// Set by the first storage failure: every later save and flush rethrows it, so blobs that were
@@ -75,25 +77,30 @@ public final class BlobWriter: @unchecked Sendable {
         return true
     }
 
-    /// Appends a sealed blob to the open pack of its type, handing a full pack to the finishing queue.
+    /// Appends a sealed blob to an open pack of its type (taken out of the pool, so the write
+    /// happens outside the lock), handing a full pack to the finishing queue.
     private func append(_ type: BlobType, id: ID, sealed: Data, rawLength: Int, compressed: Bool) throws {
-        let full: OpenPack? = try mutex.withLock {
-            let pack: OpenPack
-            if let p = open[type] { pack = p } else { pack = OpenPack(file: try repository.store.createPending(.data)); open[type] = pack }
-            let offset = pack.file.size
+        let taken: OpenPack? = try mutex.withLock {
             if let failure { throw failure }
-            do { try sealed.withUnsafeBytes { try pack.file.append($0) } } catch {
-                open[type] = nil; pack.file.discard(); failure = error; throw error
-            }
-            pack.entries.append(PackEntry(type: type, id: id, offset: UInt32(offset), length: UInt32(sealed.count),
-                                          rawLength: UInt32(rawLength), compressed: compressed))
+            return open[type]?.popLast()
+        }
+        let pack = try taken ?? OpenPack(file: try repository.store.createPending(.data))
+        let offset = pack.file.size
+        do { try sealed.withUnsafeBytes { try pack.file.append($0) } } catch {
+            pack.file.discard()
+            mutex.withLock { if failure == nil { failure = error } }
+            throw error
+        }
+        pack.entries.append(PackEntry(type: type, id: id, offset: UInt32(offset), length: UInt32(sealed.count),
+                                      rawLength: UInt32(rawLength), compressed: compressed))
+        let full = pack.file.size >= packTargetSize
+        mutex.withLock {
             stats.blobsAdded += 1
             stats.bytesAdded += UInt64(rawLength)
             stats.bytesStored += UInt64(sealed.count)
-            if pack.file.size >= packTargetSize { open[type] = nil; return pack }
-            return nil
+            if !full { open[type, default: []].append(pack) }
         }
-        if let full { try commitInBackground(full) }
+        if full { try commitInBackground(pack) }
     }
 
     /// Saves a blob even if the index already has it (prune moves blobs out of packs it deletes).
@@ -152,8 +159,11 @@ public final class BlobWriter: @unchecked Sendable {
     /// Like `flush`, returning the names of the index files written.
     public func flushReturningFiles() throws -> [String] {
         commitGroup.wait()   // wait for packs still being finished in the background
-        if let failure = mutex.withLock({ failure }) { throw failure }
-        let packs: [OpenPack] = mutex.withLock { let b = Array(open.values); open = [:]; return b }
+        let packs: [OpenPack] = mutex.withLock { let b = open.values.flatMap { $0 }; open = [:]; return b }
+        if let failure = mutex.withLock({ failure }) {
+            for p in packs { p.file.discard() }
+            throw failure
+        }
         for p in packs { if p.entries.isEmpty { p.file.discard() } else { try writePack(p) } }
         let done: [(ID, [PackEntry])] = mutex.withLock { let w = written; written = []; return w }
         guard !done.isEmpty else { return [] }
