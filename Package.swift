@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         // The web console only (SiteConsole); its default traits (swift-configuration) are not needed.
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: []),
+        // The console's TLS (HummingbirdTLS builds on it; named here for NIOSSLContext, which checks the key).
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
     ],
     targets: [
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -40,6 +42,8 @@ let package = Package(
             "SiteService", "SiteBackup", "VaultCore", "VaultCrypto",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .target(name: "VaultTesting", dependencies: ["VaultRepository", "VaultArchiver", "VaultRestorer", "VaultStorage"]),
         .executableTarget(name: "sitevault", dependencies: [

@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import SiteBackup
@@ -24,17 +26,19 @@ public struct Console: Sendable {
         limiter = LoginLimiter(clock: settings.clock, allowed: settings.loginAttempts, lockout: settings.loginLockout)
     }
 
-    /// Serves until the surrounding task is cancelled. `onListening` gets the bound address
-    /// (the port chosen when 0 was asked for).
+    /// Serves until the surrounding task is cancelled, over HTTPS when `settings.tls` is set.
+    /// `onListening` gets the bound address (the port chosen when 0 was asked for).
     public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
         let router = Router(context: ConsoleContext.self)
         routes(router)
-        let app = Application(router: router, configuration: .init(address: .hostname(settings.host, port: settings.port),
-                                                                    serverName: nil),
+        let server: HTTPServerBuilder = try settings.tls.map { try .tls(.http1(), tlsConfiguration: $0.configuration) } ?? .http1()
+        let scheme = settings.tls == nil ? "http" : "https"
+        let app = Application(router: router, server: server,
+                              configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
                               onServerRunning: { ch in
                                   let a = ch.localAddress
                                   let host = a?.ipAddress.map { $0.contains(":") ? "[\($0)]" : $0 } ?? settings.host
-                                  onListening("http://\(host):\(a?.port ?? settings.port)/")
+                                  onListening("\(scheme)://\(host):\(a?.port ?? settings.port)/")
                               }, logger: Console.logger)
         try await app.run()
     }

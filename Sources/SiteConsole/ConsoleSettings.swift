@@ -18,6 +18,9 @@ public struct ConsoleSettings: Sendable {
     public var loginLockout: Double = 300
     /// Dashboard reload period while a run is in progress or queued (seconds).
     public var refreshSeconds = 3
+    /// Serve HTTPS with this certificate and key (`--tls-cert`, `--tls-key`); nil: plain HTTP.
+    /// Setting it also marks the cookies Secure.
+    public var tls: ConsoleTLS? { didSet { secureCookies = tls != nil } }
     /// Cookies marked Secure (set when the console is served over TLS).
     public var secureCookies = false
 
@@ -46,6 +49,14 @@ public struct ConsoleSettings: Sendable {
 
     /// Whether the address is this machine only (then /metrics needs no token).
     public var isLoopback: Bool { host == "localhost" || host.hasPrefix("127.") || host == "::1" }
+
+    /// The warning for a console reachable from other machines over plain HTTP, nil otherwise.
+    public var plainTextWarning: String? {
+        guard !isLoopback, tls == nil else { return nil }
+        return "warning: the console listens on \(host), reachable from other machines, without TLS: passwords and session "
+            + "cookies would cross the network in clear; give --tls-cert and --tls-key, or listen on 127.0.0.1 behind a "
+            + "reverse proxy with TLS"
+    }
 
     /// The bearer token for /metrics from a non-loopback address (`metrics.token`), nil without one.
     func metricsToken() -> String? {

@@ -62,6 +62,9 @@ struct MetricsText {
         m.gauge("sitevault_component_duration_seconds", "The component's time in the last run", perComponent { $0.durationSeconds })
         m.gauge("sitevault_snapshots", "Snapshots of the site in its main repository as recorded by the service (kept by the last retention run, plus later ones)",
                 views.compactMap { v in (try? v.service.store.snapshotCount()).map { ([("site", v.name)], Double($0)) } })
+        m.gauge("sitevault_repository_size_bytes",
+                "Stored bytes of the repository (all its sites) as the site's newest committing run counted them, after its retention's prune",
+                views.flatMap { v in (v.status?.repositorySizes ?? [:]).sorted { $0.key < $1.key }.map { ([("site", v.name), ("repository", $0.key)], Double($0.value)) } })
         m.gauge("sitevault_newest_snapshot_age_seconds", "Age of the newest good snapshot", per { $1.ageSeconds })
         m.gauge("sitevault_retention_window_seconds", "The site's retention window (older newest snapshot: stale)", per { $1.retentionWindowSeconds })
         m.gauge("sitevault_stale", "1 when the newest good snapshot is older than the retention window (or there is none)", per { $1.stale ? 1 : 0 })

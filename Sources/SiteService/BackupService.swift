@@ -177,7 +177,7 @@ public final class BackupService: @unchecked Sendable {
         let r = waitFor { await task.run() }
         mutex.withLock { current[i] = nil; work[i] = nil }
         if r.result == "succeeded", !(s.config.retention.isEmpty && s.config.copies.allSatisfy { $0.retention.isEmpty }), !mutex.withLock({ stopping }) {
-            applyRetention(s)
+            applyRetention(s, after: r.runID)
         }
         let next = nextSlot(s.config.schedule.calendar, s.config)
         mutex.withLock { sites[i].next = next }
@@ -197,7 +197,9 @@ public final class BackupService: @unchecked Sendable {
         mutex.withLock { sites[i].nextDrill = next }
     }
 
-    func applyRetention(_ s: Site) {
+    /// Applies the site's retention after the good run `runID`, whose recorded repository sizes
+    /// then become the pruned ones.
+    func applyRetention(_ s: Site, after runID: String) {
         var opts = options
         opts.retryLock = 60
         let recorder = RunRecorder(site: s.config.site, runID: "service", store: s.store, clock: options.clock, echo: options.echo,
@@ -205,6 +207,10 @@ public final class BackupService: @unchecked Sendable {
         do {
             let r = try SiteRetention.apply(s.config, options: opts, dryRun: false, prune: true)
             recorder.emit(.retentionApplied, "retention applied: \(r.removed) snapshot(s) removed, \(r.decisions.count - r.removed) kept, \(r.bytesReclaimed) bytes reclaimed")
+            if !r.repositorySizes.isEmpty, var run = try? s.store.run(id: runID) {
+                run.repositorySizes = (run.repositorySizes ?? [:]).merging(r.repositorySizes) { _, pruned in pruned }
+                try? s.store.save(run)
+            }
         } catch {
             recorder.emit(.retentionFailed, "retention not applied: \((error as? VaultError)?.message ?? "\(error)")")
         }

@@ -25,6 +25,9 @@ public struct MasterIndex: Sendable {
     public init() {}
 
     public var blobCount: Int { blobs.count }
+    /// Stored (compressed, encrypted) bytes of the distinct blobs, each counted once: the pack data
+    /// the index locates, without pack headers, index and snapshot files. Kept as blobs are added.
+    public private(set) var storedBytes: UInt64 = 0
     public var packs: [ID] { packIDs }
 
     public func contains(_ id: ID) -> Bool { blobs[id] != nil }
@@ -43,6 +46,7 @@ public struct MasterIndex: Sendable {
         }
         blobs.reserveCapacity(blobs.count + entries.count)
         for e in entries where blobs[e.id] == nil {
+            storedBytes += UInt64(e.length)
             blobs[e.id] = Compact(pack: n, offset: e.offset, length: e.length, rawLength: e.rawLength,
                                   flags: e.type.rawValue | (e.compressed ? 0x80 : 0))
         }

@@ -24,7 +24,9 @@ struct ServiceCommand: AsyncParsableCommand {
         --max-per-repository into one repository); the runs of one site never overlap.
 
         --listen HOST:PORT (or SITEVAULT_CONSOLE_LISTEN) also serves the web console and /metrics from this \
-        process (loopback by default; see docs/console.md). Its users are set with `sitevault console passwd`.
+        process (loopback by default; see docs/console.md). Its users are set with `sitevault console passwd`. \
+        --tls-cert FILE --tls-key FILE (or SITEVAULT_CONSOLE_TLS_CERT / SITEVAULT_CONSOLE_TLS_KEY) serve it over \
+        HTTPS; both files are checked before anything starts (the key must match and not be readable by others).
         """
     )
     @Option(name: .long, help: "A site's control file (repeat for several sites).") var site: [String] = []
@@ -36,6 +38,10 @@ struct ServiceCommand: AsyncParsableCommand {
     var listen: String?
     @Option(name: .long, help: "The console's state folder (users, metrics token; default /var/lib/sitevault/console as root).")
     var consoleDir: String?
+    @Option(name: .long, help: "Serve the console over HTTPS with this certificate (PEM, chain after it; default: $SITEVAULT_CONSOLE_TLS_CERT).")
+    var tlsCert: String?
+    @Option(name: .long, help: "The private key of --tls-cert (PEM, unencrypted, not readable by others; default: $SITEVAULT_CONSOLE_TLS_KEY).")
+    var tlsKey: String?
 
     func run() async throws {
         guard !site.isEmpty else { throw ValidationError("give at least one --site FILE") }
@@ -46,6 +52,8 @@ struct ServiceCommand: AsyncParsableCommand {
         opts.retryLock = retryLock
         opts.storeOptions = storeOptions(ProcessInfo.processInfo.environment)
         guard maxParallel >= 1, maxPerRepository >= 1 else { throw ValidationError("--max-parallel and --max-per-repository must be at least 1") }
+        // The console's address and TLS files are checked first: a mistake there starts nothing.
+        let consoleSettings = try self.consoleSettings()
         let service = BackupService(files: site, options: opts, limits: ServiceLimits(parallel: maxParallel, perRepository: maxPerRepository))
         do { try service.start() } catch let e as ControlFileError {
             Output(json: false, quiet: false).warn(e)
@@ -54,7 +62,7 @@ struct ServiceCommand: AsyncParsableCommand {
             Output(json: false, quiet: false).warn("error: " + e.message)
             throw ExitCodeError(Exit.failure)
         }
-        let console = try startConsole(service)
+        let console = consoleSettings.map { startConsole(service, $0) }
         let sources = [Int32(SIGTERM), Int32(SIGINT), Int32(SIGHUP)].map { (sig: Int32) -> DispatchSourceSignal in
             signal(sig, SIG_IGN)
             let src = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue(label: "service-signal-\(sig)"))
@@ -73,21 +81,43 @@ struct ServiceCommand: AsyncParsableCommand {
         }
     }
 
-    /// Starts the console beside the service's loop when --listen (or SITEVAULT_CONSOLE_LISTEN) asks
-    /// for it. A console that cannot listen stops the service: the operator asked for it.
-    func startConsole(_ service: BackupService) throws -> (task: Task<Void, Never>, failed: LockedFlag)? {
+    /// The console's settings when --listen (or SITEVAULT_CONSOLE_LISTEN) asks for it, with its TLS
+    /// certificate and key loaded and checked; nil without --listen.
+    func consoleSettings() throws -> ConsoleSettings? {
         let env = ProcessInfo.processInfo.environment
-        guard let listen = listen ?? env["SITEVAULT_CONSOLE_LISTEN"], !listen.isEmpty else { return nil }
-        let out = Output(json: false, quiet: false)
+        let cert = tlsCert ?? env["SITEVAULT_CONSOLE_TLS_CERT"].flatMap { $0.isEmpty ? nil : $0 }
+        let key = tlsKey ?? env["SITEVAULT_CONSOLE_TLS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let listen = listen ?? env["SITEVAULT_CONSOLE_LISTEN"], !listen.isEmpty else {
+            if cert != nil || key != nil { throw ValidationError("--tls-cert and --tls-key are for the console: give --listen HOST:PORT too") }
+            return nil
+        }
         var settings = ConsoleSettings(stateDir: consoleDir ?? ConsoleSettings.defaultStateDir(env: env))
         do { (settings.host, settings.port) = try ConsoleSettings.parseListen(listen) } catch let e as VaultError {
             throw ValidationError(e.message)
         }
+        switch (cert, key) {
+        case (nil, nil): break
+        case let (cert?, key?):
+            do { settings.tls = try ConsoleTLS.load(certificate: cert, key: key) } catch let e as VaultError {
+                Output(json: false, quiet: false).warn("error: \(e.message) (the service does not start)")
+                throw ExitCodeError(Exit.failure)
+            }
+        default: throw ValidationError("give both --tls-cert and --tls-key: the certificate and its private key")
+        }
+        return settings
+    }
+
+    /// Starts the console beside the service's loop. A console that cannot listen stops the
+    /// service: the operator asked for it.
+    func startConsole(_ service: BackupService, _ settings: ConsoleSettings) -> (task: Task<Void, Never>, failed: LockedFlag) {
+        let out = Output(json: false, quiet: false)
         if (try? ConsoleUsers.load(stateDir: settings.stateDir))?.users.isEmpty ?? true {
             out.warn("warning: the console has no user yet: run `sitevault console passwd --user NAME --console-dir \(settings.stateDir)`")
         }
+        if let warning = settings.plainTextWarning { out.warn(warning) }
         let failed = LockedFlag()
         let console = Console(source: service, settings: settings)
+        let listen = "\(settings.host):\(settings.port)"
         let task = Task {
             do {
                 try await console.run { address in out.warn("console listening on \(address)") }

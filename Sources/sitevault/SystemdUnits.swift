@@ -22,6 +22,8 @@ Restart=on-failure
 RestartSec=30
 # The web console and /metrics (docs/console.md); users: sitevault console passwd.
 #Environment=SITEVAULT_CONSOLE_LISTEN=127.0.0.1:8080
+# Over HTTPS (the key not readable by others):
+#Environment=SITEVAULT_CONSOLE_TLS_CERT=/etc/sitevault/console.crt SITEVAULT_CONSOLE_TLS_KEY=/etc/sitevault/console.key
 UMask=0077
 NoNewPrivileges=yes
 PrivateTmp=yes

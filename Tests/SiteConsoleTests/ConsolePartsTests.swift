@@ -45,8 +45,11 @@ final class ManualClock: VaultClock, @unchecked Sendable {
         #expect(throws: VaultError.self) { try ConsoleSettings.parseListen("127.0.0.1:http") }
         #expect(throws: VaultError.self) { try ConsoleSettings.parseListen("127.0.0.1:70000") }
         var s = ConsoleSettings(stateDir: "/x")
+        #expect(s.plainTextWarning == nil, "loopback over plain HTTP: no warning")
         s.host = "0.0.0.0"
         #expect(!s.isLoopback)
+        #expect(s.plainTextWarning?.contains("0.0.0.0, reachable from other machines, without TLS") == true)
+        #expect(!s.secureCookies)
     }
 
     @Test func loginLimiterRefusesAfterFiveFailuresUntilTheLockoutEnds() {

@@ -10,10 +10,15 @@ final class ConsoleClient {
     struct Reply { var status: Int; var body: String; var headers: String }
     let base: String
     let jar: String
+    /// More curl options for every request (e.g. `--cacert FILE` for a console served over TLS).
+    let curlOptions: [String]
+    /// curl's exit status of the last request (0: a reply came; 60: the certificate was not trusted).
+    private(set) var curlStatus: Int32 = 0
 
-    init(base: String, folder: String) {
+    init(base: String, folder: String, curlOptions: [String] = []) {
         self.base = base.hasSuffix("/") ? String(base.dropLast()) : base
         jar = folder + "/jar-\(UUID().uuidString.prefix(8))"
+        self.curlOptions = curlOptions
     }
 
     func get(_ path: String, headers: [String] = []) -> Reply { request(["-X", "GET"] + headers.flatMap { ["-H", $0] }, path) }
@@ -28,7 +33,7 @@ final class ConsoleClient {
         let out = jar + ".body", hdr = jar + ".hdr"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-s", "-b", jar, "-c", jar, "-o", out, "-D", hdr, "-w", "%{http_code}", "--max-time", "30"] + args + [base + path]
+        p.arguments = ["-s", "-b", jar, "-c", jar, "-o", out, "-D", hdr, "-w", "%{http_code}", "--max-time", "30"] + curlOptions + args + [base + path]
         let inFile = jar + ".in"
         FileManager.default.createFile(atPath: inFile, contents: Data(stdin.utf8))
         p.standardInput = FileHandle(forReadingAtPath: inFile)
@@ -38,6 +43,7 @@ final class ConsoleClient {
         p.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try? p.run()
         p.waitUntilExit()
+        curlStatus = p.terminationStatus
         let code = Int((try? String(contentsOfFile: codeFile, encoding: .utf8)) ?? "") ?? 0
         return Reply(status: code, body: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
                      headers: (try? String(contentsOfFile: hdr, encoding: .utf8)) ?? "")

@@ -25,6 +25,10 @@ final class ConsolePrometheusTests: ConsoleTestCase {
         let rules = sourceRoot + "/packaging/prometheus/sitevault.rules.yml"
         let dir = tmp.path + "/prometheus"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // The shipped rules file passes promtool (Debian's prometheus package brings it).
+        try requireTool("/usr/bin/promtool")
+        XCTAssertEqual(shell("/usr/bin/promtool check rules '\(rules)' > '\(dir)/promtool.log' 2>&1"), 0,
+                       (try? String(contentsOfFile: dir + "/promtool.log", encoding: .utf8)) ?? "")
         try """
         global:
           scrape_interval: 1s
@@ -58,6 +62,8 @@ final class ConsolePrometheusTests: ConsoleTestCase {
         XCTAssertEqual(query("sitevault_last_run_success{site=\"broken\"}"), "0")
         XCTAssertEqual(query("sitevault_component_success{site=\"sample\",component=\"database\"}"), "1")
         XCTAssertEqual(query("up{job=\"sitevault\"}"), "1")
+        let size = Double(query("sitevault_repository_size_bytes{site=\"sample\",repository=\"main\"}") ?? "") ?? 0
+        XCTAssertGreaterThan(size, 0, "the run recorded its repository's size")
         let age = Double(query("time() - sitevault_last_success_timestamp_seconds{site=\"sample\"}") ?? "") ?? -1
         XCTAssertTrue(age >= 0 && age < 600, "the last success is recent: \(age)")
 

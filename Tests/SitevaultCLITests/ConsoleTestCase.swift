@@ -9,6 +9,8 @@ import Glibc
 class ConsoleTestCase: SiteTestCase {
     var service: CLI.Running?
     var consoleDir: String { tmp.path + "/console" }
+    /// The service's stderr up to the console's "listening" line.
+    var consoleLog = ""
 
     override func tearDown() {
         if let s = service { kill(s.pid, SIGTERM); _ = s.wait(timeout: 60) }
@@ -34,14 +36,16 @@ class ConsoleTestCase: SiteTestCase {
         XCTAssertEqual(r.status, 0, "\(r)")
     }
 
-    /// Starts the service with the console on a free loopback port; returns the console's address.
-    func startConsole(sites: [String], env: [String: String] = [:]) throws -> String {
-        let args = ["service"] + sites.flatMap { ["--site", $0] } + ["--listen", "127.0.0.1:0", "--console-dir", consoleDir]
+    /// Starts the service with the console on a free loopback port (or `listen`), with more options
+    /// in `extra`; returns the console's address.
+    func startConsole(sites: [String], env: [String: String] = [:], listen: String = "127.0.0.1:0", extra: [String] = []) throws -> String {
+        let args = ["service"] + sites.flatMap { ["--site", $0] } + ["--listen", listen, "--console-dir", consoleDir] + extra
         let s = try CLI.start(args, env: env)
         service = s
         let end = Date().addingTimeInterval(60)
         while Date() < end {
             let err = (try? String(contentsOfFile: s.errPath, encoding: .utf8)) ?? ""
+            consoleLog = err
             if let r = err.range(of: "console listening on ") {
                 return String(err[r.upperBound...].prefix { !$0.isWhitespace })
             }

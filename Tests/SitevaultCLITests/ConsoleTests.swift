@@ -32,6 +32,8 @@ final class ConsoleTests: ConsoleTestCase {
         XCTAssertEqual(login.status, 303, login.body)
         XCTAssertTrue(login.headers.lowercased().contains("set-cookie: sitevault_session="), login.headers)
         XCTAssertTrue(login.headers.contains("HttpOnly") && login.headers.contains("SameSite=Strict"), login.headers)
+        XCTAssertFalse(login.headers.contains("Secure"), "plain HTTP on loopback: no Secure cookie (a browser would not send it)")
+        XCTAssertFalse(consoleLog.contains("without TLS"), "no plain-text warning on loopback: \(consoleLog)")
         let dash = admin.get("/")
         XCTAssertEqual(dash.status, 200)
         for name in ["sample", "second", "broken"] { XCTAssertEqual(rowState(dash.body, name), "never run", "row of \(name)") }
@@ -86,6 +88,14 @@ final class ConsoleTests: ConsoleTestCase {
         XCTAssertTrue(metrics.body.contains("sitevault_component_success{site=\"sample\",component=\"database\"} 1\n"), metrics.body)
         XCTAssertTrue(metrics.body.contains("sitevault_snapshots{site=\"sample\"} 1\n"), metrics.body)
         XCTAssertTrue(metrics.body.contains("sitevault_stale{site=\"sample\"} 0\n"), metrics.body)
+        // The repository's size as the run's index counted it: the blobs stored in its packs, at most
+        // what `stats` finds on disk in them (pack headers included there), and most of it.
+        let sizeLine = metrics.body.split(separator: "\n").first { $0.hasPrefix("sitevault_repository_size_bytes{site=\"sample\",repository=\"main\"} ") }
+        let size = sizeLine.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        let stats = json(try repoRun(["stats", "--json"]))
+        let stored = (stats["storedSize"] as? Double) ?? Double((stats["storedSize"] as? Int) ?? 0)
+        XCTAssertTrue(size > 0 && size <= stored && size > stored * 0.5, "repository size \(sizeLine ?? "missing") against stats' \(stored)")
+        XCTAssertFalse(metrics.body.contains("sitevault_repository_size_bytes{site=\"broken\""), "the broken site committed nothing")
         XCTAssertTrue(metrics.body.contains("sitevault_stale{site=\"second\"} 1\n"), metrics.body)
         let success = metrics.body.split(separator: "\n").first { $0.hasPrefix("sitevault_last_success_timestamp_seconds{site=\"sample\"}") }
         let t = success.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0

@@ -11,6 +11,21 @@ final class RepositoryTests: XCTestCase {
     override func setUpWithError() throws { dir = try TemporaryDirectory() }
     override func tearDown() { dir.remove() }
 
+    /// The index's stored size counts each blob once, wherever copies of it are.
+    func testIndexStoredBytesCountsEachBlobOnce() {
+        func id(_ n: UInt64) -> ID { ID(w0: n, w1: 0, w2: 0, w3: 0) }
+        func entry(_ n: UInt64, _ length: UInt32) -> PackEntry {
+            PackEntry(type: .data, id: id(n), offset: 0, length: length, rawLength: length * 2, compressed: true)
+        }
+        var index = MasterIndex()
+        XCTAssertEqual(index.storedBytes, 0)
+        index.add(pack: id(100), entries: [entry(1, 100), entry(2, 50)])
+        index.add(pack: id(101), entries: [entry(1, 100), entry(3, 7)])
+        XCTAssertEqual(index.storedBytes, 157, "blob 1 is stored twice but counted once")
+        index.add(pack: id(100), entries: [entry(2, 50)])
+        XCTAssertEqual(index.storedBytes, 157)
+    }
+
     func testInitOpenAndPermissions() throws {
         let path = dir.sub("repo")
         let repo = try TestRepository.create(at: path)

@@ -45,6 +45,9 @@ public struct SiteStatusReport: Sendable, Codable {
     /// The next scheduled drill (site's time zone and UTC), nil without a [drill] schedule.
     public var nextDrillLocal: String?
     public var nextDrillUTC: String?
+    /// Stored bytes of each repository as the newest run that committed recorded them (after its
+    /// retention run's prune); nil when no run recorded them.
+    public var repositorySizes: [String: UInt64]?
     /// The newest snapshot in each copy target (`addCopyTargets`); nil when not looked up.
     public var copies: [CopyTargetStatus]?
 
@@ -121,7 +124,8 @@ public struct SiteStatusReport: Sendable, Codable {
                                 frozenWriters: frozen.map { $0.writers.map(\.name) } ?? [],
                                 lastDrill: drill.map { DrillSummary(runID: $0.runID, time: $0.finished ?? $0.started, result: $0.result, failure: $0.failure,
                                                                     snapshot: $0.snapshot, recoverySeconds: $0.recoverySeconds, backupSeconds: $0.backupSeconds, ratio: $0.ratio) },
-                                nextDrillLocal: nextDrill?.local, nextDrillUTC: nextDrill?.utc)
+                                nextDrillLocal: nextDrill?.local, nextDrillUTC: nextDrill?.utc,
+                                repositorySizes: last?.repositorySizes ?? good?.repositorySizes)
     }
 }
 

@@ -144,6 +144,9 @@ public final class SiteBackupTask: @unchecked Sendable {
 
         // 4. Commit: other destinations first, then the main one, whose manifest names them all.
         try commit(stored: stored)
+        // The repositories' sizes, from the indexes already in memory (for /metrics: no listing).
+        let sizes = destinations.mapValues { $0.repository.index.storedBytes }
+        gate.withLock { report.repositorySizes = sizes }
 
         // 5. The after-backup hook, after a fully successful run only.
         let result = gate.withLock { report.components.allSatisfy { $0.result == "ok" } ? "succeeded" : "partial" }

@@ -21,6 +21,9 @@ public enum SiteRetention {
         public var removed = 0
         public var prune: [String: PruneReport] = [:]
         public var dryRun = false
+        /// Stored bytes of each pruned repository afterwards (`MasterIndex.storedBytes` of the
+        /// index prune reloads at its end), by repository name.
+        public var repositorySizes: [String: UInt64] = [:]
         public var bytesReclaimed: UInt64 { prune.values.reduce(0) { $0 + $1.bytesRemoved } }
     }
 
@@ -86,6 +89,7 @@ public enum SiteRetention {
             if prune {
                 try lock.ensureHeld()
                 report.prune[name] = try Pruner(repository: repo, lock: lock).run(dryRun: dryRun)
+                if !dryRun { report.repositorySizes[name] = repo.index.storedBytes }
             }
         }
         return report

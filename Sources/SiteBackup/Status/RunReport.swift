@@ -122,6 +122,11 @@ public struct RunReport: Sendable, Codable {
     public var copies: [CopyOutcome]?
     public var warnings: [String] = []
     public var durationSeconds = 0.0
+    /// Stored bytes of each repository the run committed to (destination name → bytes), as its
+    /// in-memory index counted them after the commit (`MasterIndex.storedBytes`: the whole
+    /// repository, every site in it); the service updates them after the prune of its retention run.
+    /// nil when nothing was committed (and in reports older than it).
+    public var repositorySizes: [String: UInt64]?
 
     /// The longest time the site was frozen: under site consistency, from the first freeze to the
     /// last thaw; otherwise the longest freeze of any one writer.
