@@ -179,7 +179,9 @@ public final class BackupService: @unchecked Sendable {
         if r.result == "succeeded", !(s.config.retention.isEmpty && s.config.copies.allSatisfy { $0.retention.isEmpty }), !mutex.withLock({ stopping }) {
             applyRetention(s, after: r.runID)
         }
-        let next = nextSlot(s.config.schedule.calendar, s.config)
+        // The schedule in force now: a SIGHUP during the run may have reloaded the control file.
+        let now = mutex.withLock { sites[i].config }
+        let next = nextSlot(now.schedule.calendar, now)
         mutex.withLock { sites[i].next = next }
     }
 
@@ -193,7 +195,8 @@ public final class BackupService: @unchecked Sendable {
         mutex.withLock { work[i] = ServiceWork(site: s.config.site, kind: .drill, started: options.clock.now(), runID: nil) }
         _ = waitFor { await drill.run() }
         mutex.withLock { work[i] = nil }
-        let next = nextSlot(s.config.drill.schedule, s.config)
+        let now = mutex.withLock { sites[i].config }
+        let next = nextSlot(now.drill.schedule, now)
         mutex.withLock { sites[i].nextDrill = next }
     }
 

@@ -61,6 +61,27 @@ final class ServiceTests: SiteTestCase {
         XCTAssertEqual(try repoRun(["check", "--read-data"]).status, 0)
     }
 
+    /// A SIGHUP during a run: when the run ends, the next one is scheduled from the reloaded file,
+    /// not from the schedule the run started with.
+    func testReloadDuringARunSchedulesTheNextRunFromTheNewFile() throws {
+        try makeSite()
+        try replaceInControlFile("calendar = \"daily 02:00\"", "calendar = \"every 1s\"")
+        try appendDumpComponent("slow", script: "touch \(site!)/run/slow-started; sleep 3; echo dump")
+        let service = try startService()
+        defer { kill(service.pid, SIGTERM); _ = service.wait(timeout: 60) }
+        XCTAssertTrue(waitForFile(site + "/run/slow-started", timeout: 60))
+        // A schedule that comes round only in many hours (unless it is that time of day now).
+        let hour = (Calendar.current.component(.hour, from: Date()) + 12) % 24
+        try replaceInControlFile("calendar = \"every 1s\"", String(format: "calendar = \"daily %02d:00\"", hour))
+        kill(service.pid, SIGHUP)
+        let end = Date().addingTimeInterval(60)
+        while Date() < end, (try? messageIDs().contains(1900)) != true { usleep(100_000) }
+        XCTAssertTrue(try messageIDs().contains(1900), "the first run succeeded")
+        XCTAssertTrue(try messageIDs().contains(1701), "the control file was reloaded")
+        sleep(4)
+        XCTAssertEqual(try messageIDs().filter { $0 == 1000 }.count, 1, "no run started after the reload moved the schedule away")
+    }
+
     func testRefusesAControlFileWritableByEveryone() throws {
         try makeSite()
         chmod(controlFile, 0o666)
