@@ -169,7 +169,10 @@ def main(argv):
                 r3 = fx(vs_limit(tool, phase))
             print(f"{label:<24} {tool:<10} {m['wall_s']:>8.2f} {m['cpu_s']:>8.2f} {rss:>12}  {r1:>9} {r2:>8} {r3:>8}"
                   .rstrip())
-        if any_row and len(tools) > 1:
+        lim = limits["limits"].get(phase) if limits and any_row else None
+        if lim:
+            print(f"{label:<24} {'(limit)':<10} {lim['limit_s']:>8.2f} {lim['cpu_total_s']:>8.2f}")
+        if any_row and (len(tools) > 1 or lim):
             print()
     for tool in tools:
         s = med.get((tool, "repo-size"))
@@ -187,8 +190,9 @@ def main(argv):
     print(f"n/a: a missing tool or a wall time below {MIN_RATIO_WALL} s (timer resolution 0.01 s).")
     print("cpu s = user + sys of the tool process and its children; peak RSS = max resident set size.")
     if limits:
-        print("vs limit (every tool): wall / the limit bench/limits.py computed for this dataset on this machine "
-              "(1.00x = at the limit; the restore's limit is the unchurned dataset's, ~1-2 % less data):")
+        print("vs limit (every tool): wall / the limit bench/limits.py computed for this dataset on this machine, "
+              "the (limit) rows (wall: the limit, cpu: the CPU work it counts); 1.00x = at the limit; the restore's "
+              "limit is the unchurned dataset's, ~1-2 % less data:")
         for line in limits_summary(limits):
             print("  " + line)
     for t in meta.get("skipped", "").split(";"):
