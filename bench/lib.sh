@@ -156,20 +156,20 @@ resolve_sitevault() {
     SV_VERSION+=${SOURCE_STATE:+", built from $SOURCE_STATE"}
 }
 
-# ---------------------------------------------------------------- dataset (run.sh, drill-bench.sh)
-# prepare_dataset: WORK/datasets/scale-SCALE_KEY from gen-dataset.py, cached while gen-dataset.py
-# is unchanged; sets DATA, DATA_FILES, DATA_BYTES.
+# ---------------------------------------------------------------- dataset (run.sh, drill-bench.sh, sftp-bench.sh)
+# prepare_dataset [PROFILE]: WORK/datasets/PROFILE-scale-SCALE_KEY from gen-dataset.py (PROFILE mixed or
+# site, default mixed), cached while the generator's files are unchanged; sets DATA, DATA_FILES, DATA_BYTES.
 prepare_dataset() {
-    local gen_hash
-    DATA=$WORK/datasets/scale-$SCALE_KEY
-    gen_hash=$(sha256sum "$GEN" | cut -d' ' -f1)
+    local gen_hash profile=${1:-mixed}
+    DATA=$WORK/datasets/$profile-scale-$SCALE_KEY
+    gen_hash=$(cat "$GEN" "$BENCH_DIR/datasetlib.py" "$BENCH_DIR/site_dataset.py" | sha256sum | cut -d' ' -f1)
     mkdir -p "$WORK/datasets"
     if [[ -d $DATA && -f $DATA.ok && $(cat "$DATA.ok") == "$gen_hash" ]]; then
         note "using cached dataset $DATA"
     else
         rm -rf "$DATA" "$DATA.tmp" "$DATA.ok"
-        note "generating dataset (scale $SCALE_KEY) in $DATA"
-        python3 "$GEN" --scale "$SCALE_KEY" "$DATA.tmp"
+        note "generating dataset (profile $profile, scale $SCALE_KEY) in $DATA"
+        python3 "$GEN" --profile "$profile" --scale "$SCALE_KEY" "$DATA.tmp"
         mv "$DATA.tmp" "$DATA"
         echo "$gen_hash" >"$DATA.ok"
     fi

@@ -3,9 +3,11 @@
 
 Usage: report.py WORKDIR
 
+WORKDIR is one profile's folder of a run.sh work directory (WORK/PROFILE).
 Reads WORKDIR/raw.tsv (one line per timed run, written by run.sh),
-WORKDIR/meta.tsv (key<TAB>value) and WORKDIR/failures.tsv, prints the median
-table and writes WORKDIR/results.json. Can be re-run on an existing workdir.
+WORKDIR/meta.tsv (key<TAB>value), WORKDIR/failures.tsv and, when run.sh was
+given --limits, WORKDIR/limits.json (bench/limits.py); prints the median table
+and writes WORKDIR/results.json. Can be re-run on an existing workdir.
 """
 
 import json
@@ -14,6 +16,7 @@ import sys
 
 sys.dont_write_bytecode = True  # no bench/__pycache__ for benchlib
 from benchlib import median
+from limits import summary as limits_summary
 
 PHASES = [
     ("init", "init"),
@@ -25,6 +28,7 @@ PHASES = [
     ("restore", "full restore"),
     ("check-read-data", "check --read-data"),
 ]
+LIMITED = ["backup-first", "restore"]  # phases with a limit in limits.json
 BASELINES = ["restic", "borg"]
 SV = "sitevault"
 MiB = 1 << 20
@@ -60,6 +64,10 @@ def main(argv):
             tools.append(tool)
     failures = [{"tool": r[0], "rep": int(r[1]), "phase": r[2], "message": r[3] if len(r) > 3 else ""}
                 for r in read_tsv(os.path.join(work, "failures.tsv"))]
+    limits = None
+    if os.path.exists(os.path.join(work, "limits.json")):
+        with open(os.path.join(work, "limits.json")) as f:
+            limits = json.load(f)
 
     # Derived phase: unchanged backup minus the fixed cost of opening the repo,
     # computed per repetition, then the median is taken.
@@ -75,6 +83,9 @@ def main(argv):
             ph["unchanged-minus-open"] = der
 
     results = {"meta": meta, "tools": {}, "ratios": {}, "failures": failures}
+    if limits:
+        results["limits"] = limits
+        results["vs_limit"] = {}
     med = {}
     for tool in tools:
         tres = {"version": meta.get(f"version.{tool}", ""), "phases": {}}
@@ -108,6 +119,19 @@ def main(argv):
         if any(v is not None for v in rr.values()):
             results["ratios"][phase] = rr
 
+    def vs_limit(tool, phase):
+        m = med.get((tool, phase))
+        if not limits or m is None or phase not in limits["limits"]:
+            return None
+        lim = limits["limits"][phase]["limit_s"]
+        return round(m["wall_s"] / lim, 3) if lim > 0 else None
+
+    if limits:
+        for tool in tools:
+            vl = {phase: vs_limit(tool, phase) for phase in LIMITED if vs_limit(tool, phase) is not None}
+            if vl:
+                results["vs_limit"][tool] = vl
+
     with open(os.path.join(work, "results.json"), "w") as f:
         json.dump(results, f, indent=2, sort_keys=False)
         f.write("\n")
@@ -117,10 +141,12 @@ def main(argv):
         return "n/a" if v is None else f"{v:.2f}x"
 
     hdr = f"{'phase':<24} {'tool':<10} {'wall s':>8} {'cpu s':>8} {'peak RSS MiB':>12}  {'vs restic':>9} {'vs borg':>8}"
+    if limits:
+        hdr += f" {'vs limit':>8}"
     print()
     ds = meta.get("dataset_bytes")
     dsf = meta.get("dataset_files")
-    print(f"sitevault benchmark: scale {meta.get('scale', '?')}"
+    print(f"sitevault benchmark: profile {meta.get('profile', 'mixed')}, scale {meta.get('scale', '?')}"
           + (f", dataset {int(ds) / MiB:.1f} MiB in {dsf} files" if ds else "")
           + f", median of {meta.get('repeat', '?')} run(s)")
     print(f"host: {meta.get('nproc', '?')} CPUs, load avg at start {meta.get('loadavg_start', '?')}"
@@ -136,11 +162,17 @@ def main(argv):
                 continue
             any_row = True
             rss = f"{m['max_rss_mib']:.1f}" if "max_rss_mib" in m else "-"
-            r1 = r2 = ""
+            r1 = r2 = r3 = ""
             if tool == SV:
                 r1, r2 = fx(ratio("restic", phase)), fx(ratio("borg", phase))
-            print(f"{label:<24} {tool:<10} {m['wall_s']:>8.2f} {m['cpu_s']:>8.2f} {rss:>12}  {r1:>9} {r2:>8}".rstrip())
-        if any_row and len(tools) > 1:
+            if limits and phase in LIMITED:
+                r3 = fx(vs_limit(tool, phase))
+            print(f"{label:<24} {tool:<10} {m['wall_s']:>8.2f} {m['cpu_s']:>8.2f} {rss:>12}  {r1:>9} {r2:>8} {r3:>8}"
+                  .rstrip())
+        lim = limits["limits"].get(phase) if limits and any_row else None
+        if lim:
+            print(f"{label:<24} {'(limit)':<10} {lim['limit_s']:>8.2f} {lim['cpu_total_s']:>8.2f}")
+        if any_row and (len(tools) > 1 or lim):
             print()
     for tool in tools:
         s = med.get((tool, "repo-size"))
@@ -157,6 +189,12 @@ def main(argv):
           "for repo size: X size / sitevault size, >1 = sitevault smaller.")
     print(f"n/a: a missing tool or a wall time below {MIN_RATIO_WALL} s (timer resolution 0.01 s).")
     print("cpu s = user + sys of the tool process and its children; peak RSS = max resident set size.")
+    if limits:
+        print("vs limit (every tool): wall / the limit bench/limits.py computed for this dataset on this machine, "
+              "the (limit) rows (wall: the limit, cpu: the CPU work it counts); 1.00x = at the limit; the restore's "
+              "limit is the unchurned dataset's, ~1-2 % less data:")
+        for line in limits_summary(limits):
+            print("  " + line)
     for t in meta.get("skipped", "").split(";"):
         if t:
             print(f"skipped: {t}")

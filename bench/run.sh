@@ -4,19 +4,32 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: bench/run.sh [--scale S] [--repeat N] [--workdir DIR] [--tools LIST] [--settle SEC]
+Usage: bench/run.sh [--profile mixed|site|both] [--scale S] [--repeat N] [--workdir DIR]
+                    [--tools LIST] [--limits] [--limits-only] [--settle SEC]
                     [--no-build] [--no-verify] [-h|--help]
 
 Benchmarks sitevault against restic and borg on a generated, reproducible
-dataset (bench/gen-dataset.py; ~1.5 GB at scale 1.0) and prints a table of
-medians; machine-readable results go to WORKDIR/results.json.
+dataset (bench/gen-dataset.py; ~1.5 GB "mixed" or ~1.7 GB "site" at scale 1.0)
+and prints a table of medians per profile; machine-readable results go to
+WORKDIR/PROFILE/results.json.
 
 Options:
-  --scale S       dataset scale factor (default 1.0 = ~1.5 GB; 0.05 = smoke run)
+  --profile P     dataset profile: mixed (default; today's), site (shaped like a
+                  real web site: small text files, uploads, a SQLite database, an
+                  archive) or both (each repetition runs every tool on both; one
+                  table per profile)
+  --scale S       dataset scale factor (default 1.0; 0.05 = smoke run)
   --repeat N      repetitions per phase; the median is reported (default 3)
   --workdir DIR   everything is written below DIR (default /tmp/sitevault-bench):
-                  datasets/ (cached per scale), tree/, repos/, restore/, cache/,
-                  logs/, raw.tsv, meta.tsv, results.json
+                  datasets/ (cached per profile and scale), tree/, repos/,
+                  restore/, cache/, and per profile PROFILE/ with logs/, raw.tsv,
+                  meta.tsv, limits.json, results.json
+  --limits        first measure this machine's single-core speeds on each
+                  dataset (bench/limits.py: read/write files, SHA-256,
+                  AES-256-GCM, zstd -3, zstd -d, fsync'ed writes) and the limits
+                  they imply for a first backup and a restore; the table then
+                  shows "vs limit" = wall / limit for those two phases
+  --limits-only   only that: prepare the dataset(s), measure, print, exit
   --tools LIST    comma-separated subset of sitevault,restic,borg (default: all);
                   a tool that is not installed is skipped with a notice
   --no-build      do not run `swift build`; use SITEVAULT_BIN or an existing
@@ -44,7 +57,9 @@ Per repetition and tool, on a fresh copy of the dataset (cp -a) and a fresh repo
 Each phase is run under /usr/bin/time (wall, user+sys CPU, peak RSS). The table
 also shows "unchanged minus open" (per-run difference, then median), and for
 sitevault rows "vs restic"/"vs borg" = other wall / sitevault wall (>1 means
-sitevault is faster; for repo size: other size / sitevault size).
+sitevault is faster; for repo size: other size / sitevault size), and with
+--limits "vs limit" = wall / the limit for the first backup and the restore
+(1.00 = at the limit of this machine; see bench/README.md for the model).
 
 The page cache is NOT dropped (no root needed): all phases run with warm caches,
 identically for every tool; `sync` is run before each timed phase. The tool order
@@ -52,6 +67,7 @@ is rotated between repetitions. Passwords are passed via files/environment only
 (SITEVAULT_PASSWORD_FILE, RESTIC_PASSWORD_FILE, BORG_PASSPHRASE).
 
 Example (quick smoke run):  bench/run.sh --scale 0.02 --repeat 1 --tools restic,borg
+Both profiles with limits:  bench/run.sh --profile both --limits
 EOF
 }
 
@@ -67,6 +83,8 @@ WORK=/tmp/sitevault-bench
 TOOLS=sitevault,restic,borg
 BUILD=1
 VERIFY=1
+PROFILE_ARG=mixed
+LIMITS=0
 
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -80,6 +98,10 @@ while [[ $# -gt 0 ]]; do
         --tools=*) TOOLS=${1#*=}; shift ;;
         --no-build) BUILD=0; shift ;;
         --no-verify) VERIFY=0; shift ;;
+        --profile) need_arg "$@"; PROFILE_ARG=$2; shift 2 ;;
+        --profile=*) PROFILE_ARG=${1#*=}; shift ;;
+        --limits) LIMITS=1; shift ;;
+        --limits-only) LIMITS=2; shift ;;
         --settle) need_arg "$@"; SETTLE=$2; shift 2 ;;
         --settle=*) SETTLE=${1#*=}; shift ;;
         -h | --help) usage; exit 0 ;;
@@ -89,16 +111,17 @@ done
 
 posint --repeat "$REPEAT"
 scale_key "$SCALE"
+case $PROFILE_ARG in
+    mixed | site) PROFILES=("$PROFILE_ARG") ;;
+    both) PROFILES=(mixed site) ;;
+    *) die "--profile must be mixed, site or both, got '$PROFILE_ARG'" ;;
+esac
 [[ -x /usr/bin/time ]] || die "GNU time (/usr/bin/time) is required"
 for t in ${TOOLS//,/ }; do
     case $t in sitevault | restic | borg) ;; *) die "unknown tool in --tools: $t (known: sitevault,restic,borg)" ;; esac
 done
 
 open_workdir
-LOGS=$WORK/logs
-RAW=$WORK/raw.tsv
-META=$WORK/meta.tsv
-FAILS=$WORK/failures.tsv
 TREE=$WORK/tree
 RESTORE=$WORK/restore
 PWFILE=$WORK/password
@@ -107,6 +130,24 @@ PWFILE=$WORK/password
 unset RESTIC_PASSWORD RESTIC_PASSWORD_COMMAND RESTIC_REPOSITORY RESTIC_REPOSITORY_FILE \
     BORG_PASSPHRASE BORG_PASSCOMMAND BORG_PASSPHRASE_FD BORG_REPO \
     SITEVAULT_REPOSITORY SITEVAULT_PASSWORD_FILE
+
+# ---------------------------------------------------------------- limits
+# measure_limits: bench/limits.py on DATA into OUT/limits.json (its summary on stdout).
+measure_limits() {
+    echo "== limits of this machine on the $PROFILE dataset (bench/limits.py)"
+    python3 "$BENCH_DIR/limits.py" "$DATA" "$WORK/limits-tmp" --out "$OUT/limits.json" ||
+        die "bench/limits.py failed on $DATA"
+}
+
+if ((LIMITS == 2)); then
+    for PROFILE in "${PROFILES[@]}"; do
+        prepare_dataset "$PROFILE"
+        OUT=$WORK/$PROFILE
+        mkdir -p "$OUT"
+        measure_limits
+    done
+    exit 0
+fi
 
 # ---------------------------------------------------------------- tools
 declare -A BIN=() VERSION=() FAILED=()
@@ -119,10 +160,9 @@ if want sitevault; then
     if sitevault_from_env; then
         BIN[sitevault]=$SV
     elif ((BUILD)); then
-        mkdir -p "$LOGS"
-        note "building sitevault: swift build -c release --product sitevault (log: $LOGS/build.log)"
-        (cd "$ROOT" && swift build -c release --product sitevault) 2>&1 | tee "$LOGS/build.log" ||
-            die "swift build failed (see $LOGS/build.log); use --tools restic,borg or --no-build to skip sitevault"
+        note "building sitevault: swift build -c release --product sitevault (log: $WORK/build.log)"
+        (cd "$ROOT" && swift build -c release --product sitevault) 2>&1 | tee "$WORK/build.log" ||
+            die "swift build failed (see $WORK/build.log); use --tools restic,borg or --no-build to skip sitevault"
         BIN[sitevault]=$ROOT/.build/release/sitevault
         [[ -x ${BIN[sitevault]} ]] || die "build succeeded but ${BIN[sitevault]} does not exist"
     elif [[ -x $ROOT/.build/release/sitevault ]]; then
@@ -159,14 +199,9 @@ if want borg; then
 fi
 ((${#ACTIVE[@]} > 0)) || die "no tool to benchmark"
 
-# ---------------------------------------------------------------- dataset
-prepare_dataset
-
-# ---------------------------------------------------------------- setup
-rm -rf "$LOGS" "$TREE" "$RESTORE" "$WORK/repos" "$WORK/cache"
-mkdir -p "$LOGS" "$WORK/repos" "$WORK/cache"
-: >"$RAW"
-: >"$FAILS"
+# ---------------------------------------------------------------- datasets, limits, setup
+rm -rf "$TREE" "$RESTORE" "$WORK/repos" "$WORK/cache" "$WORK/limits-tmp"
+mkdir -p "$WORK/repos" "$WORK/cache"
 (umask 077 && printf 'sitevault-bench-%s\n' "not-a-secret-benchmark-password" >"$PWFILE")
 
 # Canonical table order: sitevault, restic, borg.
@@ -176,23 +211,43 @@ for t in sitevault restic borg; do
 done
 ACTIVE=("${ORDERED[@]}")
 
-{
-    printf 'scale\t%s\nrepeat\t%s\n' "$SCALE_KEY" "$REPEAT"
-    printf 'tools\t%s\n' "$(IFS=,; echo "${ACTIVE[*]}")"
-    printf 'skipped\t%s\n' "$(IFS=';'; echo "${SKIPPED[*]:-}")"
-    printf 'dataset\t%s\ndataset_files\t%s\ndataset_bytes\t%s\n' "$DATA" "$DATA_FILES" "$DATA_BYTES"
-    printf 'nproc\t%s\n' "$(nproc)"
-    printf 'cpu\t%s\n' "$(cpu_model)"
-    printf 'kernel\t%s\n' "$(uname -sr)"
-    printf 'started\t%s\n' "$(utc_now)"
-    printf 'loadavg_start\t%s\n' "$(loadavg)"
-    printf 'page_cache\t%s\n' "warm (not dropped); sync before each timed phase"
-    for t in "${ACTIVE[@]}"; do
-        printf 'version.%s\t%s\nbin.%s\t%s\n' "$t" "${VERSION[$t]}" "$t" "${BIN[$t]}"
-    done
-} >"$META"
+# use_profile P: the dataset and output files of profile P (DATA, DATA_FILES, DATA_BYTES, OUT, LOGS, RAW,
+# META, FAILS), as prepare_profile set them up.
+declare -A DATA_OF=() FILES_OF=() BYTES_OF=()
+use_profile() {
+    PROFILE=$1
+    DATA=${DATA_OF[$PROFILE]} DATA_FILES=${FILES_OF[$PROFILE]} DATA_BYTES=${BYTES_OF[$PROFILE]}
+    OUT=$WORK/$PROFILE
+    LOGS=$OUT/logs RAW=$OUT/raw.tsv META=$OUT/meta.tsv FAILS=$OUT/failures.tsv
+}
+prepare_profile() {
+    prepare_dataset "$1"
+    DATA_OF[$1]=$DATA FILES_OF[$1]=$DATA_FILES BYTES_OF[$1]=$DATA_BYTES
+    use_profile "$1"
+    rm -rf "$OUT"
+    mkdir -p "$LOGS"
+    : >"$RAW"
+    : >"$FAILS"
+    if ((LIMITS)); then measure_limits; fi
+    {
+        printf 'profile\t%s\nscale\t%s\nrepeat\t%s\n' "$PROFILE" "$SCALE_KEY" "$REPEAT"
+        printf 'tools\t%s\n' "$(IFS=,; echo "${ACTIVE[*]}")"
+        printf 'skipped\t%s\n' "$(IFS=';'; echo "${SKIPPED[*]:-}")"
+        printf 'dataset\t%s\ndataset_files\t%s\ndataset_bytes\t%s\n' "$DATA" "$DATA_FILES" "$DATA_BYTES"
+        printf 'nproc\t%s\n' "$(nproc)"
+        printf 'cpu\t%s\n' "$(cpu_model)"
+        printf 'kernel\t%s\n' "$(uname -sr)"
+        printf 'started\t%s\n' "$(utc_now)"
+        printf 'loadavg_start\t%s\n' "$(loadavg)"
+        printf 'page_cache\t%s\n' "warm (not dropped); sync before each timed phase"
+        for t in "${ACTIVE[@]}"; do
+            printf 'version.%s\t%s\nbin.%s\t%s\n' "$t" "${VERSION[$t]}" "$t" "${BIN[$t]}"
+        done
+    } >"$META"
+    echo "dataset: $PROFILE: $DATA ($DATA_FILES files, $((DATA_BYTES / 1048576)) MiB)"
+}
+for p in "${PROFILES[@]}"; do prepare_profile "$p"; done
 
-echo "dataset: $DATA ($DATA_FILES files, $((DATA_BYTES / 1048576)) MiB)"
 echo "tools:   ${ACTIVE[*]}; repetitions: $REPEAT (median reported)"
 echo "note:    page cache is warm (not dropped); the machine may be shared/noisy"
 for t in "${ACTIVE[@]}"; do echo "         $t: ${BIN[$t]} (${VERSION[$t]})"; done
@@ -298,8 +353,8 @@ discard() {
 }
 
 run_rep() {
-    REPO=$WORK/repos/$TOOL
-    CACHE=$WORK/cache/$TOOL
+    REPO=$WORK/repos/$PROFILE-$TOOL
+    CACHE=$WORK/cache/$PROFILE-$TOOL
     discard "$TREE" "$REPO" "$CACHE" "$RESTORE"
     sync
     sleep "$SETTLE"
@@ -322,26 +377,36 @@ run_rep() {
 }
 
 # ---------------------------------------------------------------- main loop
+# Each repetition runs every tool on every profile (so both profiles see the same machine load).
 n=${#ACTIVE[@]}
 for ((REP = 1; REP <= REPEAT; REP++)); do
-    for ((k = 0; k < n; k++)); do
-        TOOL=${ACTIVE[$(((k + REP - 1) % n))]} # rotate the order between repetitions
-        [[ -z ${FAILED[$TOOL]:-} ]] || continue
-        echo "== repetition $REP/$REPEAT: $TOOL"
-        set +e
-        (
-            set -euo pipefail
-            run_rep
-        )
-        rc=$?
-        set -e
-        if ((rc != 0)); then
-            FAILED[$TOOL]=1
-            note "$TOOL failed in repetition $REP; not running it again (repo kept in $WORK/repos/$TOOL, logs in $LOGS)"
-        fi
+    for p in "${PROFILES[@]}"; do
+        use_profile "$p"
+        for ((k = 0; k < n; k++)); do
+            TOOL=${ACTIVE[$(((k + REP - 1) % n))]} # rotate the order between repetitions
+            [[ -z ${FAILED[$PROFILE:$TOOL]:-} ]] || continue
+            echo "== repetition $REP/$REPEAT: $PROFILE: $TOOL"
+            set +e
+            (
+                set -euo pipefail
+                run_rep
+            )
+            rc=$?
+            set -e
+            if ((rc != 0)); then
+                FAILED[$PROFILE:$TOOL]=1
+                note "$TOOL failed on $PROFILE in repetition $REP; not running it again on $PROFILE" \
+                    "(repo kept in $WORK/repos/$PROFILE-$TOOL, logs in $LOGS)"
+            fi
+        done
     done
 done
 rm -rf "$TREE" "$RESTORE"
 
-printf 'loadavg_end\t%s\nfinished\t%s\n' "$(loadavg)" "$(utc_now)" >>"$META"
-python3 "$REPORT" "$WORK"
+status=0
+for p in "${PROFILES[@]}"; do
+    use_profile "$p"
+    printf 'loadavg_end\t%s\nfinished\t%s\n' "$(loadavg)" "$(utc_now)" >>"$META"
+    python3 "$REPORT" "$OUT" || status=1
+done
+exit "$status"
