@@ -238,7 +238,7 @@ public final class LocalStore: BlobStore, @unchecked Sendable {
 
 /// A pending file in the repository folder of its kind, renamed into place on commit.
 final class LocalPendingFile: PendingFile, @unchecked Sendable {
-    // @unchecked: used by one writer at a time (the BlobWriter appends under its own lock).
+    // @unchecked: used by one writer at a time (a BlobWriter saver holds the pack it appends to).
     let store: LocalStore
     let path: String
     private var fd: Int32
