@@ -11,6 +11,8 @@ public struct S3Config: Sendable {
     public var timeout: Double
     /// Connections kept open to the server: as many requests can be in flight.
     public var maxConnections: Int
+    /// Reads that restore and check keep in flight (SITEVAULT_S3_READS, default 8; at most `maxConnections`).
+    public var concurrentReads = 8
     /// Objects larger than this are uploaded in parts of `partSize`, several parts at once.
     public var multipartThreshold: Int
     public var partSize: Int
@@ -26,7 +28,7 @@ public struct S3Config: Sendable {
     }
 
     /// The configuration of `location` from the environment: credentials (see `S3Credentials.resolve`),
-    /// the region from AWS_DEFAULT_REGION or AWS_REGION, the timeout from SITEVAULT_S3_TIMEOUT (seconds).
+    /// the region from AWS_DEFAULT_REGION or AWS_REGION, the timeout from SITEVAULT_S3_TIMEOUT (seconds), reads in flight from SITEVAULT_S3_READS.
     public static func fromEnvironment(_ location: StoreLocation.S3Location, environment env: [String: String],
                                        credentialsFile: String? = nil) throws -> S3Config {
         let creds = try S3Credentials.resolve(environment: env, file: credentialsFile)
@@ -37,6 +39,13 @@ public struct S3Config: Sendable {
                 throw VaultError(.invalidArgument, "SITEVAULT_S3_TIMEOUT must be a positive number of seconds, not \"\(t)\"")
             }
             c.timeout = v
+        }
+        if let t = env["SITEVAULT_S3_READS"] {
+            guard let v = Int(t), v > 0, v <= 64 else {
+                throw VaultError(.invalidArgument, "SITEVAULT_S3_READS must be a number of requests from 1 to 64, not \"\(t)\"")
+            }
+            c.concurrentReads = v
+            c.maxConnections = max(c.maxConnections, v)
         }
         return c
     }
