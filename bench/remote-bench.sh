@@ -6,19 +6,23 @@
 # bucket: backup (first), restore (full, into an empty folder), check --read-data. Prints wall times,
 # MB/s of the dataset and sitevault's speed-up (restic wall / sitevault wall; > 1 = sitevault faster).
 # --repeat N runs every server's rounds N times (fresh buckets each time) and prints the median of
-# each phase with every sample. SITEVAULT_BIN picks the binary (default: swift build -c release).
+# each phase with every sample; restore and check alternate which tool goes first (odd rounds
+# sitevault, even rounds restic). --restore-dir DIR restores there (e.g. /dev/shm/x: on ext4, creating
+# thousands of files right after thousands were deleted costs the first restore far more than the
+# second — the kernel's recently_deleted scan — which a tmpfs does not have). SITEVAULT_BIN picks the binary (default: swift build -c release).
 # Needs root (Ceph) and restic.
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
-SCALE=0.3 WORK=/tmp/sitevault-remote-bench SERVERS=seaweedfs,rgw REPEAT=1
+SCALE=0.3 WORK=/tmp/sitevault-remote-bench SERVERS=seaweedfs,rgw REPEAT=1 RESTORE_DIR=
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) SCALE=$2; shift 2 ;;
     --workdir) WORK=$2; shift 2 ;;
     --servers) SERVERS=$2; shift 2 ;;
     --repeat) REPEAT=$2; shift 2 ;;
-    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+    --restore-dir) RESTORE_DIR=$2; shift 2 ;;
+    -h|--help) sed -n 2,15p "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 64 ;;
   esac
 done
@@ -30,6 +34,7 @@ fi
 unset SITEVAULT_REPOSITORY SITEVAULT_PASSWORD_FILE RESTIC_REPOSITORY
 mkdir -p "$WORK"
 DATA=$WORK/dataset-$SCALE
+RESTORE_DIR=${RESTORE_DIR:-$WORK}
 if [ ! -d "$DATA" ]; then python3 "$BENCH_DIR/gen-dataset.py" "$DATA" --scale "$SCALE" --quiet; fi
 BYTES=$(du -sb "$DATA" | cut -f1)
 SRV=$WORK/servers
@@ -59,18 +64,23 @@ for server in "${want[@]}"; do
   ep=${!var}
   tag=$(date +%s)-$round
   sv_repo="s3:$ep/sv-bench-$tag/repo" rs_repo="s3:$ep/restic-bench-$tag/repo"
-  rm -rf "$WORK/restore-sv" "$WORK/restore-rs" "$WORK/restic-cache"
+  rm -rf "$RESTORE_DIR/restore-sv" "$RESTORE_DIR/restore-rs" "$WORK/restic-cache"
   "$SITEVAULT_BIN" init --repo "$sv_repo" --quiet >/dev/null
   restic -r "$rs_repo" --cache-dir "$WORK/restic-cache" init >/dev/null
   sb=$(timed "$server-sitevault-backup" "$SITEVAULT_BIN" backup --repo "$sv_repo" --quiet "$DATA")
   rb=$(timed "$server-restic-backup" restic -r "$rs_repo" --cache-dir "$WORK/restic-cache" backup --quiet "$DATA")
-  sr=$(timed "$server-sitevault-restore" "$SITEVAULT_BIN" restore latest --repo "$sv_repo" --target "$WORK/restore-sv")
-  rr=$(timed "$server-restic-restore" restic -r "$rs_repo" --cache-dir "$WORK/restic-cache" restore latest --target "$WORK/restore-rs")
-  diff -rq "$DATA" "$WORK/restore-sv$DATA" >/dev/null || { echo "sitevault's restore differs from the dataset" >&2; exit 1; }
-  sc=$(timed "$server-sitevault-check" "$SITEVAULT_BIN" check --repo "$sv_repo" --read-data)
-  rc=$(timed "$server-restic-check" restic -r "$rs_repo" --cache-dir "$WORK/restic-cache" check --read-data)
+  sv_restore() { timed "$server-sitevault-restore" "$SITEVAULT_BIN" restore latest --repo "$sv_repo" --target "$RESTORE_DIR/restore-sv"; }
+  rs_restore() { timed "$server-restic-restore" restic -r "$rs_repo" --cache-dir "$WORK/restic-cache" restore latest --target "$RESTORE_DIR/restore-rs"; }
+  sv_check() { timed "$server-sitevault-check" "$SITEVAULT_BIN" check --repo "$sv_repo" --read-data; }
+  rs_check() { timed "$server-restic-check" restic -r "$rs_repo" --cache-dir "$WORK/restic-cache" check --read-data; }
+  if [ $((round % 2)) -eq 1 ]; then
+    sr=$(sv_restore); rr=$(rs_restore); sc=$(sv_check); rc=$(rs_check)
+  else
+    rr=$(rs_restore); sr=$(sv_restore); rc=$(rs_check); sc=$(sv_check)
+  fi
+  diff -rq "$DATA" "$RESTORE_DIR/restore-sv$DATA" >/dev/null || { echo "sitevault's restore differs from the dataset" >&2; exit 1; }
   results+=("$server backup $sb $rb" "$server restore $sr $rr" "$server check-read-data $sc $rc")
-  rm -rf "$WORK/restore-sv" "$WORK/restore-rs"
+  rm -rf "$RESTORE_DIR/restore-sv" "$RESTORE_DIR/restore-rs"
   echo "round $round $server: ${results[*]: -3}" >&2
 done
 done

@@ -63,8 +63,10 @@ public struct PackRuns: Sendable {
             bytes += UInt64(data.count)
             for e in run.entries {
                 let from = Int(e.offset) - run.range.lowerBound
-                let sealed = Array(data[from..<from + Int(e.length)])
-                try body(e, Result { try repository.decodeBlob(sealed, entry: e, pack: pack) })
+                let plain = Result {
+                    try data.withUnsafeBytes { try repository.decodeBlob(UnsafeRawBufferPointer(rebasing: $0[from..<from + Int(e.length)]), entry: e, pack: pack) }
+                }
+                try body(e, plain)
             }
         }
         return bytes
