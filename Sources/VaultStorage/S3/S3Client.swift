@@ -119,7 +119,7 @@ final class S3Client: @unchecked Sendable {
                                   cause: error)
             case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet:
                 return VaultError(.transient, "cannot connect to the S3 server at \(origin) (\(what)): is it running and reachable?",
-                                  cause: error)
+                                  context: ["unreachable": origin], cause: error)
             default: break
             }
         }
