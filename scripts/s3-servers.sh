@@ -4,9 +4,11 @@
 #   OSD on a sparse file, auth none, pool size 1), each with a test user.
 # Usage: scripts/s3-servers.sh start DIR [seaweedfs] [rgw]   (both when none is named)
 #        scripts/s3-servers.sh stop DIR
+#        scripts/s3-servers.sh restart DIR seaweedfs   (stop and start again: same ports, keys and data)
 # `start` waits until each server answers S3 requests, then writes `export NAME=VALUE` lines to
 # DIR/env (mode 0600; prints them but the secret): SITEVAULT_TEST_S3_SEAWEEDFS, SITEVAULT_TEST_S3_RGW (http://127.0.0.1:PORT),
-# SITEVAULT_TEST_S3_ACCESS_KEY and SITEVAULT_TEST_S3_SECRET_KEY (the same test user on both).
+# SITEVAULT_TEST_S3_ACCESS_KEY and SITEVAULT_TEST_S3_SECRET_KEY (the same test user on both), and
+# SITEVAULT_TEST_S3_DIR (DIR, for the tests that restart SeaweedFS).
 # Runs as root (Ceph's daemons) or as any user for SeaweedFS alone. No system service is touched.
 set -euo pipefail
 cmd=${1:-}; dir=${2:-}
@@ -48,25 +50,45 @@ start_seaweedfs() {
   "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
 JSON
   chmod 600 "$d/s3.json"
-  (cd "$d" && exec setsid weed server -dir="$d/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-    -master.port="${p[0]}" -master.port.grpc="${p[1]}" -volume.port="${p[2]}" -volume.port.grpc="${p[3]}" \
-    -filer.port="${p[4]}" -filer.port.grpc="${p[5]}" -s3 -s3.port="${p[6]}" -s3.port.grpc="${p[7]}" \
-    -s3.config="$d/s3.json" -s3.port.iceberg=0 -s3.port.lance=0 -iam=false -master.volumeSizeLimitMB=512 -volume.max=2000 \
-    </dev/null >"$d/weed.log" 2>&1) &
+  # The command line is kept so that `restart` brings the same server back on the same ports.
+  cat > "$d/run.sh" <<RUN
+cd "$d" && exec setsid weed server -dir="$d/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \\
+  -master.port="${p[0]}" -master.port.grpc="${p[1]}" -volume.port="${p[2]}" -volume.port.grpc="${p[3]}" \\
+  -filer.port="${p[4]}" -filer.port.grpc="${p[5]}" -s3 -s3.port="${p[6]}" -s3.port.grpc="${p[7]}" \\
+  -s3.config="$d/s3.json" -s3.port.iceberg=0 -s3.port.lance=0 -iam=false -master.volumeSizeLimitMB=512 -volume.max=2000
+RUN
+  echo "${p[6]}" > "$d/s3.port"
+  run_seaweedfs "$ACCESS" "$SECRET" || return 1
+  echo "export SITEVAULT_TEST_S3_SEAWEEDFS=http://127.0.0.1:${p[6]}" >> "$dir/env"
+}
+
+run_seaweedfs() {   # ACCESS SECRET: starts $dir/seaweedfs/run.sh and waits until the test user is served
+  local d=$dir/seaweedfs port i
+  port=$(cat "$d/s3.port")
+  (exec bash "$d/run.sh" </dev/null >>"$d/weed.log" 2>&1) &
   echo $! > "$d/pid"
-  wait_http "http://127.0.0.1:${p[6]}/" 60 SeaweedFS "$d/weed.log" || return 1
+  wait_http "http://127.0.0.1:$port/" 60 SeaweedFS "$d/weed.log" || return 1
   # The S3 gateway answers before the filer is ready: wait until a signed bucket listing works.
-  local i
   for ((i = 0; i < 120; i++)); do
-    if printf 'user = "%s:%s"\n' "$ACCESS" "$SECRET" |
-        curl -K - -sf -o /dev/null -m 2 --aws-sigv4 "aws:amz:us-east-1:s3" "http://127.0.0.1:${p[6]}/"; then
-      echo "export SITEVAULT_TEST_S3_SEAWEEDFS=http://127.0.0.1:${p[6]}" >> "$dir/env"; return 0
+    if printf 'user = "%s:%s"\n' "$1" "$2" |
+        curl -K - -sf -o /dev/null -m 2 --aws-sigv4 "aws:amz:us-east-1:s3" "http://127.0.0.1:$port/"; then
+      return 0
     fi
     sleep 0.25
   done
   echo "s3-servers: SeaweedFS does not accept the test user's requests; its log ($d/weed.log) ends with:" >&2
   tail -n 20 "$d/weed.log" >&2
   return 1
+}
+
+stop_pid_file() {   # FILE: TERM, then KILL after 10 s, the process it names
+  local f=$1 pid
+  [ -f "$f" ] || return 0
+  pid=$(cat "$f")
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$f"
 }
 
 start_rgw() {
@@ -139,15 +161,8 @@ print(k["access_key"]); print(k["secret_key"])' "$d/user.json")
 }
 
 stop_all() {
-  local f pid
-  for f in "$dir"/seaweedfs/pid "$dir"/ceph/rgw.pid "$dir"/ceph/osd.pid "$dir"/ceph/mon.pid; do
-    [ -f "$f" ] || continue
-    pid=$(cat "$f")
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$f"
-  done
+  local f
+  for f in "$dir"/seaweedfs/pid "$dir"/ceph/rgw.pid "$dir"/ceph/osd.pid "$dir"/ceph/mon.pid; do stop_pid_file "$f"; done
 }
 
 case "$cmd" in
@@ -166,9 +181,16 @@ case "$cmd" in
     done
     echo "export SITEVAULT_TEST_S3_ACCESS_KEY=$ACCESS" >> "$dir/env"
     echo "export SITEVAULT_TEST_S3_SECRET_KEY=$SECRET" >> "$dir/env"
+    echo "export SITEVAULT_TEST_S3_DIR=$dir" >> "$dir/env"
     # The endpoints; the test user's keys stay in DIR/env (mode 0600), which callers source.
     grep -v SECRET "$dir/env"
     echo "# keys and endpoints: source $dir/env" ;;
   stop) stop_all ;;
-  *) echo "usage: $0 start|stop DIR [seaweedfs] [rgw]" >&2; exit 64 ;;
+  restart)
+    # SeaweedFS only (the fault tests): stopped, then started again on its ports with its data.
+    [ "${1:-}" = seaweedfs ] && [ -f "$dir/seaweedfs/run.sh" ] || { echo "usage: $0 restart DIR seaweedfs (after start)" >&2; exit 64; }
+    stop_pid_file "$dir/seaweedfs/pid"
+    keys=$(set -a; . "$dir/env"; echo "$SITEVAULT_TEST_S3_ACCESS_KEY $SITEVAULT_TEST_S3_SECRET_KEY")
+    run_seaweedfs ${keys% *} ${keys#* } || exit 1 ;;
+  *) echo "usage: $0 start|stop|restart DIR [seaweedfs] [rgw]" >&2; exit 64 ;;
 esac

@@ -61,10 +61,14 @@ public struct Checker: Sendable {
             for e in byPack[pack] ?? [] { damagedBlobs.insert(e.id) }
         }
         let packList = byPack.keys.sorted()
+        // Headers are read `concurrentReads` at a time (one request each), then judged in order.
+        let headers = inParallel(packList.filter { stored[$0.hex] != nil }) { pack in
+            Result { try readHeader(pack, size: stored[pack.hex]!) }
+        }
         for pack in packList {
-            guard let size = stored[pack.hex] else { damage(pack, "pack-missing", "pack is missing"); continue }
+            guard stored[pack.hex] != nil else { damage(pack, "pack-missing", "pack is missing"); continue }
             do {
-                let header = try readHeader(pack, size: size)
+                let header = try headers[pack]!.get()
                 let listed = Set(header.map(\.id))
                 let missing = (byPack[pack] ?? []).filter { !listed.contains($0.id) }
                 if !missing.isEmpty { damage(pack, "pack-header", "pack header does not list \(missing.count) blob(s) the index places there") }
@@ -77,9 +81,14 @@ public struct Checker: Sendable {
         // index file must not make their blobs look missing, nor the packs look removable).
         var unindexed: [ID: [PackEntry]] = [:]
         let listedInIndex = Set(index.packs)   // includes packs all of whose blobs are indexed elsewhere too
-        for name in stored.keys.sorted() {
-            guard let pack = ID(hex: name), pack.hex == name, byPack[pack] == nil else { continue }
-            do { unindexed[pack] = try readHeader(pack, size: stored[name]!) } catch {
+        let strays = stored.keys.sorted().compactMap { name -> ID? in
+            guard let pack = ID(hex: name), pack.hex == name, byPack[pack] == nil else { return nil }
+            return pack
+        }
+        let strayHeaders = inParallel(strays) { pack in Result { try readHeader(pack, size: stored[pack.hex]!) } }
+        for pack in strays {
+            let name = pack.hex
+            do { unindexed[pack] = try strayHeaders[pack]!.get() } catch {
                 report.problems.append(CheckProblem(kind: "pack-header", file: "data/\(name.prefix(2))/\(name)",
                     message: (listedInIndex.contains(pack) ? "pack's header cannot be read" : "pack is in no index and its header cannot be read") +
                              " (\(message(error))); prune keeps it"))
@@ -95,10 +104,19 @@ public struct Checker: Sendable {
             let todo = packList.filter { !damagedPacks.contains($0) } + unindexed.keys.sorted()
             let results = ConcurrentResults<(ID, String?, [ID], Int, UInt64)>(count: todo.count)
             let work = todo.map { ($0, byPack[$0] ?? unindexed[$0] ?? []) }
-            DispatchQueue.concurrentPerform(iterations: work.count) { i in
-                let (pack, entries) = work[i]
-                results.set(i, verifyPack(pack, entries: entries))
-                progress?(results.completed, todo.count)
+            // Packs are verified by `concurrentReads` threads (a remote store's reads mostly wait
+            // for the network; locally it is 2, as many as decoding needs here).
+            let cursor = Locked(0)
+            Workers.run(min(work.count, max(1, store.concurrentReads))) { _ in
+                while let i = cursor.withLock({ c -> Int? in
+                    guard c < work.count else { return nil }
+                    c += 1
+                    return c - 1
+                }) {
+                    let (pack, entries) = work[i]
+                    results.set(i, verifyPack(pack, entries: entries))
+                    progress?(results.completed, todo.count)
+                }
             }
             for r in results.values {
                 guard let (pack, err, bad, blobs, bytes) = r else { continue }
@@ -176,6 +194,23 @@ public struct Checker: Sendable {
         }
         report.affectedSnapshots.sort()
         return report
+    }
+
+    /// `body` of every item, run by `concurrentReads` threads; the results by item.
+    func inParallel<T>(_ items: [ID], _ body: (ID) -> T) -> [ID: T] {
+        let out = Locked([ID: T]())
+        let cursor = Locked(0)
+        Workers.run(min(items.count, max(1, repository.store.concurrentReads))) { _ in
+            while let i = cursor.withLock({ c -> Int? in
+                guard c < items.count else { return nil }
+                c += 1
+                return c - 1
+            }) {
+                let r = body(items[i])
+                out.withLock { $0[items[i]] = r }
+            }
+        }
+        return out.current
     }
 
     func message(_ e: Error) -> String { (e as? VaultError)?.message ?? "\(e)" }

@@ -46,13 +46,13 @@ public struct PackRuns: Sendable {
         for run in plan(entries) {
             let data: [UInt8]
             do {
-                data = try repository.store.load(handle, offset: run.range.lowerBound, length: run.range.count)
+                data = try repository.store.loadRun(handle, offset: run.range.lowerBound, length: run.range.count)
             } catch {
                 // One by one: a missing pack fails each blob with its own error; a short pack fails
                 // only the blobs past its end.
                 for e in run.entries {
                     let r = Result { () throws -> [UInt8] in
-                        let sealed = try repository.store.load(handle, offset: Int(e.offset), length: Int(e.length))
+                        let sealed = try repository.store.loadRun(handle, offset: Int(e.offset), length: Int(e.length))
                         bytes += UInt64(sealed.count)
                         return try repository.decodeBlob(sealed, entry: e, pack: pack)
                     }
@@ -63,8 +63,10 @@ public struct PackRuns: Sendable {
             bytes += UInt64(data.count)
             for e in run.entries {
                 let from = Int(e.offset) - run.range.lowerBound
-                let sealed = Array(data[from..<from + Int(e.length)])
-                try body(e, Result { try repository.decodeBlob(sealed, entry: e, pack: pack) })
+                let plain = Result {
+                    try data.withUnsafeBytes { try repository.decodeBlob(UnsafeRawBufferPointer(rebasing: $0[from..<from + Int(e.length)]), entry: e, pack: pack) }
+                }
+                try body(e, plain)
             }
         }
         return bytes

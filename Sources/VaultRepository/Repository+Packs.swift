@@ -39,16 +39,23 @@ public struct UnindexedScan: Sendable {
 }
 
 extension Repository {
+    /// Bytes read at the end of a pack to find its header (see `readPackHeader`).
+    static let packTailRead = 64 << 10
+
     /// Reads and opens a pack's header (the last 4 bytes give its length), checking it against the
     /// pack's name and size. Throws `.corrupt` naming what is wrong.
     public func readPackHeader(_ pack: ID, size: Int) throws -> [PackEntry] {
         guard size >= 4 + AEAD.overhead else { throw VaultError(.corrupt, "pack is truncated (\(size) bytes)") }
         let h = Handle(.data, pack.hex)
-        let lenBytes = try store.load(h, offset: size - 4, length: 4)
-        var r = BinaryReader(lenBytes, what: "pack length")
+        // One read of the pack's tail holds the header of all but packs of very many blobs (an
+        // entry is 37–45 bytes): one request per pack on a remote store, not two.
+        let tailLength = min(size, Self.packTailRead)
+        let tail = try store.load(h, offset: size - tailLength, length: tailLength)
+        var r = BinaryReader(Array(tail[(tailLength - 4)...]), what: "pack length")
         let len = Int(try r.u32())
         guard len + 4 <= size else { throw VaultError(.corrupt, "pack is truncated or its header length is damaged") }
-        let sealed = try store.load(h, offset: size - 4 - len, length: len)
+        let sealed = len + 4 <= tailLength ? Array(tail[(tailLength - 4 - len)..<(tailLength - 4)])
+                                           : try store.load(h, offset: size - 4 - len, length: len)
         guard sha256ID(sealed) == pack else {
             throw VaultError(.corrupt, "pack header does not match the pack's name: the file was altered or damaged")
         }

@@ -222,6 +222,11 @@ public final class Repository: @unchecked Sendable {
 
     /// Opens a sealed blob read from `pack` and verifies it against `entry`.
     public func decodeBlob(_ sealed: [UInt8], entry: PackEntry, pack: ID) throws -> [UInt8] {
+        try sealed.withUnsafeBytes { try decodeBlob($0, entry: entry, pack: pack) }
+    }
+
+    /// The same for sealed bytes inside a larger buffer (a run of a pack): no copy of them is made.
+    public func decodeBlob(_ sealed: UnsafeRawBufferPointer, entry: PackEntry, pack: ID) throws -> [UInt8] {
         let what = "blob \(entry.id.short) in pack \(pack.short)"
         let opened = try key.open(sealed, what: what)
         let plain = entry.compressed ? try opened.withUnsafeBytes { try compressor.decompress($0, rawLength: Int(entry.rawLength), what: what) } : opened

@@ -8,7 +8,7 @@ import VaultRepository
 
 /// Files are written in pack order: the walk gathers file jobs into a batch (at most
 /// `RestoreOptions.batchFiles` files), then every blob the batch needs is located, the packs are
-/// read by `concurrency` workers in runs of blobs (`PackRuns`: one ranged read per run, not one
+/// read by `concurrency` worker threads in runs of blobs (`PackRuns`: one ranged read per run, not one
 /// per blob) and each blob is written at every offset where the batch's files hold it. A file is
 /// written under a temporary name and renamed into place when its last blob is written (or removed
 /// when one of its blobs could not be read), so a restore that fails never leaves a partial file
@@ -85,8 +85,8 @@ extension Restorer {
         // The packs, by `concurrency` workers, each pack in runs of blobs.
         let packs = packOrder.map { ($0, byPack[$0] ?? []) }
         let cursor = Locked(0)
-        let workers = max(1, min(options.concurrency, packs.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+        let workers = max(1, min(options.concurrency ?? repository.store.concurrentReads, packs.count))
+        Workers.run(workers) { _ in
             while true {
                 let p: Int? = cursor.withLock { c in
                     guard c < packs.count, batch.mutex.withLock({ batch.fatal == nil }) else { return nil }

@@ -12,9 +12,10 @@ public struct RestoreOptions: Sendable {
     public var includes: [String] = []
     /// Allow a target that exists and is not empty (existing files are replaced).
     public var overwrite = false
-    /// Packs read at once (each in runs of blobs: one ranged read per run). More helps a remote
-    /// store; on local disks decoding is the limit, so the number of cores is enough.
-    public var concurrency = 2
+    /// Packs read at once (each in runs of blobs: one ranged read per run), each by its own thread;
+    /// nil takes the store's `concurrentReads` (2 for a local folder, more for a remote store,
+    /// whose reads mostly wait for the network).
+    public var concurrency: Int?
     /// The most files a batch writes at once (each holds a descriptor until its last blob is
     /// written): the restore streams, memory does not grow with the number of files.
     public var batchFiles = 1024

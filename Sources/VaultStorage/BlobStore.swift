@@ -53,6 +53,14 @@ public protocol BlobStore: Sendable {
     func load(_ handle: Handle) throws -> [UInt8]
     /// Reads `length` bytes at `offset`; throws `.corrupt` if the file is shorter, `.notFound` if missing.
     func load(_ handle: Handle, offset: Int, length: Int) throws -> [UInt8]
+    /// The same read for a caller that reads a file in a few large runs, each range once (restore
+    /// and `check --read-data` through `PackRuns`): exactly the range is fetched, never more. A
+    /// store that fetches a whole file on repeated small reads (`S3Store` with packs) must not do so
+    /// here, or the runs would be downloaded twice. Wrappers pass it on; the default is `load`.
+    func loadRun(_ handle: Handle, offset: Int, length: Int) throws -> [UInt8]
+    /// How many reads callers should keep in flight to use the store well (restore and check read
+    /// this many packs at once): a remote store's reads mostly wait for the network. Default 2.
+    var concurrentReads: Int { get }
     /// The file's size. Throws `.notFound` if it is missing.
     func stat(_ handle: Handle) throws -> StoredFile
     /// Calls `body` with every file of `kind`, in pages, in no particular order, until `body`
@@ -90,6 +98,12 @@ public protocol PendingFile: AnyObject, Sendable {
 }
 
 extension BlobStore {
+    public func loadRun(_ handle: Handle, offset: Int, length: Int) throws -> [UInt8] {
+        try load(handle, offset: offset, length: length)
+    }
+
+    public var concurrentReads: Int { 2 }
+
     public func save(_ handle: Handle, bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try save(handle, bytes: $0) }
     }

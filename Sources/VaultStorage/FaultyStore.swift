@@ -70,6 +70,10 @@ public final class FaultyStore: BlobStore, @unchecked Sendable {
     public func load(_ h: Handle, offset: Int, length: Int) throws -> [UInt8] {
         try read(.loadRange) { try inner.load(h, offset: offset, length: length) }
     }
+    public func loadRun(_ h: Handle, offset: Int, length: Int) throws -> [UInt8] {
+        try read(.loadRange) { try inner.loadRun(h, offset: offset, length: length) }
+    }
+    public var concurrentReads: Int { inner.concurrentReads }
     public func stat(_ h: Handle) throws -> StoredFile { try run(.stat) { try inner.stat(h) } }
     public func list(_ kind: FileKind, _ body: (StoredFile) throws -> Bool) throws {
         try run(.list) { try inner.list(kind, body) }

@@ -42,6 +42,10 @@ public final class LoggingStore: BlobStore, @unchecked Sendable {
     public func load(_ h: Handle, offset: Int, length: Int) throws -> [UInt8] {
         try logged("load \(h) [\(offset), +\(length)]") { try inner.load(h, offset: offset, length: length) }
     }
+    public func loadRun(_ h: Handle, offset: Int, length: Int) throws -> [UInt8] {
+        try logged("load run \(h) [\(offset), +\(length)]") { try inner.loadRun(h, offset: offset, length: length) }
+    }
+    public var concurrentReads: Int { inner.concurrentReads }
     public func stat(_ h: Handle) throws -> StoredFile {
         try logged("stat \(h)", { "\($0.size) bytes" }) { try inner.stat(h) }
     }

@@ -32,6 +32,12 @@ public final class RateLimitedStore: BlobStore, @unchecked Sendable {
         download?.take(b.count)
         return b
     }
+    public func loadRun(_ h: Handle, offset: Int, length: Int) throws -> [UInt8] {
+        let b = try inner.loadRun(h, offset: offset, length: length)
+        download?.take(b.count)
+        return b
+    }
+    public var concurrentReads: Int { inner.concurrentReads }
     public func stat(_ h: Handle) throws -> StoredFile { try inner.stat(h) }
     public func list(_ kind: FileKind, _ body: (StoredFile) throws -> Bool) throws { try inner.list(kind, body) }
     public func remove(_ h: Handle) throws { try inner.remove(h) }

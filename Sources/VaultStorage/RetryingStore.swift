@@ -63,6 +63,10 @@ public final class RetryingStore: BlobStore, @unchecked Sendable {
     public func load(_ h: Handle, offset: Int, length: Int) throws -> [UInt8] {
         try retrying("load \(h) at \(offset)") { try inner.load(h, offset: offset, length: length) }
     }
+    public func loadRun(_ h: Handle, offset: Int, length: Int) throws -> [UInt8] {
+        try retrying("load \(h) at \(offset)") { try inner.loadRun(h, offset: offset, length: length) }
+    }
+    public var concurrentReads: Int { inner.concurrentReads }
     public func stat(_ h: Handle) throws -> StoredFile { try retrying("stat \(h)") { try inner.stat(h) } }
     public func list(_ kind: FileKind, _ body: (StoredFile) throws -> Bool) throws {
         var seen = Set<String>()

@@ -19,6 +19,8 @@ public struct StoreOptions: Sendable {
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     /// An S3 credentials file (the control file's `s3_credentials_file`), used before the environment.
     public var s3CredentialsFile: String?
+    /// "path" or "virtual" (the control file's `s3_url_style`), used before SITEVAULT_S3_URL_STYLE.
+    public var s3URLStyle: String?
 
     public init(limitUploadKiB: Int? = nil, limitDownloadKiB: Int? = nil, retry: RetryPolicy = RetryPolicy(),
                 debugLog: (@Sendable (String) -> Void)? = nil, onRetry: (@Sendable (String) -> Void)? = nil,
@@ -51,7 +53,8 @@ public enum StoreFactory {
         switch location {
         case .local(let path): return wrap(LocalStore(root: path), options: options)
         case .s3(let s3):
-            let config = try S3Config.fromEnvironment(s3, environment: options.environment, credentialsFile: options.s3CredentialsFile)
+            let config = try S3Config.fromEnvironment(s3, environment: options.environment, credentialsFile: options.s3CredentialsFile,
+                                                   urlStyle: options.s3URLStyle)
             return wrap(S3Store(config), options: options)
         case .sftp(let l):
             let store = try SFTPStore(l, command: try options.sftpCommand.map { try SSHCommand.parse($0) })

@@ -11,6 +11,10 @@ public struct S3TestServer: Sendable {
     public var accessKey: String
     public var secretKey: String
 
+    public init(endpoint: String, accessKey: String, secretKey: String) {
+        self.endpoint = endpoint; self.accessKey = accessKey; self.secretKey = secretKey
+    }
+
     /// The server of `kind`, or nil when the variables are not set (tests then skip, with the reason).
     public static func find(_ kind: Kind) -> S3TestServer? {
         let env = ProcessInfo.processInfo.environment

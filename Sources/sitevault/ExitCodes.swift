@@ -15,6 +15,9 @@ enum Exit {
     static let interrupted: Int32 = 130
 
     static func code(for e: VaultError) -> Int32 {
+        // A remote store whose server cannot be reached at all (still so after the retries): no
+        // repository at that location, as for a folder that is not mounted.
+        if e.code == .transient && e.context["unreachable"] != nil { return noRepository }
         switch e.code {
         case .repositoryNotFound: return noRepository
         case .locked: return locked

@@ -1,5 +1,6 @@
 import Foundation
 import SiteBackup
+import VaultStorage
 import VaultTesting
 import XCTest
 
@@ -48,6 +49,16 @@ final class ControlFileTests: XCTestCase {
         XCTAssertEqual(cfg.mainDestination.sftpCommand, "ssh -F '/etc/my ssh' backupbox -s sftp")
         let bad = base().replacingOccurrences(of: "path = \"repo\"", with: "path = \"sftp:backupbox:/srv/shop\"\nsftp_command = \"ssh 'open\"")
         assertRejected(bad, line: 7, column: 16, "a single quote is not closed")
+    }
+
+    /// An S3 repository's URL style reaches the store options; a style other than path or virtual is refused at its value.
+    func testS3URLStyle() throws {
+        let ok = base().replacingOccurrences(of: "path = \"repo\"", with: "path = \"s3:https://s3.example.net/shop/vault\"\ns3_url_style = \"virtual\"")
+        let cfg = try parse(ok)
+        XCTAssertEqual(cfg.mainDestination.s3URLStyle, "virtual")
+        XCTAssertEqual(cfg.mainDestination.storeOptions(StoreOptions()).s3URLStyle, "virtual")
+        let bad = base().replacingOccurrences(of: "path = \"repo\"", with: "path = \"s3:https://s3.example.net/shop\"\ns3_url_style = \"dns\"")
+        assertRejected(bad, line: 7, "s3_url_style must be \"path\" or \"virtual\"")
     }
 
     func parse(_ text: String, checkPaths: Bool = true) throws -> SiteConfig {

@@ -17,6 +17,21 @@ final class S3CLITests: CLITestCase {
     func testInitBackupRestoreCheckOnSeaweedFS() throws { try flow(.seaweedfs) }
     func testInitBackupRestoreCheckOnCephRGW() throws { try flow(.rgw) }
 
+    /// A server that is down (nothing listens on the port): retried, then exit 10 (no repository),
+    /// naming the server; the same for an SFTP server. No real server is needed for either.
+    func testServerDownIsNoRepository() throws {
+        server = S3TestServer(endpoint: "http://127.0.0.1:\(FreePort.pick())", accessKey: "AKIDTEST", secretKey: "not-a-real-secret")
+        let s3 = try sv(["snapshots"], repo: server!.location(bucket: "down", prefix: "vault"))
+        XCTAssertEqual(s3.status, 10, "\(s3)")
+        XCTAssertTrue(s3.stderr.contains("cannot connect to the S3 server at \(server!.endpoint)"), s3.stderr)
+        XCTAssertFalse(s3.stderr.contains("not-a-real-secret"), "the secret was printed")
+        server = nil
+        let port = FreePort.pick()
+        let sftp = try sv(["snapshots"], repo: "sftp://nobody@127.0.0.1:\(port)//srv/repo")
+        XCTAssertEqual(sftp.status, 10, "\(sftp)")
+        XCTAssertTrue(sftp.stderr.contains("cannot reach the SFTP server"), sftp.stderr)
+    }
+
     private func flow(_ kind: S3TestServer.Kind) throws {
         guard let s = S3TestServer.find(kind) else { throw XCTSkip(S3TestServer.skipReason(kind)) }
         server = s

@@ -149,7 +149,11 @@ final class ControlFileReader {
         let pw = r.string("password_file", required: "a file holding the repository password (mode 0600)")
         let sftpCommand = r.string("sftp_command")
         let s3Keys = r.string("s3_credentials_file")
+        let s3Style = r.string("s3_url_style")
         r.finish()
+        if let s3Style, s3Style != "path" && s3Style != "virtual", let n = t["s3_url_style"] {
+            problems.add(n.position, "s3_url_style must be \"path\" or \"virtual\", not \"\(s3Style)\"")
+        }
         if let sftpCommand, let n = t["sftp_command"] {
             do { _ = try SSHCommand.parse(sftpCommand) } catch let e as VaultError { problems.add(n.position, e.message) } catch {}
         }
@@ -167,7 +171,8 @@ final class ControlFileReader {
             if let n = t["path"] { problems.add(n.position, e.message) }
             return nil
         } catch { return nil }
-        return DestinationConfig(name: name, path: location, passwordFile: resolve(pw), sftpCommand: sftpCommand, s3CredentialsFile: s3Keys.map(resolve))
+        return DestinationConfig(name: name, path: location, passwordFile: resolve(pw), sftpCommand: sftpCommand, s3CredentialsFile: s3Keys.map(resolve),
+                                 s3URLStyle: s3Style)
     }
 
     /// A password file must exist on this machine and must not be readable by other users.

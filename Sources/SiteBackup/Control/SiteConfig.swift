@@ -10,6 +10,8 @@ public struct DestinationConfig: Sendable, Equatable {
     /// For an S3 location: a file of S3 keys in the `~/.aws/credentials` format (`s3_credentials_file`),
     /// used before AWS_ACCESS_KEY_ID and ~/.aws/credentials; nil to use those.
     public var s3CredentialsFile: String? = nil
+    /// For an S3 location: "path" or "virtual" (`s3_url_style`); nil uses SITEVAULT_S3_URL_STYLE, else path-style.
+    public var s3URLStyle: String? = nil
 }
 
 /// The four kinds of component a site is made of.

@@ -11,9 +11,10 @@ struct S3Response {
     var body: Data
 }
 
-/// Signed requests to one bucket of one S3 server, path-style (`http://host:port/bucket/key`),
-/// through Foundation's `URLSession` (libcurl underneath: keep-alive, TLS with the system's CAs or
-/// the file named by `URLSessionCertificateAuthorityInfoFile`). Synchronous: each call blocks its
+/// Signed requests to one bucket of one S3 server, path-style (`http://host:port/bucket/key`) or
+/// virtual-host–style (`http://bucket.host:port/key`, `S3Config.virtualHostStyle`), through
+/// Foundation's `URLSession` (libcurl underneath: keep-alive, TLS with the system's CA certificates;
+/// Foundation on Linux offers no way to add a CA file). Synchronous: each call blocks its
 /// thread until the reply is complete, so concurrency comes from the callers' threads; the session
 /// keeps up to `maxConnections` connections to the host.
 final class S3Client: @unchecked Sendable {
@@ -30,7 +31,8 @@ final class S3Client: @unchecked Sendable {
         let loc = config.location
         signer = S3Signer(accessKey: config.credentials.accessKey, secretKey: config.credentials.secretKey, region: config.region)
         let defaultPort = loc.secure ? 443 : 80
-        let host = loc.host.contains(":") && !loc.host.hasPrefix("[") ? "[\(loc.host)]" : loc.host
+        let bare = loc.host.contains(":") && !loc.host.hasPrefix("[") ? "[\(loc.host)]" : loc.host
+        let host = config.virtualHostStyle ? loc.bucket + "." + bare : bare
         hostHeader = host + (loc.port.map { $0 == defaultPort ? "" : ":\($0)" } ?? "")
         origin = (loc.secure ? "https://" : "http://") + hostHeader
         let c = URLSessionConfiguration.ephemeral
@@ -46,15 +48,39 @@ final class S3Client: @unchecked Sendable {
 
     deinit { session.finishTasksAndInvalidate() }
 
-    /// The path of `key` in the bucket (`/bucket/key`), URI-encoded; `/bucket` for the bucket itself.
+    /// The path of `key` in the bucket, URI-encoded: `/bucket/key` path-style (`/bucket` for the
+    /// bucket itself), `/key` virtual-host–style (`/` for the bucket).
     func path(_ key: String?) -> String {
-        "/" + S3Signer.uriEncode(config.location.bucket, slash: true) + (key.map { "/" + S3Signer.uriEncode($0, slash: false) } ?? "")
+        let k = key.map { S3Signer.uriEncode($0, slash: false) }
+        if config.virtualHostStyle { return "/" + (k ?? "") }
+        return "/" + S3Signer.uriEncode(config.location.bucket, slash: true) + (k.map { "/" + $0 } ?? "")
     }
 
     /// Sends one signed request and returns the reply, whatever its status. Throws `.transient` when
     /// no reply came (refused or reset connection, timeout) and `.io` for a TLS failure.
     func send(_ method: String, key: String?, query: [(String, String)] = [], headers: [String: String] = [:],
               body: Data? = nil, payloadHash: String? = nil) throws -> S3Response {
+        let req = try request(method, key: key, query: query, headers: headers, body: body, payloadHash: payloadHash)
+        let box = ReplyBox()
+        let done = DispatchSemaphore(value: 0)
+        let task = session.dataTask(with: req) { data, response, error in
+            box.data = data; box.response = response; box.error = error
+            done.signal()
+        }
+        task.resume()
+        done.wait()
+        if let error = box.error { throw transportError(error, method: method, key: key) }
+        guard let http = box.response as? HTTPURLResponse else {
+            throw VaultError(.transient, "S3 server at \(origin) sent no HTTP reply to \(method) \(path(key))")
+        }
+        var h: [String: String] = [:]
+        for (k, v) in http.allHeaderFields { if let k = k as? String, let v = v as? String { h[k.lowercased()] = v } }
+        return S3Response(status: http.statusCode, headers: h, body: box.data ?? Data())
+    }
+
+    /// The signed request, not sent: URL, method, headers with the signature, body.
+    func request(_ method: String, key: String?, query: [(String, String)] = [], headers: [String: String] = [:],
+                 body: Data? = nil, payloadHash: String? = nil) throws -> URLRequest {
         let hash = payloadHash ?? body.map { b in b.withUnsafeBytes { S3Signer.sha256Hex($0) } } ?? S3Signer.emptyPayloadHash
         let amzDate = Self.amzDate(config.wallClock())
         var signed = headers
@@ -75,21 +101,7 @@ final class S3Client: @unchecked Sendable {
             req.httpBody = body
             if headers["content-type"] == nil { req.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type") }
         }
-        let box = ReplyBox()
-        let done = DispatchSemaphore(value: 0)
-        let task = session.dataTask(with: req) { data, response, error in
-            box.data = data; box.response = response; box.error = error
-            done.signal()
-        }
-        task.resume()
-        done.wait()
-        if let error = box.error { throw transportError(error, method: method, key: key) }
-        guard let http = box.response as? HTTPURLResponse else {
-            throw VaultError(.transient, "S3 server at \(origin) sent no HTTP reply to \(method) \(p)")
-        }
-        var h: [String: String] = [:]
-        for (k, v) in http.allHeaderFields { if let k = k as? String, let v = v as? String { h[k.lowercased()] = v } }
-        return S3Response(status: http.statusCode, headers: h, body: box.data ?? Data())
+        return req
     }
 
     private func transportError(_ error: Error, method: String, key: String?) -> VaultError {
@@ -99,7 +111,7 @@ final class S3Client: @unchecked Sendable {
             case .serverCertificateUntrusted, .serverCertificateHasBadDate, .serverCertificateHasUnknownRoot,
                  .serverCertificateNotYetValid, .secureConnectionFailed, .clientCertificateRejected:
                 return VaultError(.io, "TLS with the S3 server at \(origin) failed for \(what): check the server's certificate "
-                                  + "(a private CA can be given in URLSessionCertificateAuthorityInfoFile)", cause: error)
+                                  + "(a private CA must be added to this machine's CA certificates: update-ca-certificates)", cause: error)
             case .badURL, .unsupportedURL:
                 return VaultError(.invalidArgument, "bad S3 URL for \(what) at \(origin)", cause: error)
             case .timedOut:
@@ -107,7 +119,7 @@ final class S3Client: @unchecked Sendable {
                                   cause: error)
             case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet:
                 return VaultError(.transient, "cannot connect to the S3 server at \(origin) (\(what)): is it running and reachable?",
-                                  cause: error)
+                                  context: ["unreachable": origin], cause: error)
             default: break
             }
         }

@@ -13,8 +13,9 @@ import VaultCore
 ///   the server lets exactly one of several concurrent creators win (`412` for the others);
 /// - **pending files** are kept in memory and uploaded at `commit`; nothing exists before;
 /// - **listing** uses ListObjectsV2 pages of 1,000 keys with continuation tokens;
-/// - **ranged reads** of data packs: the second read of one pack fetches it whole and keeps it
-///   (`S3PackCache`, packs never change), so check and restore make one request per pack.
+/// - **ranged reads** of data packs: the second small read of one pack (trees, headers) fetches it
+///   whole and keeps it (`S3PackCache`, packs never change); the runs of restore and check
+///   (`loadRun`) are read exactly, one request per run, several at once (`concurrentReads`).
 public final class S3Store: BlobStore, @unchecked Sendable {
     // @unchecked: every stored property is immutable (the client is thread-safe).
     let client: S3Client
@@ -90,6 +91,25 @@ public final class S3Store: BlobStore, @unchecked Sendable {
                 return Array(whole[offset..<(offset + length)])
             }
         }
+        return try ranged(h, offset: offset, length: length)
+    }
+
+    /// A run of a pack read by `PackRuns` (restore, `check --read-data`): exactly the range, one
+    /// request, never through the pack cache (the run is most of what the reader wants of the pack;
+    /// fetching the pack whole on top of it would download it twice). A cached pack still serves it.
+    public func loadRun(_ h: Handle, offset: Int, length: Int) throws -> [UInt8] {
+        guard length > 0 else { return try load(h, offset: offset, length: length) }
+        if h.kind == .data, let whole = packs.get(key(h)) {
+            guard offset + length <= whole.count else { throw short(h, offset: offset, length: length) }
+            return Array(whole[offset..<(offset + length)])
+        }
+        return try ranged(h, offset: offset, length: length)
+    }
+
+    /// Readers keep this many requests in flight (`S3Config.concurrentReads`).
+    public var concurrentReads: Int { client.config.concurrentReads }
+
+    private func ranged(_ h: Handle, offset: Int, length: Int) throws -> [UInt8] {
         let r = try client.send("GET", key: key(h), headers: ["range": "bytes=\(offset)-\(offset + length - 1)"])
         switch r.status {
         case 206, 200:

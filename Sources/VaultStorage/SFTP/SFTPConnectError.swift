@@ -28,8 +28,13 @@ enum SFTPConnectError {
         }
         for net in ["Connection refused", "Connection timed out", "No route to host", "Network is unreachable",
                     "Connection reset", "Connection closed by", "Broken pipe", "timed out"] where has(net) {
+            var c = ctx
+            // No connection at all (not one lost on the way): the repository cannot be reached.
+            if ["Connection refused", "No route to host", "Network is unreachable", "Connection timed out"].contains(net) {
+                c["unreachable"] = server
+            }
             return VaultError(.transient, "cannot reach the SFTP server \(server) (\(said)): check that the server "
-                + "is up and its SSH daemon listens on that port, then run again", context: ctx)
+                + "is up and its SSH daemon listens on that port, then run again", context: c)
         }
         let exit = status >= 128 ? "was killed by signal \(status - 128)" : "exited with status \(status)"
         if started {

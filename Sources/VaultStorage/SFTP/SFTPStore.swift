@@ -149,6 +149,9 @@ public final class SFTPStore: BlobStore, @unchecked Sendable {
         return try ch.read(handle, offset: 0, length: size, path: p)
     }
 
+    /// Restore and check keep this many reads in flight (each pipelines its own requests).
+    public var concurrentReads: Int { 8 }
+
     public func load(_ h: Handle, offset: Int, length: Int) throws -> [UInt8] {
         let p = path(h)
         let out: [UInt8]
