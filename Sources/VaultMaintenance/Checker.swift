@@ -234,7 +234,7 @@ public struct Checker: Sendable {
         var bad: [ID] = []
         var bytes: UInt64 = 0
         do {
-            bytes = try PackRuns().read(repository, pack: pack, entries: entries) { e, r in
+            bytes = try PackRuns(for: repository.store).read(repository, pack: pack, entries: entries) { e, r in
                 if case .failure = r { bad.append(e.id) }
             }
         } catch {

@@ -14,6 +14,11 @@ public struct PackRuns: Sendable {
         self.maxGap = maxGap; self.maxRun = maxRun
     }
 
+    /// Runs as long as `store` reads well in one request (`BlobStore.readRunSize`).
+    public init(for store: any BlobStore) {
+        self.init(maxRun: store.readRunSize)
+    }
+
     /// The runs of `entries` (any order, duplicates allowed): each a byte range and its entries in
     /// offset order.
     public func plan(_ entries: [PackEntry]) -> [(range: Range<Int>, entries: [PackEntry])] {

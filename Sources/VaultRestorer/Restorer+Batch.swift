@@ -96,7 +96,7 @@ extension Restorer {
                 guard let p else { return }
                 let (pack, entries) = packs[p]
                 do {
-                    try PackRuns().read(repository, pack: pack, entries: entries) { entry, plain in
+                    try PackRuns(for: repository.store).read(repository, pack: pack, entries: entries) { entry, plain in
                         for t in batch.targets[entry.id] ?? [] { place(batch, t.file, t.offset, plain) }
                     }
                 } catch {

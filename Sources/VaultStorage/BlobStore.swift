@@ -61,6 +61,9 @@ public protocol BlobStore: Sendable {
     /// How many reads callers should keep in flight to use the store well (restore and check read
     /// this many packs at once): a remote store's reads mostly wait for the network. Default 2.
     var concurrentReads: Int { get }
+    /// The longest run `PackRuns` reads in one request: long runs save round trips to a remote
+    /// store; on a local disk they only cost memory (each reader holds its run). Default 4 MiB.
+    var readRunSize: Int { get }
     /// The file's size. Throws `.notFound` if it is missing.
     func stat(_ handle: Handle) throws -> StoredFile
     /// Calls `body` with every file of `kind`, in pages, in no particular order, until `body`
@@ -103,6 +106,8 @@ extension BlobStore {
     }
 
     public var concurrentReads: Int { 2 }
+
+    public var readRunSize: Int { 4 << 20 }
 
     public func save(_ handle: Handle, bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try save(handle, bytes: $0) }

@@ -74,6 +74,7 @@ public final class FaultyStore: BlobStore, @unchecked Sendable {
         try read(.loadRange) { try inner.loadRun(h, offset: offset, length: length) }
     }
     public var concurrentReads: Int { inner.concurrentReads }
+    public var readRunSize: Int { inner.readRunSize }
     public func stat(_ h: Handle) throws -> StoredFile { try run(.stat) { try inner.stat(h) } }
     public func list(_ kind: FileKind, _ body: (StoredFile) throws -> Bool) throws {
         try run(.list) { try inner.list(kind, body) }

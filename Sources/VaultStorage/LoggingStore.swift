@@ -46,6 +46,7 @@ public final class LoggingStore: BlobStore, @unchecked Sendable {
         try logged("load run \(h) [\(offset), +\(length)]") { try inner.loadRun(h, offset: offset, length: length) }
     }
     public var concurrentReads: Int { inner.concurrentReads }
+    public var readRunSize: Int { inner.readRunSize }
     public func stat(_ h: Handle) throws -> StoredFile {
         try logged("stat \(h)", { "\($0.size) bytes" }) { try inner.stat(h) }
     }

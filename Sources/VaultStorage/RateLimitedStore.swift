@@ -38,6 +38,7 @@ public final class RateLimitedStore: BlobStore, @unchecked Sendable {
         return b
     }
     public var concurrentReads: Int { inner.concurrentReads }
+    public var readRunSize: Int { inner.readRunSize }
     public func stat(_ h: Handle) throws -> StoredFile { try inner.stat(h) }
     public func list(_ kind: FileKind, _ body: (StoredFile) throws -> Bool) throws { try inner.list(kind, body) }
     public func remove(_ h: Handle) throws { try inner.remove(h) }

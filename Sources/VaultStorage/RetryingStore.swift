@@ -67,6 +67,7 @@ public final class RetryingStore: BlobStore, @unchecked Sendable {
         try retrying("load \(h) at \(offset)") { try inner.loadRun(h, offset: offset, length: length) }
     }
     public var concurrentReads: Int { inner.concurrentReads }
+    public var readRunSize: Int { inner.readRunSize }
     public func stat(_ h: Handle) throws -> StoredFile { try retrying("stat \(h)") { try inner.stat(h) } }
     public func list(_ kind: FileKind, _ body: (StoredFile) throws -> Bool) throws {
         var seen = Set<String>()

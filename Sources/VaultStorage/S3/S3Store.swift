@@ -108,6 +108,7 @@ public final class S3Store: BlobStore, @unchecked Sendable {
 
     /// Readers keep this many requests in flight (`S3Config.concurrentReads`).
     public var concurrentReads: Int { client.config.concurrentReads }
+    public var readRunSize: Int { 16 << 20 }
 
     private func ranged(_ h: Handle, offset: Int, length: Int) throws -> [UInt8] {
         let r = try client.send("GET", key: key(h), headers: ["range": "bytes=\(offset)-\(offset + length - 1)"])

@@ -151,6 +151,7 @@ public final class SFTPStore: BlobStore, @unchecked Sendable {
 
     /// Restore and check keep this many reads in flight (each pipelines its own requests).
     public var concurrentReads: Int { 8 }
+    public var readRunSize: Int { 16 << 20 }
 
     public func load(_ h: Handle, offset: Int, length: Int) throws -> [UInt8] {
         let p = path(h)
