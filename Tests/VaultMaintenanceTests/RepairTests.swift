@@ -49,7 +49,14 @@ final class RepairTests: XCTestCase {
     }
 
     /// The biggest data pack that holds content of `tree`'s files.
-    func dataPack(of tree: ID, _ repo: Repository) throws -> ID {
+    /// The largest data pack holding blobs of `tree` (outside `excluding`).
+    func dataPack(of tree: ID, _ repo: Repository, excluding: Set<ID> = []) throws -> ID {
+        let packs = try dataPacks(of: tree, repo).subtracting(excluding)
+        let sizes = Dictionary(try repo.store.list(.data).map { ($0.name, $0.size) }, uniquingKeysWith: { a, _ in a })
+        return try XCTUnwrap(packs.max { (sizes[$0.hex] ?? 0) < (sizes[$1.hex] ?? 0) })
+    }
+
+    func dataPacks(of tree: ID, _ repo: Repository) throws -> Set<ID> {
         var packs: [ID] = []
         func walk(_ t: ID) throws {
             for n in try repo.loadTree(t).nodes {
@@ -58,8 +65,7 @@ final class RepairTests: XCTestCase {
             }
         }
         try walk(tree)
-        let sizes = Dictionary(try repo.store.list(.data).map { ($0.name, $0.size) }, uniquingKeysWith: { a, _ in a })
-        return try XCTUnwrap(packs.max { (sizes[$0.hex] ?? 0) < (sizes[$1.hex] ?? 0) })
+        return Set(packs)
     }
 
     func testPruneReindexesAnUnindexedPackThatSnapshotsUseAndNeverDeletesIt() async throws {
@@ -185,21 +191,28 @@ final class RepairTests: XCTestCase {
 
     func testRepairSnapshotsDropsFilesWithMissingDataAndKeepsOriginalsUnlessForget() async throws {
         let repo = try TestRepository.create(at: path)
-        let a = try await backup(repo, try makeTree("a", seed: 8, files: 8, size: 24 << 20))   // two data packs
-        let victim = try dataPack(of: a.snapshot.treeID!, repo)
+        // Four files backed up first, four more added: the second snapshot's new files are in packs
+        // of their own, so losing one of those leaves the first four intact (concurrent savers
+        // interleave one backup's files across the packs they fill).
+        let tree = try makeTree("a", seed: 8, files: 4, size: 12 << 20)
+        let first = try await backup(repo, tree)
+        var rng = SeededRandom(seed: 9)
+        for i in 4..<8 { try Data(rng.bytes(3 << 20)).write(to: URL(fileURLWithPath: tree + "/f\(i)")) }
+        let a = try await backup(repo, tree)
+        let victim = try dataPack(of: a.snapshot.treeID!, repo, excluding: try dataPacks(of: first.snapshot.treeID!, repo))
         try store.remove(Handle(.data, victim.hex))
 
         let dry = try SnapshotRepairer(repository: try fresh()).run(dryRun: true, forget: false)
         XCTAssertEqual(dry.repaired.count, 1)
         XCTAssertFalse(dry.repaired[0].removed.isEmpty)
         XCTAssertNil(dry.repaired[0].replacement)
-        XCTAssertEqual(try fresh().snapshots().count, 1, "dry run writes nothing")
+        XCTAssertEqual(try fresh().snapshots().count, 2, "dry run writes nothing")
 
         let report = try SnapshotRepairer(repository: try fresh()).run(dryRun: false, forget: false)
         let fixed = try XCTUnwrap(report.repaired.first)
         let newID = try XCTUnwrap(fixed.replacement.flatMap { ID(hex: $0) })
         let after = try fresh()
-        XCTAssertEqual(Set(try after.snapshots().map(\.id)), [a.id, newID], "the original is kept")
+        XCTAssertEqual(Set(try after.snapshots().map(\.id)), [first.id, a.id, newID], "the original is kept")
         let snap = try after.loadSnapshot(newID)
         XCTAssertEqual(snap.time, a.snapshot.time)
         XCTAssertTrue(snap.tags.contains("repaired"))
