@@ -36,6 +36,21 @@ public enum Workers {
     }
 }
 
+extension Workers {
+    /// Calls `body(i)` for every `i` in `0..<count`, on `threads` threads that take the next index
+    /// as they become free; `stop` is asked before each index is handed out (true: no more).
+    public static func each(_ count: Int, threads: Int, stop: @escaping () -> Bool = { false }, _ body: (Int) -> Void) {
+        let cursor = Locked(0)
+        run(min(count, max(1, threads))) { _ in
+            while let i = cursor.withLock({ c -> Int? in
+                guard c < count, !stop() else { return nil }
+                c += 1
+                return c - 1
+            }) { body(i) }
+        }
+    }
+}
+
 /// The body shared by the threads of one `Workers.run`; it does not outlive the call (every
 /// thread is joined before `run` returns).
 private final class WorkerJob: @unchecked Sendable {

@@ -106,17 +106,10 @@ public struct Checker: Sendable {
             let work = todo.map { ($0, byPack[$0] ?? unindexed[$0] ?? []) }
             // Packs are verified by `concurrentReads` threads (a remote store's reads mostly wait
             // for the network; locally it is 2, as many as decoding needs here).
-            let cursor = Locked(0)
-            Workers.run(min(work.count, max(1, store.concurrentReads))) { _ in
-                while let i = cursor.withLock({ c -> Int? in
-                    guard c < work.count else { return nil }
-                    c += 1
-                    return c - 1
-                }) {
-                    let (pack, entries) = work[i]
-                    results.set(i, verifyPack(pack, entries: entries))
-                    progress?(results.completed, todo.count)
-                }
+            Workers.each(work.count, threads: store.concurrentReads) { i in
+                let (pack, entries) = work[i]
+                results.set(i, verifyPack(pack, entries: entries))
+                progress?(results.completed, todo.count)
             }
             for r in results.values {
                 guard let (pack, err, bad, blobs, bytes) = r else { continue }
@@ -199,16 +192,9 @@ public struct Checker: Sendable {
     /// `body` of every item, run by `concurrentReads` threads; the results by item.
     func inParallel<T>(_ items: [ID], _ body: (ID) -> T) -> [ID: T] {
         let out = Locked([ID: T]())
-        let cursor = Locked(0)
-        Workers.run(min(items.count, max(1, repository.store.concurrentReads))) { _ in
-            while let i = cursor.withLock({ c -> Int? in
-                guard c < items.count else { return nil }
-                c += 1
-                return c - 1
-            }) {
-                let r = body(items[i])
-                out.withLock { $0[items[i]] = r }
-            }
+        Workers.each(items.count, threads: repository.store.concurrentReads) { i in
+            let r = body(items[i])
+            out.withLock { $0[items[i]] = r }
         }
         return out.current
     }

@@ -84,24 +84,15 @@ extension Restorer {
         }
         // The packs, by `concurrency` workers, each pack in runs of blobs.
         let packs = packOrder.map { ($0, byPack[$0] ?? []) }
-        let cursor = Locked(0)
-        let workers = max(1, min(options.concurrency ?? repository.store.concurrentReads, packs.count))
-        Workers.run(workers) { _ in
-            while true {
-                let p: Int? = cursor.withLock { c in
-                    guard c < packs.count, batch.mutex.withLock({ batch.fatal == nil }) else { return nil }
-                    defer { c += 1 }
-                    return c
+        let threads = options.concurrency ?? repository.store.concurrentReads
+        Workers.each(packs.count, threads: threads, stop: { batch.mutex.withLock { batch.fatal != nil } }) { p in
+            let (pack, entries) = packs[p]
+            do {
+                try PackRuns(for: repository.store).read(repository, pack: pack, entries: entries) { entry, plain in
+                    for t in batch.targets[entry.id] ?? [] { place(batch, t.file, t.offset, plain) }
                 }
-                guard let p else { return }
-                let (pack, entries) = packs[p]
-                do {
-                    try PackRuns(for: repository.store).read(repository, pack: pack, entries: entries) { entry, plain in
-                        for t in batch.targets[entry.id] ?? [] { place(batch, t.file, t.offset, plain) }
-                    }
-                } catch {
-                    batch.mutex.withLock { if batch.fatal == nil { batch.fatal = error } }
-                }
+            } catch {
+                batch.mutex.withLock { if batch.fatal == nil { batch.fatal = error } }
             }
         }
         // After a fatal error some files never got all their blobs: remove them.
