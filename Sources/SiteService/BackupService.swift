@@ -180,8 +180,8 @@ public final class BackupService: @unchecked Sendable {
             applyRetention(s, after: r.runID)
         }
         // The schedule in force now: a SIGHUP during the run may have reloaded the control file.
-        let now = mutex.withLock { sites[i].config }
-        let next = nextSlot(now.schedule.calendar, now)
+        let inForce = mutex.withLock { sites[i].config }
+        let next = nextSlot(inForce.schedule.calendar, inForce)
         mutex.withLock { sites[i].next = next }
     }
 
@@ -195,8 +195,8 @@ public final class BackupService: @unchecked Sendable {
         mutex.withLock { work[i] = ServiceWork(site: s.config.site, kind: .drill, started: options.clock.now(), runID: nil) }
         _ = waitFor { await drill.run() }
         mutex.withLock { work[i] = nil }
-        let now = mutex.withLock { sites[i].config }
-        let next = nextSlot(now.drill.schedule, now)
+        let inForce = mutex.withLock { sites[i].config }
+        let next = nextSlot(inForce.drill.schedule, inForce)
         mutex.withLock { sites[i].nextDrill = next }
     }
 
